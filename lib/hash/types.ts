@@ -1,0 +1,33 @@
+/** What uet knows of one file's content. `hash` is the sha256 of the bytes, hex. */
+export interface FileDigest {
+  readonly hash: string;
+  readonly size: number;
+  /** permission bits (mode & 0o777): an executable bit is part of an output */
+  readonly mode: number;
+}
+
+/**
+ * Hashes project files, re-reading only what changed: a persistent stat index
+ * (size, mtime, ctime, inode) says which files need hashing again. Paths are
+ * root-relative with forward slashes.
+ */
+export interface FileHasher {
+  /** null for a path that does not exist or is not a regular file */
+  hashFile(relPath: string): Promise<FileDigest | null>;
+  hashFiles(relPaths: readonly string[]): Promise<Map<string, FileDigest | null>>;
+  /** forget what is known of a path (after uet itself wrote it) */
+  forget(relPath: string): void;
+  /** persist the stat index (atomically); cheap when nothing changed */
+  flush(): Promise<void>;
+}
+
+/**
+ * Expands globs against the file tree. Directory listings are read once per instance
+ * and shared across calls, so expanding 10,000 tasks' globs walks the tree once.
+ */
+export interface Globber {
+  /** files (not folders) matching any of the globs, root-relative, sorted in byte order, no duplicates */
+  expand(globs: readonly string[]): Promise<string[]>;
+  /** drop cached listings (the tree changed: after a task ran) */
+  invalidate(): void;
+}

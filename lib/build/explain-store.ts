@@ -1,0 +1,47 @@
+/**
+ * Per-task files under .uet/explain/ holding the key parts of the last success (env values
+ * only as hashes) and .uet/logs/ holding the last run's log. Written only when a task runs
+ * or is restored, so a no-op build touches none of them.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { KeyParts } from './key.js';
+import type { ExplainStore } from './services.js';
+
+/** A task id as a file name: readable, and no '/' so one folder holds them all. */
+export function taskFileName(taskId: string): string {
+  return taskId.replace(/[^A-Za-z0-9._-]/g, (c) => (c === '/' ? '__' : `%${c.charCodeAt(0).toString(16)}`));
+}
+
+export function createExplainStore(uetDir: string): ExplainStore {
+  const explainDir = path.join(uetDir, 'explain');
+  const logDir = path.join(uetDir, 'logs');
+  let made = false;
+  const ensure = async (): Promise<void> => {
+    if (made) return;
+    await fs.mkdir(explainDir, { recursive: true });
+    await fs.mkdir(logDir, { recursive: true });
+    made = true;
+  };
+  return {
+    async get(taskId) {
+      try {
+        return JSON.parse(await fs.readFile(path.join(explainDir, `${taskFileName(taskId)}.json`), 'utf8')) as KeyParts;
+      } catch {
+        return undefined;
+      }
+    },
+    async put(taskId, parts) {
+      await ensure();
+      await writeFileAtomic(path.join(explainDir, `${taskFileName(taskId)}.json`), JSON.stringify(parts));
+    },
+    async putLog(taskId, log) {
+      await ensure();
+      await fs.writeFile(path.join(logDir, `${taskFileName(taskId)}.log`), log);
+    },
+    logPath(taskId) {
+      return path.join(logDir, `${taskFileName(taskId)}.log`);
+    },
+  };
+}

@@ -1,0 +1,707 @@
+/**
+ * The scheduler: walks the planned part of the graph, decides each task's fate (fresh,
+ * restore, run) once everything it depends on has finished, and runs what must run within
+ * the limits (-j, a phase's max_parallel, conflict groups, parallel_ok: false).
+ *
+ * Each planned node moves through these states:
+ *
+ *   waiting ──(all deps settled)──▶ deciding ──▶ fresh ──────────────────────┐
+ *      │                               │  └────▶ restore ─ok─▶ restored ─────┤
+ *      │                               │            └─corrupt─┐               │
+ *      │                               └──────────▶ queued ◀──┘               ├─▶ settled
+ *      │                                              │ (slot free)           │
+ *      │                                              ▼                       │
+ *      │                                           running ─▶ ran | failed ───┘
+ *      ├──(a dep failed)────────────────────────────────────▶ blocked ───────┤
+ *      └──(build stopping: failure without --keep-going, or Ctrl-C) ▶ skipped ┘
+ *
+ * Gates and phase barriers settle as soon as their members have (a gate with its own
+ * `run` goes through deciding/running like a task).
+ */
+import path from 'node:path';
+import type { OutputFile } from '../cache/types.js';
+import type { RunEvent, TaskStatus } from '../events/types.js';
+import type { CompiledProject, NodeAttrs } from '../graph/compile.js';
+import { nodeId } from '../graph/compile.js';
+import type { EnvSpec, GateSpec, TaskSpec } from '../spec/model.js';
+import { assertNever } from '../util/result.js';
+import { decideFreshness } from './decide.js';
+import type { KeyParts } from './key.js';
+import { baseParts, computeKey, describeChange, diffKeyParts, outputsDigest, sha256 } from './key.js';
+import type { BuildServices } from './services.js';
+
+export interface BuildOptions {
+  readonly runId: string;
+  readonly jobs: number;
+  readonly force: boolean;
+  readonly keepGoing: boolean;
+  readonly dryRun: boolean;
+  readonly replayLogs: boolean;
+  readonly shell: string;
+  /** how many key changes a reason lists (explain lists them all) */
+  readonly reasonDetail?: number;
+}
+
+/** How a settled node ended, as its dependents see it. */
+interface Settled {
+  readonly status: TaskStatus | 'passed' | 'gate-failed';
+  /** digest of what the node produced, for downstream keys; undefined = unknown (dry run) */
+  readonly digest: string | undefined;
+  /** for gates: failed but `blocking: false` — dependents go on */
+  readonly nonBlockingFailure?: boolean;
+  readonly blockedBy?: string;
+}
+
+export interface BuildOutcome {
+  readonly counts: Record<TaskStatus, number>;
+  readonly gatesFailed: string[];
+  readonly nonBlockingGateFailures: string[];
+  readonly interrupted: boolean;
+  readonly failed: boolean;
+}
+
+const EMPTY_DIGEST = outputsDigest([]);
+/** What a task that declares no inputs contributes downstream: it carries no information. */
+const NO_KEY_DIGEST = 'no-inputs';
+
+/** Default variables every task gets, on top of the declared ones (documented in README). */
+export const DEFAULT_PASS_ENV = ['PATH', 'HOME'];
+
+export class Build {
+  private readonly settled = new Map<string, Settled>();
+  private readonly waitingOn = new Map<string, number>();
+  private readonly topoIndex = new Map<string, number>();
+  private readonly runQueue: Array<{ key: string; start: () => Promise<void> }> = [];
+  private running = 0;
+  private readonly runningByPhase = new Map<string, number>();
+  private exclusiveRunning = false;
+  private readonly groupHolder = new Map<string, string>();
+  private readonly wsRemaining = new Map<string, number>();
+  private stopping = false;
+  private interrupted = false;
+  private readonly toolVersions = new Map<string, Promise<string>>();
+  private readonly abort = new AbortController();
+  private resolveDone: (() => void) | undefined;
+  private pendingNodes: number;
+  private decisionSlots = 64;
+  /** decisions in flight, waiting for a slot or not */
+  private deciding = 0;
+  private readonly decisionQueue: Array<() => void> = [];
+
+  readonly counts: Record<TaskStatus, number> = { fresh: 0, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
+  readonly gatesFailed: string[] = [];
+  readonly nonBlockingGateFailures: string[] = [];
+
+  constructor(
+    private readonly project: CompiledProject,
+    private readonly plan: ReadonlySet<string>,
+    private readonly svc: BuildServices,
+    private readonly opts: BuildOptions,
+  ) {
+    this.pendingNodes = plan.size;
+    project.order.forEach((k, i) => this.topoIndex.set(k, i));
+    for (const k of plan) {
+      const attrs = project.graph.getNodeAttributes(k);
+      if (attrs.kind === 'task') {
+        const ws = `${attrs.task.phase}/${attrs.task.workstream}`;
+        this.wsRemaining.set(ws, (this.wsRemaining.get(ws) ?? 0) + 1);
+      }
+    }
+  }
+
+  /** Ctrl-C: start nothing new, kill running process trees; nothing they produced is recorded. */
+  interrupt(): void {
+    this.interrupted = true;
+    this.stopping = true;
+    this.abort.abort();
+    this.svc.executor.killAll();
+  }
+
+  async run(): Promise<BuildOutcome> {
+    const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+    const roots: string[] = [];
+    for (const k of this.plan) {
+      let n = 0;
+      for (const dep of this.project.graph.inNeighbors(k)) if (this.plan.has(dep)) n++;
+      this.waitingOn.set(k, n);
+      if (n === 0) roots.push(k);
+    }
+    if (this.plan.size === 0) this.resolveDone?.();
+    roots.sort((a, b) => this.topoIndex.get(a)! - this.topoIndex.get(b)!);
+    for (const k of roots) this.startNode(k);
+    await done;
+    return {
+      counts: this.counts,
+      gatesFailed: this.gatesFailed,
+      nonBlockingGateFailures: this.nonBlockingGateFailures,
+      interrupted: this.interrupted,
+      failed: this.counts.failed > 0 || this.gatesFailed.length > 0,
+    };
+  }
+
+  private startNode(key: string): void {
+    const attrs = this.project.graph.getNodeAttributes(key);
+    const blocker = this.failedDependency(key);
+    if (blocker !== undefined) return this.settleBlocked(key, attrs, blocker);
+    switch (attrs.kind) {
+      case 'task':
+        if (this.stopping) return this.settleSkipped(key, attrs);
+        void this.withDecisionSlot(() => this.processTask(key, attrs.task, undefined));
+        return;
+      case 'gate':
+        if (this.stopping) return this.settleSkipped(key, attrs);
+        if (attrs.gate.run === undefined) return this.settleGate(key, attrs.gate, true, undefined);
+        void this.withDecisionSlot(() => this.processTask(key, gateAsTask(attrs.gate, this.project.spec.config.env), attrs.gate));
+        return;
+      case 'phase': {
+        const status = this.anyDependency(key, (s) => s.status === 'skipped') ? 'skipped' : 'passed';
+        this.settle(key, { status, digest: this.combinedDigest(key) });
+        this.emit({ type: 'phase-end', phase: attrs.id, status: status === 'passed' ? 'passed' : 'blocked' });
+        return;
+      }
+      default:
+        return assertNever(attrs, 'node');
+    }
+  }
+
+  /** The first dependency whose failure blocks this node, if any. */
+  private failedDependency(key: string): string | undefined {
+    for (const dep of this.project.graph.inNeighbors(key)) {
+      const s = this.settled.get(dep);
+      if (!s) continue;
+      if (s.status === 'failed' || s.status === 'blocked' || s.status === 'gate-failed') return s.blockedBy ?? nodeId(dep);
+    }
+    return undefined;
+  }
+
+  private anyDependency(key: string, pred: (s: Settled) => boolean): boolean {
+    for (const dep of this.project.graph.inNeighbors(key)) {
+      const s = this.settled.get(dep);
+      if (s && pred(s)) return true;
+    }
+    return false;
+  }
+
+  private settleBlocked(key: string, attrs: NodeAttrs, blocker: string): void {
+    const blockedBy = blocker;
+    switch (attrs.kind) {
+      case 'task':
+        this.counts.blocked++;
+        this.emit({ type: 'task-end', task: attrs.id, status: 'blocked', durationMs: 0, reason: `blocked by ${blockedBy}` });
+        break;
+      case 'gate':
+        this.emit({ type: 'gate-end', gate: attrs.id, status: 'blocked', blocking: attrs.gate.blocking, reason: `blocked by ${blockedBy}` });
+        break;
+      case 'phase':
+        this.emit({ type: 'phase-end', phase: attrs.id, status: 'blocked' });
+        break;
+      default:
+        assertNever(attrs, 'node');
+    }
+    this.settle(key, { status: 'blocked', digest: EMPTY_DIGEST, blockedBy });
+  }
+
+  private settleSkipped(key: string, attrs: NodeAttrs): void {
+    if (attrs.kind === 'task') {
+      this.counts.skipped++;
+      this.emit({ type: 'task-end', task: attrs.id, status: 'skipped', durationMs: 0, reason: this.interrupted ? 'interrupted' : 'build stopped after a failure' });
+    }
+    this.settle(key, { status: 'skipped', digest: undefined });
+  }
+
+  private settleGate(key: string, gate: GateSpec, passed: boolean, reason: string | undefined, digest?: string): void {
+    if (passed) {
+      this.emit({ type: 'gate-end', gate: gate.fullId, status: 'passed', blocking: gate.blocking });
+      this.settle(key, { status: 'passed', digest: digest ?? this.combinedDigest(key) });
+      return;
+    }
+    this.emit({ type: 'gate-end', gate: gate.fullId, status: 'failed', blocking: gate.blocking, ...(reason ? { reason } : {}) });
+    if (gate.blocking) {
+      this.gatesFailed.push(gate.fullId);
+      if (!this.opts.keepGoing) this.stopping = true;
+      this.settle(key, { status: 'gate-failed', digest: EMPTY_DIGEST, blockedBy: gate.fullId });
+    } else {
+      this.nonBlockingGateFailures.push(gate.fullId);
+      this.settle(key, { status: 'passed', digest: this.combinedDigest(key), nonBlockingFailure: true });
+    }
+  }
+
+  private settle(key: string, s: Settled): void {
+    this.settled.set(key, s);
+    const attrs = this.project.graph.getNodeAttributes(key);
+    if (attrs.kind === 'task') this.releaseWorkstream(attrs.task);
+    const ready: string[] = [];
+    for (const next of this.project.graph.outNeighbors(key)) {
+      if (!this.plan.has(next)) continue;
+      const left = this.waitingOn.get(next)! - 1;
+      this.waitingOn.set(next, left);
+      if (left === 0) ready.push(next);
+    }
+    ready.sort((a, b) => this.topoIndex.get(a)! - this.topoIndex.get(b)!);
+    for (const k of ready) this.startNode(k);
+    this.pendingNodes--;
+    if (this.pendingNodes === 0) this.resolveDone?.();
+    this.pump();
+  }
+
+  /** Keys and freshness checks are mostly waiting on the file system: bound how many are in flight. */
+  private async withDecisionSlot(work: () => Promise<void>): Promise<void> {
+    this.deciding++;
+    if (this.decisionSlots === 0) await new Promise<void>((r) => this.decisionQueue.push(r));
+    else this.decisionSlots--;
+    try {
+      await work();
+    } finally {
+      this.deciding--;
+      const next = this.decisionQueue.shift();
+      if (next) next();
+      else this.decisionSlots++;
+    }
+  }
+
+  /** Digest of a gate's or barrier's dependencies: what a task depending on it sees. */
+  private combinedDigest(key: string): string | undefined {
+    const parts: string[] = [];
+    for (const dep of this.project.graph.inNeighbors(key).sort()) {
+      const d = this.settled.get(dep)?.digest;
+      if (d === undefined) return undefined;
+      parts.push(`${dep}=${d}`);
+    }
+    return sha256(parts.join('\n'));
+  }
+
+  private async processTask(key: string, task: TaskSpec, gate: GateSpec | undefined): Promise<void> {
+    const started = this.svc.now();
+    try {
+      if (this.stopping) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      // Only tasks depended on directly feed the key (their outputs: early cutoff). A gate or
+      // a phase barrier orders work without feeding keys: what a task reads from an earlier
+      // phase is declared in its inputs, so it re-runs exactly when those files change.
+      const upstream: Array<[string, string]> = [];
+      let upstreamUnknown: string | undefined;
+      for (const dep of this.project.graph.inNeighbors(key).sort()) {
+        const d = this.settled.get(dep)?.digest;
+        if (d === undefined) upstreamUnknown ??= nodeId(dep);
+        if (dep.startsWith('t:')) upstream.push([nodeId(dep), d ?? '?']);
+      }
+      const parts = task.inputs === undefined ? undefined : await this.keyParts(task, upstream);
+      const taskKeyValue = parts ? computeKey(parts) : undefined;
+      const record = this.svc.freshLog.get(task.fullId);
+      const outputsOnDisk =
+        record && taskKeyValue !== undefined && record.key === taskKeyValue
+          ? await this.svc.hasher.hashFiles(record.outputs.map((o) => o.path))
+          : new Map();
+      const decision = decideFreshness({
+        force: this.opts.force,
+        key: taskKeyValue,
+        record,
+        outputsOnDisk,
+        ...(upstreamUnknown !== undefined ? { upstreamUnknown } : {}),
+      });
+
+      if (decision.action === 'fresh') {
+        if (!gate) this.counts.fresh++;
+        this.emit({ type: 'task-end', task: task.fullId, status: 'fresh', durationMs: 0, reason: decision.reason, ...(taskKeyValue ? { key: taskKeyValue } : {}) });
+        return this.finishTask(key, gate, 'fresh', record!.outputs, taskKeyValue, task);
+      }
+
+      const reason = decision.reason === 'key changed' && parts ? await this.whyKeyChanged(task.fullId, parts) : decision.reason;
+      const useCache = decision.cacheable && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
+      if (useCache) {
+        const restored = await this.tryRestore(task, taskKeyValue!, parts!, reason);
+        if (restored) return this.finishTask(key, gate, 'restored', restored, taskKeyValue, task);
+      }
+      if (this.opts.dryRun) {
+        this.emit({ type: 'task-start', task: task.fullId, reason });
+        if (!gate) this.counts.ran++;
+        this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs: 0, reason: `dry run: ${reason}` });
+        // What a task would produce is unknown until it runs: dependents' keys are unknown too.
+        if (gate) this.settle(key, { status: 'passed', digest: undefined });
+        else this.settle(key, { status: 'ran', digest: undefined });
+        return;
+      }
+      this.queueRun(key, task, gate, parts, taskKeyValue, reason, decision.cacheable);
+    } catch (e) {
+      this.internalFailure(key, task, e, started);
+    }
+  }
+
+  private async whyKeyChanged(taskId: string, parts: KeyParts): Promise<string> {
+    const before = await this.svc.explain.get(taskId);
+    if (!before) return 'key changed';
+    const changes = diffKeyParts(before, parts);
+    if (changes.length === 0) return 'key changed';
+    const limit = this.opts.reasonDetail ?? 3;
+    const shown = changes.slice(0, limit).map(describeChange).join(', ');
+    return changes.length > limit ? `${shown} (+${changes.length - limit} more)` : shown;
+  }
+
+  private async tryRestore(task: TaskSpec, key: string, parts: KeyParts, reason: string): Promise<readonly OutputFile[] | undefined> {
+    const cache = this.svc.cache!;
+    const entry = await cache.get(key);
+    if (!entry) return undefined;
+    if (this.opts.dryRun) {
+      this.counts.restored++;
+      this.emit({ type: 'task-end', task: task.fullId, status: 'restored', durationMs: 0, reason: `would restore: ${reason}`, key });
+      return entry.outputs;
+    }
+    const t0 = this.svc.now();
+    this.svc.freshLog.invalidate(task.fullId);
+    // Stale outputs go first, so a file the cached result does not have cannot survive the restore.
+    const stale = task.outputs ? await this.svc.globber.expand(task.outputs) : [];
+    await this.svc.files.remove(stale);
+    const restored = await cache.restore(entry, this.svc.root);
+    this.svc.globber.invalidate();
+    for (const p of stale) this.svc.hasher.forget(p);
+    if (!restored.ok) {
+      this.emit({ type: 'cache', task: task.fullId, op: 'corrupt', detail: `${restored.error.reason}: ${restored.error.detail}` });
+      await cache.delete(key);
+      return undefined;
+    }
+    for (const o of entry.outputs) this.svc.hasher.forget(o.path);
+    this.svc.freshLog.record({ taskId: task.fullId, key, outputs: entry.outputs, at: this.svc.now() });
+    await this.svc.explain.put(task.fullId, parts);
+    this.counts.restored++;
+    this.emit({ type: 'cache', task: task.fullId, op: 'restore' });
+    const log = this.opts.replayLogs ? await cache.readLog(entry) : undefined;
+    this.emit({ type: 'task-end', task: task.fullId, status: 'restored', durationMs: this.svc.now() - t0, reason, key }, log);
+    return entry.outputs;
+  }
+
+  private queueRun(
+    key: string,
+    task: TaskSpec,
+    gate: GateSpec | undefined,
+    parts: KeyParts | undefined,
+    taskKeyValue: string | undefined,
+    reason: string,
+    cacheable: boolean,
+  ): void {
+    const started = this.svc.now();
+    this.runQueue.push({
+      key,
+      start: () =>
+        this.execute(key, task, gate, parts, taskKeyValue, reason, cacheable).catch((e: unknown) => this.internalFailure(key, task, e, started)),
+    });
+    this.runQueue.sort((a, b) => this.topoIndex.get(a.key)! - this.topoIndex.get(b.key)!);
+    this.pump();
+  }
+
+  /** A bug or an I/O failure around a task: fail it loudly, never guess "fresh". */
+  private internalFailure(key: string, task: TaskSpec, e: unknown, started: number): void {
+    if (this.settled.has(key)) return;
+    const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    this.counts.failed++;
+    if (!this.opts.keepGoing) this.stopping = true;
+    this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs: this.svc.now() - started, reason: `internal error: ${message}` }, message);
+    this.settle(key, { status: 'failed', digest: EMPTY_DIGEST });
+  }
+
+  /** Start every queued run the limits allow. */
+  private pump(): void {
+    if (this.stopping) {
+      // Queued runs never started: they end as skipped.
+      for (const q of this.runQueue.splice(0)) void q.start();
+      return;
+    }
+    let startedAny = true;
+    while (startedAny) {
+      startedAny = false;
+      for (let i = 0; i < this.runQueue.length; i++) {
+        const q = this.runQueue[i]!;
+        if (!this.mayStart(q.key, false)) continue;
+        this.runQueue.splice(i, 1);
+        this.claim(q.key);
+        void q.start();
+        startedAny = true;
+        break;
+      }
+    }
+    // A conflict group held by a workstream that is itself waiting on the group's other
+    // member cannot make progress: let the oldest queued run through rather than hang.
+    if (this.running === 0 && this.runQueue.length > 0 && this.deciding === 0) {
+      const q = this.runQueue.find((r) => this.mayStart(r.key, true));
+      if (q) {
+        this.runQueue.splice(this.runQueue.indexOf(q), 1);
+        this.emit({ type: 'warning', message: `conflict group stalled; running ${nodeId(q.key)} anyway` });
+        this.claim(q.key);
+        void q.start();
+      }
+    }
+  }
+
+  private mayStart(key: string, ignoreGroups: boolean): boolean {
+    if (this.running >= this.opts.jobs) return false;
+    if (this.exclusiveRunning) return false;
+    const attrs = this.project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') return true;
+    const t = attrs.task;
+    const ws = this.project.workstreams.get(`${t.phase}/${t.workstream}`)!;
+    if (!ws.parallelOk && this.running > 0) return false;
+    const phase = this.project.spec.phases.find((p) => p.id === t.phase)!;
+    if (phase.maxParallel !== undefined && (this.runningByPhase.get(t.phase) ?? 0) >= phase.maxParallel) return false;
+    if (!ignoreGroups && ws.conflictGroup !== undefined) {
+      const holder = this.groupHolder.get(ws.conflictGroup);
+      if (holder !== undefined && holder !== ws.fullId) return false;
+    }
+    return true;
+  }
+
+  private claim(key: string): void {
+    this.running++;
+    const attrs = this.project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') return;
+    const t = attrs.task;
+    const ws = this.project.workstreams.get(`${t.phase}/${t.workstream}`)!;
+    this.runningByPhase.set(t.phase, (this.runningByPhase.get(t.phase) ?? 0) + 1);
+    if (!ws.parallelOk) this.exclusiveRunning = true;
+    if (ws.conflictGroup !== undefined && !this.groupHolder.has(ws.conflictGroup)) this.groupHolder.set(ws.conflictGroup, ws.fullId);
+  }
+
+  private unclaim(key: string): void {
+    this.running--;
+    const attrs = this.project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') return;
+    const t = attrs.task;
+    this.runningByPhase.set(t.phase, (this.runningByPhase.get(t.phase) ?? 1) - 1);
+    this.exclusiveRunning = false;
+  }
+
+  /** A conflict group is held from a workstream's first run until its last planned task settles. */
+  private releaseWorkstream(task: TaskSpec): void {
+    const wsId = `${task.phase}/${task.workstream}`;
+    const left = (this.wsRemaining.get(wsId) ?? 1) - 1;
+    this.wsRemaining.set(wsId, left);
+    if (left > 0) return;
+    const ws = this.project.workstreams.get(wsId);
+    if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
+  }
+
+  private async execute(
+    key: string,
+    task: TaskSpec,
+    gate: GateSpec | undefined,
+    parts: KeyParts | undefined,
+    taskKeyValue: string | undefined,
+    reason: string,
+    cacheable: boolean,
+  ): Promise<void> {
+    if (this.stopping) {
+      this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      return;
+    }
+    const t0 = this.svc.now();
+    let claimed = true;
+    const release = (): void => {
+      if (claimed) this.unclaim(key);
+      claimed = false;
+    };
+    try {
+      // The previous success is forgotten before anything can change the outputs.
+      this.svc.freshLog.invalidate(task.fullId);
+      if (task.outputs && task.clean === 'true') {
+        const old = await this.svc.globber.expand(task.outputs);
+        await this.svc.files.remove(old);
+        for (const p of old) this.svc.hasher.forget(p);
+        this.svc.globber.invalidate();
+      }
+      this.emit({ type: 'task-start', task: task.fullId, reason });
+      const command = (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId));
+      const outcome = await this.svc.executor.run(
+        {
+          taskId: task.fullId,
+          command,
+          shell: this.opts.shell,
+          cwd: path.join(this.svc.root, task.cwd),
+          env: this.taskEnv(task),
+          ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
+        },
+        this.abort.signal,
+      );
+      release();
+      const durationMs = this.svc.now() - t0;
+      await this.svc.explain.putLog(task.fullId, outcome.output);
+      this.svc.globber.invalidate();
+      if (outcome.cancelled) {
+        this.counts.skipped++;
+        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: 'interrupted' }, outcome.output);
+        this.settle(key, { status: 'skipped', digest: undefined });
+        return;
+      }
+      if (outcome.exitCode !== 0) {
+        const why = outcome.spawnError
+          ? `could not start: ${outcome.spawnError}`
+          : outcome.timedOut
+            ? `timed out after ${task.timeout} ms`
+            : outcome.signal
+              ? `killed by ${outcome.signal}`
+              : `exit code ${outcome.exitCode}`;
+        return this.failTask(key, task, gate, why, outcome.output, durationMs, outcome.exitCode);
+      }
+
+      let outputs: OutputFile[] = [];
+      if (task.outputs) {
+        const paths = await this.svc.globber.expand(task.outputs);
+        for (const p of paths) this.svc.hasher.forget(p);
+        const digests = await this.svc.hasher.hashFiles(paths);
+        outputs = paths.flatMap((p) => {
+          const d = digests.get(p);
+          return d ? [{ path: p, hash: d.hash, size: d.size, mode: d.mode }] : [];
+        });
+      }
+      // Inputs read again: a file that changed while the task ran makes this result unsafe to keep.
+      let changedDuringRun: string | undefined;
+      if (parts && taskKeyValue !== undefined) {
+        const again = await this.keyParts(task, parts.upstream);
+        if (computeKey(again) !== taskKeyValue) {
+          changedDuringRun = diffKeyParts(parts, again).map(describeChange)[0] ?? 'inputs changed';
+        }
+      }
+      if (changedDuringRun !== undefined) {
+        this.emit({ type: 'warning', message: `${task.fullId}: ${changedDuringRun} while it ran; result not recorded, it will run again next build` });
+      } else if (taskKeyValue !== undefined && parts) {
+        this.svc.freshLog.record({ taskId: task.fullId, key: taskKeyValue, outputs, at: this.svc.now() });
+        await this.svc.explain.put(task.fullId, parts);
+        if (cacheable && task.cache && this.svc.cache) {
+          const stored = await this.svc.cache.put(taskKeyValue, task.fullId, this.svc.root, outputs, outcome.output);
+          if (stored.ok) this.emit({ type: 'cache', task: task.fullId, op: 'store' });
+          else this.emit({ type: 'cache', task: task.fullId, op: 'error', detail: `cache not written: ${stored.error.reason}: ${stored.error.detail}` });
+        }
+      }
+      if (!gate) this.counts.ran++;
+      this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason, ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
+      this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
+    } finally {
+      release();
+    }
+  }
+
+  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null): void {
+    if (gate) {
+      this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why }, output);
+      return this.settleGate(key, gate, false, `run failed: ${why}`);
+    }
+    this.counts.failed++;
+    if (!this.opts.keepGoing) this.stopping = true;
+    this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why }, output);
+    this.settle(key, { status: 'failed', digest: EMPTY_DIGEST });
+  }
+
+  private finishTask(
+    key: string,
+    gate: GateSpec | undefined,
+    status: 'fresh' | 'restored' | 'ran',
+    outputs: readonly OutputFile[],
+    taskKeyValue: string | undefined,
+    task: TaskSpec,
+  ): void {
+    const digest = task.outputs ? outputsDigest(outputs) : taskKeyValue !== undefined ? `key:${taskKeyValue}` : NO_KEY_DIGEST;
+    if (gate) return this.settleGate(key, gate, true, undefined, digest);
+    this.settle(key, { status, digest });
+  }
+
+  private emit(ev: DistributiveOmit<RunEvent, 'runId' | 'at'>, output?: string): void {
+    this.svc.emit({ ...ev, runId: this.opts.runId, at: this.svc.now() } as RunEvent, output);
+  }
+
+  private taskEnv(task: TaskSpec): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of [...DEFAULT_PASS_ENV, ...task.env.pass, ...task.env.hash]) {
+      const v = this.svc.hostEnv[name];
+      if (v !== undefined) env[name] = v;
+    }
+    Object.assign(env, task.env.set);
+    env['UET_TASK'] = task.fullId;
+    return env;
+  }
+
+  private async keyParts(task: TaskSpec, upstream: ReadonlyArray<readonly [string, string]>): Promise<KeyParts> {
+    const inputs = await this.hashGlobs(task.inputs ?? []);
+    const patches = await this.hashGlobs(task.patches);
+    const env: Record<string, string> = {};
+    for (const name of task.env.hash) env[name] = sha256(this.svc.hostEnv[name] ?? '');
+    for (const [name, value] of Object.entries(task.env.set)) env[`set:${name}`] = sha256(value);
+    const toolVersion = task.tool ? await this.toolVersion(task.tool) : undefined;
+    return {
+      ...baseParts(),
+      command: task.run ?? '',
+      ...(toolVersion !== undefined ? { toolVersion } : {}),
+      shell: this.opts.shell,
+      cwd: task.cwd,
+      env,
+      outputs: task.outputs ? [...task.outputs] : null,
+      clean: task.clean,
+      inputs,
+      patches,
+      upstream: [...upstream],
+    };
+  }
+
+  private async hashGlobs(globs: readonly string[]): Promise<Array<[string, string]>> {
+    if (globs.length === 0) return [];
+    const files = await this.svc.globber.expand(globs);
+    const digests = await this.svc.hasher.hashFiles(files);
+    const out: Array<[string, string]> = [];
+    for (const f of files) {
+      const d = digests.get(f);
+      if (d) out.push([f, d.hash]);
+    }
+    return out;
+  }
+
+  /** A tool's `version` command runs once per build; its output joins the key of every task using it. */
+  private toolVersion(tool: string): Promise<string> {
+    let p = this.toolVersions.get(tool);
+    if (!p) {
+      const spec = this.project.spec.config.tools[tool];
+      p = spec?.version
+        ? this.svc.executor
+            .run({ taskId: `tool:${tool}`, command: spec.version, shell: this.opts.shell, cwd: this.svc.root, env: this.taskEnv(toolTask(tool)) })
+            .then((o) => sha256(`${o.exitCode}\n${o.output}`))
+        : Promise.resolve('');
+      this.toolVersions.set(tool, p);
+    }
+    return p;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A gate's own `run` is checked like a task: keyed by its command and its members' results. */
+function gateAsTask(gate: GateSpec, env: EnvSpec): TaskSpec {
+  return {
+    fullId: gate.fullId,
+    id: gate.id,
+    phase: gate.phase,
+    workstream: '',
+    kind: 'static',
+    ...(gate.run !== undefined ? { run: gate.run } : {}),
+    patches: [],
+    inputs: [],
+    dependsOn: gate.dependsOn,
+    env,
+    cwd: '',
+    retries: 0,
+    cache: false,
+    clean: 'false',
+    loc: gate.loc,
+  };
+}
+
+function toolTask(tool: string): TaskSpec {
+  return {
+    fullId: `tool:${tool}`,
+    id: tool,
+    phase: '',
+    workstream: '',
+    kind: 'build',
+    patches: [],
+    dependsOn: [],
+    env: { pass: [], hash: [], set: {} },
+    cwd: '',
+    retries: 0,
+    cache: false,
+    clean: 'false',
+    loc: { file: '', line: 0, col: 0 },
+  };
+}

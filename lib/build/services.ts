@@ -1,0 +1,47 @@
+/**
+ * The edges of a build: everything with a side effect sits behind these interfaces, so the
+ * scheduler is testable and a dry run is just a different set of services.
+ */
+import type { CacheStore, FreshLog } from '../cache/types.js';
+import type { RunEvent } from '../events/types.js';
+import type { TaskExecutor } from '../exec/types.js';
+import type { FileHasher, Globber } from '../hash/types.js';
+import type { KeyParts } from './key.js';
+
+/** Where the key parts of each task's last success are kept, for `uet explain`. */
+export interface ExplainStore {
+  get(taskId: string): Promise<KeyParts | undefined>;
+  put(taskId: string, parts: KeyParts): Promise<void>;
+  /** the full log of the task's last run, for `{log}` and for humans */
+  putLog(taskId: string, log: string): Promise<void>;
+  logPath(taskId: string): string;
+}
+
+export interface ProjectFiles {
+  /** delete root-relative files; missing ones are fine */
+  remove(relPaths: readonly string[]): Promise<void>;
+}
+
+/** Receives every event as it happens, plus a finished task's output. */
+export interface Reporter {
+  event(ev: RunEvent, output?: string): void;
+  /** the summary line, printed last */
+  summary(line: string): void;
+  close(): void;
+}
+
+export interface BuildServices {
+  readonly root: string;
+  readonly hasher: FileHasher;
+  readonly globber: Globber;
+  /** absent with --no-cache, or when the cache could not be opened */
+  readonly cache: CacheStore | undefined;
+  readonly freshLog: FreshLog;
+  readonly executor: TaskExecutor;
+  readonly explain: ExplainStore;
+  readonly files: ProjectFiles;
+  readonly emit: (ev: RunEvent, output?: string) => void;
+  readonly now: () => number;
+  /** the environment task env vars are read from (process.env in real builds) */
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+}

@@ -1,0 +1,381 @@
+import { EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import cacache from 'cacache';
+import Keyv, { type StoredData } from 'keyv';
+import { sha256 } from '../hash/digest.js';
+import { err, ok, type Result } from '../util/result.js';
+import { CACHE_FORMAT_VERSION, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+
+/** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
+const IN_MEMORY_MAX = 16 * 1024 * 1024;
+const BLOB_PREFIX = 'blob:';
+/** files stored or restored at once: enough to hide latency, few enough to stay far from EMFILE */
+const IO_CONCURRENCY = 16;
+const ENTRY_NAMESPACE = 'entry';
+
+/**
+ * Opens the local store at `dir`. Nothing is created or checked yet: a folder that cannot be
+ * written shows up as an `io` failure of the first put, never as an exception here.
+ */
+export async function openCacheStore(dir: string): Promise<CacheStore> {
+  return new LocalCacheStore(dir);
+}
+
+/**
+ * Runs cacache's verify: content whose bytes no longer match their hash is deleted, and index
+ * entries pointing at missing content are dropped. Returns how many corrupt blobs were removed.
+ */
+export async function verifyStore(dir: string): Promise<Result<number, CacheFailure>> {
+  try {
+    const stats = (await cacache.verify(dir)) as { badContentCount?: unknown };
+    return ok(typeof stats.badContentCount === 'number' ? stats.badContentCount : 0);
+  } catch (e) {
+    return err({ reason: 'io', detail: describe(e) });
+  }
+}
+
+/**
+ * Keyv storage adapter over a cacache folder: entries are ordinary cacache keys, so they share
+ * the blobs' integrity checks, atomic writes and `verify`. Keyv hands it serialised strings.
+ */
+export class CacacheKeyvStore extends EventEmitter {
+  readonly opts = { dialect: 'cacache' };
+  namespace?: string;
+
+  constructor(private readonly dir: string) {
+    super();
+  }
+
+  async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+    try {
+      const { data } = await cacache.get(this.dir, key, { memoize: false });
+      // keyv's adapters return the serialised text; keyv itself deserialises it
+      return data.toString('utf8') as unknown as StoredData<Value>;
+    } catch (e) {
+      if (code(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async set(key: string, value: unknown): Promise<boolean> {
+    if (typeof value !== 'string') throw new TypeError('CacacheKeyvStore stores serialised strings only');
+    await cacache.put(this.dir, key, value);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const info = await cacache.get.info(this.dir, key, { memoize: false });
+    if (!info) return false;
+    await cacache.rm.entry(this.dir, key);
+    return true;
+  }
+
+  async clear(): Promise<void> {
+    await cacache.rm.all(this.dir);
+  }
+}
+
+class LocalCacheStore implements CacheStore {
+  private readonly entries: Keyv<unknown>;
+
+  constructor(private readonly dir: string) {
+    // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
+    this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true });
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    let raw: unknown;
+    try {
+      raw = await this.entries.get(key);
+    } catch (e) {
+      // unparseable or failing its integrity check: drop it so the next put can replace it
+      if (e instanceof SyntaxError || code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') await this.delete(key);
+      return undefined;
+    }
+    if (raw === undefined || raw === null) return undefined;
+    const entry = parseEntry(raw);
+    if (entry === 'other-version') return undefined;
+    if (entry === undefined || entry.key !== key) {
+      await this.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async put(key: string, taskId: string, root: string, outputs: readonly OutputFile[], log: string): Promise<Result<CacheEntry, CacheFailure>> {
+    for (const o of outputs) {
+      if (!isSafeRelPath(o.path)) return err({ reason: 'io', detail: `output path leaves the root: ${o.path}` });
+    }
+    // blobs before the entry: a crash in between leaves unreferenced blobs, never an entry without them
+    let failure: CacheFailure | undefined;
+    await eachLimit(outputs, IO_CONCURRENCY, async (o) => {
+      const stored = await this.storeFile(path.join(root, o.path), o);
+      if (!stored.ok) failure ??= stored.error;
+      return stored.ok;
+    });
+    if (failure) return err(failure);
+    const logBytes = Buffer.from(log, 'utf8');
+    const logHash = sha256(logBytes);
+    const storedLog = await this.storeBuffer(logBytes, logHash);
+    if (!storedLog.ok) return storedLog;
+
+    const entry: CacheEntry = {
+      formatVersion: CACHE_FORMAT_VERSION,
+      key,
+      taskId,
+      outputs: outputs.map((o) => ({ path: o.path, hash: o.hash, size: o.size, mode: o.mode & 0o777 })),
+      logHash,
+      createdAt: Date.now(),
+    };
+    try {
+      await this.entries.set(key, entry);
+    } catch (e) {
+      return err({ reason: 'io', detail: `writing entry ${key}: ${describe(e)}` });
+    }
+    return ok(entry);
+  }
+
+  async restore(entry: CacheEntry, root: string): Promise<Result<void, CacheFailure>> {
+    for (const o of entry.outputs) {
+      if (!isSafeRelPath(o.path)) return err({ reason: 'corrupt', detail: `entry ${entry.key} names a path outside the root: ${o.path}` });
+    }
+    // cheap existence check first, so a missing blob costs no temporary files at all
+    let missing: CacheFailure | undefined;
+    await eachLimit(entry.outputs, IO_CONCURRENCY, async (o) => {
+      try {
+        if (await cacache.get.hasContent(this.dir, integrityOf(o.hash))) return true;
+        missing ??= { reason: 'missing-blob', detail: `${o.path} (${o.hash})` };
+      } catch (e) {
+        missing ??= { reason: 'io', detail: describe(e) };
+      }
+      return false;
+    });
+    if (missing) return err(missing);
+
+    const staged: { tmp: string; dest: string }[] = [];
+    const createdDirs: { made: string; leaf: string }[] = [];
+    try {
+      await eachLimit(entry.outputs, IO_CONCURRENCY, async (o) => {
+        const dest = path.join(root, o.path);
+        const parent = path.dirname(dest);
+        const made = await fsp.mkdir(parent, { recursive: true });
+        if (made !== undefined) createdDirs.push({ made, leaf: parent });
+        const tmp = path.join(parent, `.${path.basename(dest)}.uet-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+        staged.push({ tmp, dest });
+        await this.writeBlob(o, tmp);
+        await fsp.chmod(tmp, o.mode & 0o777);
+        return true;
+      });
+    } catch (e) {
+      await discard(staged, createdDirs);
+      const failure = classifyRead(e, entry.key);
+      if (failure.reason === 'corrupt') await this.dropCorrupt(entry);
+      return err(failure);
+    }
+
+    // every blob verified and staged: only now does anything appear under its real name
+    for (let i = 0; i < staged.length; i++) {
+      const s = staged[i] as { tmp: string; dest: string };
+      try {
+        await fsp.rename(s.tmp, s.dest);
+      } catch (e) {
+        await discard(staged.slice(i), []);
+        return err({ reason: 'io', detail: `placing ${path.relative(root, s.dest)}: ${describe(e)}` });
+      }
+    }
+    return ok(undefined);
+  }
+
+  async readLog(entry: CacheEntry): Promise<string | undefined> {
+    try {
+      const data = await cacache.get.byDigest(this.dir, integrityOf(entry.logHash), { memoize: false });
+      return data.toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.entries.delete(key);
+    } catch {
+      // an entry we cannot delete is still checked on every read
+    }
+  }
+
+  async clear(): Promise<void> {
+    await cacache.rm.all(this.dir);
+    await cacache.verify(this.dir);
+  }
+
+  /** a copy of the file at `abs`, refused unless its bytes still hash to what the caller recorded */
+  private async storeFile(abs: string, o: OutputFile): Promise<Result<void, CacheFailure>> {
+    const integrity = integrityOf(o.hash);
+    const key = BLOB_PREFIX + o.hash;
+    const opts = { integrity, algorithms: ['sha256'] as [string], size: o.size };
+    try {
+      if (await this.alreadyStored(key, integrity, o.size)) return ok(undefined);
+      if (o.size <= IN_MEMORY_MAX) {
+        await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
+      } else {
+        await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
+      }
+      return ok(undefined);
+    } catch (e) {
+      if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
+        return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
+      }
+      return err({ reason: 'io', detail: `storing ${o.path}: ${describe(e)}` });
+    }
+  }
+
+  private async storeBuffer(data: Buffer, hash: string): Promise<Result<void, CacheFailure>> {
+    const integrity = integrityOf(hash);
+    const key = BLOB_PREFIX + hash;
+    try {
+      if (await this.alreadyStored(key, integrity, data.length)) return ok(undefined);
+      await cacache.put(this.dir, key, data, { integrity, algorithms: ['sha256'], size: data.length });
+      return ok(undefined);
+    } catch (e) {
+      return err({ reason: 'io', detail: `storing log: ${describe(e)}` });
+    }
+  }
+
+  /**
+   * Content already present needs only its index key (which keeps `verify` from collecting it).
+   * Its bytes are not re-checked here: restore verifies them and evicts a corrupt copy.
+   */
+  private async alreadyStored(key: string, integrity: string, size: number): Promise<boolean> {
+    if (!(await cacache.get.hasContent(this.dir, integrity))) return false;
+    if (!(await cacache.get.info(this.dir, key, { memoize: false }))) await cacache.index.insert(this.dir, key, integrity, { size });
+    return true;
+  }
+
+  private async writeBlob(o: OutputFile, tmp: string): Promise<void> {
+    const integrity = integrityOf(o.hash);
+    if (o.size <= IN_MEMORY_MAX) {
+      const data = await readStage(cacache.get.byDigest(this.dir, integrity, { size: o.size, memoize: false }));
+      await fsp.writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
+    } else {
+      // the read stream checks size and integrity as it ends; the temp file is discarded if not
+      await pipeline(
+        cacache.get.stream.byDigest(this.dir, integrity, { size: o.size, memoize: false }),
+        createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
+      );
+    }
+  }
+
+  /** cacache keeps existing content on a put, so a corrupt blob must go before a good copy can be stored */
+  private async dropCorrupt(entry: CacheEntry): Promise<void> {
+    for (const o of entry.outputs) {
+      try {
+        await cacache.get.byDigest(this.dir, integrityOf(o.hash), { size: o.size, memoize: false });
+      } catch (e) {
+        if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') await cacache.rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
+      }
+    }
+  }
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at once. Stops starting new work once one returns
+ * false or throws; waits for what is running either way, so a caller cleaning up afterwards
+ * never races a write still in flight. Rethrows the first error.
+ */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<boolean>): Promise<void> {
+  let next = 0;
+  let stop = false;
+  let first: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!stop && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        if (!(await fn(item))) stop = true;
+      } catch (e) {
+        stop = true;
+        first ??= { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (first) throw first.error;
+}
+
+/** marks errors from reading a blob so they are not mistaken for errors writing the temp file */
+class BlobReadError extends Error {
+  constructor(readonly inner: unknown) {
+    super(describe(inner));
+  }
+}
+
+async function readStage(p: Promise<Buffer>): Promise<Buffer> {
+  try {
+    return await p;
+  } catch (e) {
+    throw new BlobReadError(e);
+  }
+}
+
+function classifyRead(e: unknown, key: string): CacheFailure {
+  const inner = e instanceof BlobReadError ? e.inner : e;
+  const c = code(inner);
+  if (c === 'EINTEGRITY' || c === 'EBADSIZE') return { reason: 'corrupt', detail: `entry ${key}: ${describe(inner)}` };
+  if (e instanceof BlobReadError && c === 'ENOENT') return { reason: 'missing-blob', detail: `entry ${key}: ${describe(inner)}` };
+  return { reason: 'io', detail: `entry ${key}: ${describe(inner)}` };
+}
+
+async function discard(staged: readonly { tmp: string }[], createdDirs: readonly { made: string; leaf: string }[]): Promise<void> {
+  await Promise.all(staged.map((s) => fsp.rm(s.tmp, { force: true }).catch(() => undefined)));
+  // Only folders this restore created, and only while empty (another task may share them).
+  // Deepest first: concurrent mkdirs may have split one new chain between two records.
+  const dirs = new Set<string>();
+  for (const { made, leaf } of createdDirs) {
+    for (let d = leaf; d.length >= made.length; d = path.dirname(d)) {
+      dirs.add(d);
+      if (d === made) break;
+    }
+  }
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(d).catch(() => undefined);
+}
+
+/** cacache's name for a sha256: Subresource Integrity, base64 of the raw digest */
+function integrityOf(hexHash: string): string {
+  return `sha256-${Buffer.from(hexHash, 'hex').toString('base64')}`;
+}
+
+function isSafeRelPath(p: string): boolean {
+  if (p === '' || p.startsWith('/') || p.includes('\\') || p.includes('\0') || /^[A-Za-z]:/.test(p)) return false;
+  return p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function parseEntry(raw: unknown): CacheEntry | 'other-version' | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (r['formatVersion'] !== CACHE_FORMAT_VERSION) return typeof r['formatVersion'] === 'number' ? 'other-version' : undefined;
+  const { key, taskId, outputs, logHash, createdAt } = r;
+  if (typeof key !== 'string' || typeof taskId !== 'string' || typeof logHash !== 'string' || !HEX64.test(logHash)) return undefined;
+  if (typeof createdAt !== 'number' || !Array.isArray(outputs)) return undefined;
+  const outs: OutputFile[] = [];
+  for (const o of outputs as unknown[]) {
+    if (typeof o !== 'object' || o === null) return undefined;
+    const { path: p, hash, size, mode } = o as Record<string, unknown>;
+    if (typeof p !== 'string' || !isSafeRelPath(p) || typeof hash !== 'string' || !HEX64.test(hash)) return undefined;
+    if (typeof size !== 'number' || typeof mode !== 'number') return undefined;
+    outs.push({ path: p, hash, size, mode });
+  }
+  return { formatVersion: CACHE_FORMAT_VERSION, key, taskId, outputs: outs, logHash, createdAt };
+}
+
+function code(e: unknown): string | undefined {
+  const c = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof c === 'string' ? c : undefined;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

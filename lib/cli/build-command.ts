@@ -1,0 +1,149 @@
+/**
+ * `uet build`: wire the real services to the scheduler, hold the project lock, report.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { ulid } from 'ulid';
+import { createExplainStore } from '../build/explain-store.js';
+import { createProjectFiles } from '../build/project-files.js';
+import { Build } from '../build/runner.js';
+import type { Reporter } from '../build/services.js';
+import { openCacheStore } from '../cache/store.js';
+import { openFreshLog } from '../cache/fresh-log.js';
+import type { CacheStore } from '../cache/types.js';
+import { acquireProjectLock } from '../events/lock.js';
+import { createRunLog } from '../events/run-log.js';
+import type { RunEvent, RunLog } from '../events/types.js';
+import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
+import { planClosure, resolveTargets } from '../graph/targets.js';
+import { createGlobber } from '../hash/globber.js';
+import type { Io } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import type { Verbosity } from './reporter.js';
+import { createJsonReporter, createTextReporter } from './reporter.js';
+
+export interface BuildFlags {
+  readonly dir?: string;
+  readonly jobs?: number;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly keepGoing: boolean;
+  readonly json: boolean;
+  readonly verbosity: Verbosity;
+  readonly noCache: boolean;
+  readonly replayLogs: boolean;
+}
+
+/** Signals are wired by the caller (main), so tests can drive the build in-process. */
+export interface InterruptSource {
+  onInterrupt(handler: () => void): () => void;
+}
+
+export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource): Promise<number> {
+  const t0 = Date.now();
+  const opened = await openProject(io, flags.dir);
+  if (!opened.ok) return specFailed(io, opened.error);
+  const { root, uetDir, hasher, loaded } = opened.value;
+  const project = loaded.project;
+  if (!flags.json) printDiagnostics(io, loaded.warnings);
+
+  const targetKeys = resolveTargets(project, targets);
+  if (!targetKeys.ok) return specFailed(io, targetKeys.error);
+  const plan = planClosure(project, targetKeys.value);
+  const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
+  const label = targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
+
+  let lock: { release(): void } | undefined;
+  if (!flags.dryRun) {
+    const acquired = await acquireProjectLock(uetDir, {
+      onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
+    });
+    if (!acquired.ok) {
+      io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
+      return EXIT_FAILED;
+    }
+    lock = acquired.value;
+  }
+
+  const config = project.spec.config;
+  const jobs = flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency);
+  const cacheDir = path.join(root, config.cache.dir);
+  const globber = createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] });
+  let cache: CacheStore | undefined;
+  const runId = ulid();
+  const reporter: Reporter = flags.json
+    ? createJsonReporter(io.stdout)
+    : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });
+  let runLog: RunLog | undefined;
+  const emit = (ev: RunEvent, output?: string): void => {
+    runLog?.append(ev);
+    reporter.event(ev, output);
+  };
+
+  if (!flags.noCache) {
+    try {
+      cache = await openCacheStore(cacheDir);
+    } catch (e) {
+      emit({ type: 'warning', runId, at: Date.now(), message: `cache at ${config.cache.dir} could not be opened (${String(e)}); building without it` });
+    }
+  }
+  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
+  const executor = flags.dryRun ? createDirectExecutor() : createPoolExecutor({ threads: Math.max(1, jobs) });
+  if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
+
+  const build = new Build(
+    project,
+    plan,
+    {
+      root,
+      hasher,
+      globber,
+      cache,
+      freshLog,
+      executor,
+      explain: createExplainStore(uetDir),
+      files: createProjectFiles(root),
+      emit,
+      now: Date.now,
+      hostEnv: io.env,
+    },
+    { runId, jobs: Math.max(1, jobs), force: flags.force, keepGoing: flags.keepGoing, dryRun: flags.dryRun, replayLogs: flags.replayLogs, shell: config.shell },
+  );
+
+  let interrupts = 0;
+  const stopListening = signals.onInterrupt(() => {
+    interrupts++;
+    if (interrupts === 1 && !flags.json) io.stderr.write('\ninterrupted: stopping running tasks\n');
+    build.interrupt();
+  });
+
+  emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
+  let outcome;
+  try {
+    outcome = await build.run();
+  } finally {
+    stopListening();
+    await freshLog.close();
+    await hasher.flush();
+    await executor.close();
+  }
+  const durationMs = Date.now() - t0;
+  const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';
+  emit({ type: 'run-end', runId, at: Date.now(), status, counts: outcome.counts, durationMs });
+  await runLog?.close();
+  lock?.release();
+
+  const c = outcome.counts;
+  const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '']
+    .filter(Boolean)
+    .map((s) => `, ${s}`)
+    .join('');
+  const verbs = flags.dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
+  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
+    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
+  }
+  reporter.summary(`${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${flags.dryRun ? ' [dry run]' : ''}`);
+  reporter.close();
+  if (outcome.interrupted) return EXIT_INTERRUPTED;
+  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,68 @@
+/**
+ * Opening a project, shared by every command: find the root, open the stat index, load
+ * the compiled graph (from its cache when the spec files are unchanged), print problems.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoadedGraph } from '../graph/graph-cache.js';
+import { loadCompiledProject } from '../graph/graph-cache.js';
+import { createFileHasher } from '../hash/file-hasher.js';
+import type { FileHasher } from '../hash/types.js';
+import type { Diagnostic } from '../spec/diagnostic.js';
+import { errorAt, formatDiagnostic } from '../spec/diagnostic.js';
+import { CONFIG_FILE, findProjectRoot } from '../spec/load.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_SPEC = 2;
+export const EXIT_INTERRUPTED = 130;
+
+export interface Io {
+  readonly stdout: { write(text: string): void; readonly isTTY: boolean };
+  readonly stderr: { write(text: string): void };
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface OpenProject {
+  readonly root: string;
+  readonly uetDir: string;
+  readonly hasher: FileHasher;
+  readonly loaded: LoadedGraph;
+}
+
+export function locateRoot(io: Io, dir: string | undefined): Result<string, Diagnostic[]> {
+  const start = path.resolve(io.cwd, dir ?? '.');
+  const root = findProjectRoot(start);
+  if (!root) {
+    return err([errorAt('E_CONFIG_NOT_FOUND', `no ${CONFIG_FILE} in ${start} or any folder above it`, undefined, `create one with 'version: 1', or run uet from inside a uet project (-C DIR)`)]);
+  }
+  return ok(root);
+}
+
+export async function openProject(io: Io, dir: string | undefined, opts: { useGraphCache?: boolean } = {}): Promise<Result<OpenProject, Diagnostic[]>> {
+  const root = locateRoot(io, dir);
+  if (!root.ok) return root;
+  const uetDir = path.join(root.value, '.uet');
+  fs.mkdirSync(uetDir, { recursive: true });
+  const hasher = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
+  const loaded = await loadCompiledProject(root.value, uetDir, hasher, { useCache: opts.useGraphCache !== false });
+  if (!loaded.ok) {
+    await hasher.flush();
+    return err(loaded.error);
+  }
+  return ok({ root: root.value, uetDir, hasher, loaded: loaded.value });
+}
+
+export function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) io.stderr.write(`${d.severity === 'warning' ? 'warning: ' : ''}${formatDiagnostic(d)}\n`);
+}
+
+export function specFailed(io: Io, diagnostics: readonly Diagnostic[]): number {
+  printDiagnostics(io, diagnostics);
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  io.stderr.write(`${errors} error${errors === 1 ? '' : 's'}; nothing was built\n`);
+  return EXIT_SPEC;
+}

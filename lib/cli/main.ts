@@ -1,0 +1,168 @@
+/**
+ * The command line. Each command is a function of (io, arguments) returning an exit code;
+ * this file only parses flags and wires process signals.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { UET_VERSION } from '../version.js';
+import type { BuildFlags, InterruptSource } from './build-command.js';
+import { buildCommand } from './build-command.js';
+import { cleanCommand } from './clean-command.js';
+import type { Io } from './context.js';
+import { EXIT_SPEC } from './context.js';
+import { explainCommand } from './explain-command.js';
+import { graphCommand } from './graph-command.js';
+import type { Verbosity } from './reporter.js';
+import { runsCommand } from './runs-command.js';
+import { validateCommand } from './validate-command.js';
+
+interface CommonOpts {
+  dir?: string;
+  jobs?: number;
+  dryRun?: boolean;
+  force?: boolean;
+  keepGoing?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  cache?: boolean;
+  replayLogs?: boolean;
+}
+
+const processSignals: InterruptSource = {
+  onInterrupt(handler) {
+    let count = 0;
+    const onSignal = (): void => {
+      count++;
+      handler();
+      // A second Ctrl-C means "now": the children were already signalled by the handler.
+      if (count > 1) process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+  },
+};
+
+function parseJobs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT_SPEC, 'uet.jobs', `-j takes a whole number >= 1, not '${v}'`);
+  return n;
+}
+
+function verbosity(o: CommonOpts): Verbosity {
+  return o.quiet ? 'quiet' : o.verbose ? 'verbose' : 'normal';
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals): Promise<number> {
+  let code = 0;
+  const program = new Command('uet')
+    .description('Universal Execution Templates: build a phased pipeline of YAML tasks incrementally')
+    .version(UET_VERSION, '--version', 'print the version')
+    .option('-C, --dir <dir>', 'run as if started in <dir>')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  const buildFlags = (cmd: Command): Command =>
+    cmd
+      .option('-j, --jobs <n>', 'run at most n tasks at once (default: config concurrency)', parseJobs)
+      .option('--dry-run', 'say what would be fresh, restored or run, and why; change nothing')
+      .option('--force', 'ignore freshness: run every task')
+      .option('--keep-going', 'after a failure, build everything whose needs did not fail')
+      .option('--json', 'print the run events as NDJSON on stdout')
+      .option('--quiet', 'print only failures and the summary')
+      .option('--verbose', 'also print fresh tasks and why each task ran')
+      .option('--no-cache', 'neither restore from nor write to the cache')
+      .option('--replay-logs', 'print the saved log of tasks restored from the cache');
+
+  const flagsOf = (o: CommonOpts): BuildFlags => {
+    const dir = program.opts<{ dir?: string }>().dir;
+    return {
+      ...(dir !== undefined ? { dir } : {}),
+      ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+      dryRun: o.dryRun === true,
+      force: o.force === true,
+      keepGoing: o.keepGoing === true,
+      json: o.json === true,
+      verbosity: verbosity(o),
+      noCache: o.cache === false,
+      replayLogs: o.replayLogs === true,
+    };
+  };
+  const dirOpt = (): { dir?: string } => {
+    const dir = program.opts<{ dir?: string }>().dir;
+    return dir !== undefined ? { dir } : {};
+  };
+
+  buildFlags(program.command('build').argument('[targets...]', 'phase, phase/ws, phase/ws/task, phase/GATE_X, or a glob of these').description('build targets and everything they need'))
+    .action(async (targets: string[], o: CommonOpts) => {
+      code = await buildCommand(io, targets, flagsOf(o), signals);
+    });
+
+  program
+    .command('validate')
+    .description('load, check and compile the spec; print errors and warnings; build nothing')
+    .action(async () => {
+      code = await validateCommand(io, dirOpt());
+    });
+
+  program
+    .command('graph')
+    .argument('[targets...]', 'limit the graph to these targets and what they need')
+    .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid', 'json']).default('dot'))
+    .description('print the compiled graph')
+    .action(async (targets: string[], o: { format: string }) => {
+      code = await graphCommand(io, targets, { ...dirOpt(), format: o.format });
+    });
+
+  program
+    .command('explain')
+    .argument('<task>', 'phase/ws/task or phase/GATE_X')
+    .description('why the task would run now (what changed since its last success), and why it last ran')
+    .action(async (task: string) => {
+      code = await explainCommand(io, task, dirOpt());
+    });
+
+  program
+    .command('clean')
+    .argument('[targets...]', 'what to clean (default: every task)')
+    .option('--cache', 'also remove cache entries (all of them when no target is given)')
+    .description('delete outputs and forget successes, so the next build runs again')
+    .action(async (targets: string[], o: { cache?: boolean }) => {
+      code = await cleanCommand(io, targets, { ...dirOpt(), cache: o.cache === true });
+    });
+
+  program
+    .command('runs')
+    .argument('[id]', "a run id (or a unique prefix), or 'last'")
+    .option('--json', 'print as NDJSON')
+    .description('list past runs, or show one run’s events')
+    .action(async (id: string | undefined, o: { json?: boolean }) => {
+      code = await runsCommand(io, id, { ...dirOpt(), json: o.json === true });
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; every real usage error is exit 2.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'uet.jobs') io.stderr.write(`E_USAGE ${e.message}\n`);
+      return EXIT_SPEC;
+    }
+    throw e;
+  }
+  return code;
+}
+
+function defaultIo(): Io {
+  return {
+    stdout: { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true },
+    stderr: { write: (s) => void process.stderr.write(s) },
+    cwd: process.cwd(),
+    env: process.env,
+  };
+}

@@ -1,0 +1,70 @@
+/** `uet runs [ID|last]`: past runs, or one run's events. */
+import path from 'node:path';
+import { listRuns, readRun } from '../events/run-log.js';
+import type { Io } from './context.js';
+import { EXIT_OK, EXIT_SPEC, locateRoot, specFailed } from './context.js';
+
+export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: string; json: boolean }): Promise<number> {
+  const root = locateRoot(io, opts.dir);
+  if (!root.ok) return specFailed(io, root.error);
+  const uetDir = path.join(root.value, '.uet');
+  if (id === undefined) {
+    const runs = await listRuns(uetDir);
+    if (opts.json) {
+      for (const r of runs) io.stdout.write(`${JSON.stringify(r)}\n`);
+      return EXIT_OK;
+    }
+    if (runs.length === 0) {
+      io.stdout.write('no runs yet\n');
+      return EXIT_OK;
+    }
+    for (const r of runs) {
+      const c = r.counts;
+      const counts = c ? `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed${c.blocked ? `, ${c.blocked} blocked` : ''}` : '';
+      const dur = r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : '';
+      io.stdout.write(`${r.id}  ${new Date(r.startedAt).toISOString()}  ${r.status.padEnd(11)}  ${counts}  ${dur}\n`);
+    }
+    return EXIT_OK;
+  }
+  const events = await readRun(uetDir, id);
+  if (!events.ok) {
+    io.stderr.write(`E_USAGE ${events.error}\n  hint: 'uet runs' lists the runs; 'last' is the newest\n`);
+    return EXIT_SPEC;
+  }
+  for (const ev of events.value) {
+    if (opts.json) {
+      io.stdout.write(`${JSON.stringify(ev)}\n`);
+      continue;
+    }
+    const t = new Date(ev.at).toISOString().slice(11, 23);
+    switch (ev.type) {
+      case 'run-start':
+        io.stdout.write(`${t} run ${ev.runId} started by pid ${ev.pid}: uet ${ev.argv.join(' ')} (${ev.tasks} tasks)\n`);
+        break;
+      case 'task-start':
+        io.stdout.write(`${t} start    ${ev.task}: ${ev.reason}\n`);
+        break;
+      case 'task-end':
+        io.stdout.write(`${t} ${ev.status.padEnd(8)} ${ev.task}${ev.durationMs ? ` (${ev.durationMs} ms)` : ''}${ev.reason ? `: ${ev.reason}` : ''}\n`);
+        break;
+      case 'gate-end':
+        io.stdout.write(`${t} gate     ${ev.gate} ${ev.status}${ev.reason ? `: ${ev.reason}` : ''}\n`);
+        break;
+      case 'phase-end':
+        io.stdout.write(`${t} phase    ${ev.phase} ${ev.status}\n`);
+        break;
+      case 'cache':
+        io.stdout.write(`${t} cache    ${ev.task} ${ev.op}${ev.detail ? `: ${ev.detail}` : ''}\n`);
+        break;
+      case 'warning':
+        io.stdout.write(`${t} warning  ${ev.message}\n`);
+        break;
+      case 'run-end':
+        io.stdout.write(`${t} run ended: ${ev.status} in ${(ev.durationMs / 1000).toFixed(1)} s\n`);
+        break;
+      default:
+        io.stdout.write(`${t} ${JSON.stringify(ev)}\n`);
+    }
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,151 @@
+/**
+ * Killing a task's whole process tree.
+ *
+ * Every task runs in its own process group (spawned with `detached: true`, i.e. setsid), so
+ * one `kill(-pgid)` reaches the shell, its children and any grandchildren that did not start
+ * a new session themselves. This module only sends signals and observes liveness; it keeps
+ * no state, so the main thread and the worker threads can both use it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export type KillSignal = 'SIGTERM' | 'SIGKILL';
+
+/**
+ * Send `sig` to every process of group `pgid`. Returns false when the group no longer exists
+ * (ESRCH). EPERM means a member exists that we may not signal (it changed uid): it counts as
+ * present, since we cannot do better.
+ */
+export function signalGroup(pgid: number, sig: KillSignal | 0): boolean {
+  if (!(pgid > 1)) return false; // never signal group 0/1: that would hit our own group or init's
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
+  }
+}
+
+/**
+ * True when group `pgid` still has a member that is not a zombie.
+ *
+ * `kill(-pgid, 0)` alone is not enough: a zombie stays in its group until reaped, and orphans
+ * are reaped by PID 1, which in some containers never reaps (observed in our CI sandbox).
+ * So when the cheap check says "present", Linux's /proc is scanned to see whether any member
+ * is actually running. The scan happens only on the rare path (something survived the
+ * leader), never per ordinary task.
+ */
+export function groupHasLiveMembers(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  const members = procGroupStates(pgid);
+  if (members === null) return true; // no /proc: trust kill(2)
+  return members.some((state) => state !== 'Z' && state !== 'X');
+}
+
+/** True when `pid` exists and is not a zombie (zombies count as dead: they run nothing). */
+export function pidIsLive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (errnoCode(e) !== 'EPERM') return false;
+  }
+  const stat = readProcStat(pid);
+  if (stat === null) return true;
+  return stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * SIGTERM the group, wait until it is empty, SIGKILL whatever is left after `graceMs`, then
+ * wait a little more for the kernel to finish the job. Resolves true once the group is gone,
+ * or false if something is unkillable (D state, other uid) after a bounded wait: the caller
+ * must be able to move on.
+ */
+export async function terminateGroup(pgid: number, graceMs: number): Promise<boolean> {
+  if (!signalGroup(pgid, 'SIGTERM')) return true;
+  const start = Date.now();
+  let killed = false;
+  let delay = 2;
+  for (;;) {
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+    if (!groupHasLiveMembers(pgid)) return true;
+    const elapsed = Date.now() - start;
+    if (!killed && elapsed >= graceMs) {
+      signalGroup(pgid, 'SIGKILL');
+      killed = true;
+    } else if (killed && elapsed >= graceMs + AFTER_KILL_WAIT_MS) {
+      return false;
+    }
+  }
+}
+
+/**
+ * The synchronous variant for interrupt handlers that are about to exit: SIGTERM every group
+ * now, block (without the event loop) until they are empty or `graceMs` passed, then SIGKILL
+ * the survivors. It blocks only as long as something survives SIGTERM.
+ */
+export function terminateGroupsSync(pgids: readonly number[], graceMs: number): void {
+  let alive = pgids.filter((pgid) => signalGroup(pgid, 'SIGTERM'));
+  const deadline = Date.now() + graceMs;
+  let delay = 1;
+  while (alive.length > 0 && Date.now() < deadline) {
+    sleepSync(Math.min(delay, Math.max(1, deadline - Date.now())));
+    delay = Math.min(delay * 2, 20);
+    alive = alive.filter(groupHasLiveMembers);
+  }
+  for (const pgid of alive) signalGroup(pgid, 'SIGKILL');
+}
+
+/** How long to keep watching after SIGKILL before giving up on an unkillable process. */
+const AFTER_KILL_WAIT_MS = 1000;
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the calling thread; Atomics.wait is allowed on the main thread in Node. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errnoCode(e: unknown): string | undefined {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+interface ProcStat {
+  state: string;
+  pgrp: number;
+}
+
+/** Parse /proc/<pid>/stat; comm may contain spaces and parentheses, so split after the last ')'. */
+function readProcStat(pid: number | string): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const pgrp = Number(fields[2]);
+  if (state === undefined || !Number.isInteger(pgrp)) return null;
+  return { state, pgrp };
+}
+
+/** States of the members of `pgid`, or null when /proc is not available (not Linux). */
+function procGroupStates(pgid: number): string[] | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const states: string[] = [];
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue; // not a pid
+    const stat = readProcStat(name);
+    if (stat !== null && stat.pgrp === pgid) states.push(stat.state);
+  }
+  return states;
+}

@@ -1,0 +1,155 @@
+/**
+ * TaskExecutors: the piscina-backed pool used by real builds, and a direct in-process one for
+ * tests and as a fallback. Both share the spawning code (spawn.ts) and the bookkeeping below;
+ * they differ only in which thread calls runCommand().
+ */
+import { Piscina } from 'piscina';
+import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
+import { DEFAULT_GRACE_MS, runCommand, TaskSlot } from './spawn.js';
+import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
+import type { WorkerTask } from './worker.js';
+
+export interface ExecutorOptions {
+  /** SIGTERM→SIGKILL grace for timeouts and aborted tasks (default 2000 ms) */
+  readonly graceMs?: number;
+  /**
+   * SIGTERM→SIGKILL grace for killAll(). Short, because killAll blocks the thread (it runs
+   * just before exit and cannot rely on timers firing); it only waits while something
+   * survives SIGTERM. Default 500 ms.
+   */
+  readonly interruptGraceMs?: number;
+}
+
+export interface PoolExecutorOptions extends ExecutorOptions {
+  readonly threads: number;
+}
+
+const DEFAULT_INTERRUPT_GRACE_MS = 500;
+
+/** Runs one task on some thread; must fill in the slot's pid while the process runs. */
+type Dispatch = (req: RunRequest, slot: TaskSlot, graceMs: number) => Promise<RunOutcome>;
+
+export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
+  const threads = Math.max(1, Math.floor(opts.threads));
+  const pool = new Piscina<WorkerTask, RunOutcome>({
+    // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives
+    filename: new URL('./worker.js', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    concurrentTasksPerWorker: 1,
+    // the default ('sync') parks idle workers in Atomics.wait: the cheapest hand-off, and safe
+    // because runCommand leaves no handle open once its promise settles
+    atomics: 'sync',
+  });
+  // errors of a task reject that task's promise; this only covers worker errors outside a
+  // task, which an EventEmitter without a listener would rethrow and crash the process with
+  pool.on('error', () => {});
+  return new TrackingExecutor(
+    (req, slot, graceMs) => pool.run({ req, slot: slot.buffer, graceMs }),
+    () => pool.destroy(),
+    opts,
+  );
+}
+
+export function createDirectExecutor(opts: ExecutorOptions = {}): TaskExecutor {
+  return new TrackingExecutor(
+    (req, slot, graceMs) => runCommand(req, slot, { graceMs }),
+    async () => {},
+    opts,
+  );
+}
+
+/**
+ * Main-thread bookkeeping: which tasks are in flight and their slots, so that cancellation
+ * (an AbortSignal, killAll) can signal the process groups synchronously from this thread.
+ *
+ *   run(): queued ──worker spawns──► running ──process group empty──► settled
+ *            │                          │
+ *            └──abort/killAll──► cancelled (worker skips the spawn, or the group is signalled)
+ */
+class TrackingExecutor implements TaskExecutor {
+  private readonly inFlight = new Map<TaskSlot, Promise<RunOutcome>>();
+  private readonly graceMs: number;
+  private readonly interruptGraceMs: number;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly dispatch: Dispatch,
+    private readonly shutdown: () => Promise<void>,
+    opts: ExecutorOptions,
+  ) {
+    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+    this.interruptGraceMs = opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
+  }
+
+  run(req: RunRequest, signal?: AbortSignal): Promise<RunOutcome> {
+    if (signal?.aborted) return Promise.resolve(notRun({ cancelled: true }));
+    const slot = new TaskSlot();
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      killTimer = this.cancel(slot);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const promise = this.execute(req, slot).finally(() => {
+      this.inFlight.delete(slot);
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+    });
+    this.inFlight.set(slot, promise);
+    return promise;
+  }
+
+  killAll(): void {
+    const pids: number[] = [];
+    for (const slot of this.inFlight.keys()) {
+      const pid = slot.cancel();
+      if (pid > 0) pids.push(pid);
+    }
+    terminateGroupsSync(pids, this.interruptGraceMs);
+  }
+
+  /** Idempotent. Tasks still running are cancelled (as by killAll) and awaited first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.inFlight.size > 0) {
+        this.killAll();
+        await Promise.allSettled(this.inFlight.values());
+      }
+      await this.shutdown();
+    })();
+    return this.closing;
+  }
+
+  private async execute(req: RunRequest, slot: TaskSlot): Promise<RunOutcome> {
+    try {
+      const outcome = await this.dispatch(req, slot, this.graceMs);
+      // the runner reads the flag when it finishes; a cancel that raced with the exit still counts
+      return slot.cancelled && !outcome.cancelled ? { ...outcome, cancelled: true } : outcome;
+    } catch (e) {
+      // the worker thread died or the pool was destroyed under the task: not the command's
+      // fault, but the build must see an outcome and no process of the task may survive
+      const pid = slot.runningPid;
+      if (pid > 0) await terminateGroup(pid, this.graceMs);
+      const message = e instanceof Error ? e.message : String(e);
+      return notRun({ cancelled: slot.cancelled, spawnError: `executor failure: ${message}` });
+    }
+  }
+
+  /**
+   * AbortSignal path: like killAll for one task, but asynchronous (the build goes on).
+   * Returns the SIGKILL timer, which the caller clears once the task settles.
+   */
+  private cancel(slot: TaskSlot): NodeJS.Timeout | undefined {
+    const pid = slot.cancel();
+    if (pid === 0) return undefined; // not spawned yet: the runner sees the flag and skips it
+    signalGroup(pid, 'SIGTERM');
+    // the runner reaps the group only once the shell exits; a shell ignoring SIGTERM needs this
+    return setTimeout(() => {
+      if (slot.runningPid === pid) signalGroup(pid, 'SIGKILL');
+    }, this.graceMs);
+  }
+}
+
+function notRun(fields: Partial<RunOutcome>): RunOutcome {
+  return { exitCode: null, signal: null, timedOut: false, cancelled: false, output: '', durationMs: 0, ...fields };
+}

@@ -1,0 +1,254 @@
+/**
+ * Compiles a checked ProjectSpec into the build graph: a pure function, no I/O.
+ *
+ * Nodes are tasks (`t:phase/ws/task`), gates (`g:phase/GATE`) and one barrier per phase
+ * (`p:phase`). An edge points from a dependency to its dependent, and says why it exists,
+ * so that a cycle can be printed as the path the user wrote.
+ */
+import { DirectedGraph } from 'graphology';
+import { topologicalSort } from 'graphology-dag';
+import type { Diagnostic, SourceLoc } from '../spec/diagnostic.js';
+import { errorAt } from '../spec/diagnostic.js';
+import type { DependencyRef, GateSpec, PhaseSpec, ProjectSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import { globsOverlap } from '../spec/glob-overlap.js';
+import type { Result } from '../util/result.js';
+import { assertNever, err, ok } from '../util/result.js';
+
+export type NodeAttrs =
+  | { readonly kind: 'task'; readonly id: string; readonly task: TaskSpec }
+  | { readonly kind: 'gate'; readonly id: string; readonly gate: GateSpec }
+  | { readonly kind: 'phase'; readonly id: string; readonly phase: PhaseSpec };
+
+export type EdgeWhy = 'depends_on' | 'order' | 'gate-member' | 'barrier' | 'phase-dep';
+
+export interface EdgeAttrs {
+  readonly why: EdgeWhy;
+  /** where the user wrote the dependency, when they did */
+  readonly loc?: SourceLoc;
+  readonly raw?: string;
+}
+
+export type BuildGraph = DirectedGraph<NodeAttrs, EdgeAttrs>;
+
+export interface CompiledProject {
+  readonly spec: ProjectSpec;
+  readonly graph: BuildGraph;
+  /** every node key in a topological order (dependencies first), ties broken by key */
+  readonly order: readonly string[];
+  readonly workstreams: ReadonlyMap<string, WorkstreamSpec>;
+}
+
+export const taskKey = (fullId: string): string => `t:${fullId}`;
+export const gateKey = (fullId: string): string => `g:${fullId}`;
+export const phaseKey = (id: string): string => `p:${id}`;
+
+/** The user-facing id of a node: `phase/ws/task`, `phase/GATE_X` or `phase`. */
+export function nodeId(key: string): string {
+  return key.slice(2);
+}
+
+export interface CompileOptions {
+  /** skip the checks (cycles, scope conflicts) that a cached, previously checked spec already passed */
+  readonly trusted?: boolean;
+}
+
+export function compileProject(spec: ProjectSpec, opts: CompileOptions = {}): Result<CompiledProject, Diagnostic[]> {
+  const graph: BuildGraph = new DirectedGraph<NodeAttrs, EdgeAttrs>();
+  const workstreams = new Map<string, WorkstreamSpec>();
+
+  for (const phase of spec.phases) {
+    graph.addNode(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
+    for (const ws of phase.workstreams) {
+      workstreams.set(ws.fullId, ws);
+      for (const task of ws.tasks) graph.addNode(taskKey(task.fullId), { kind: 'task', id: task.fullId, task });
+    }
+    for (const gate of phase.gates) graph.addNode(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
+  }
+
+  const diagnostics: Diagnostic[] = [];
+  const link = (from: string, to: string, attrs: EdgeAttrs): void => {
+    if (from === to) {
+      diagnostics.push(errorAt('E_CYCLE', `'${nodeId(to)}' depends on itself`, attrs.loc, 'remove the dependency'));
+      return;
+    }
+    if (!graph.hasNode(from) || !graph.hasNode(to)) throw new Error(`bug: edge between unknown nodes ${from} -> ${to}`);
+    if (!graph.hasEdge(from, to)) graph.addEdge(from, to, attrs);
+  };
+  /** the node keys a resolved reference stands for, as a dependency */
+  const sourcesOf = (ref: DependencyRef): string[] => {
+    const r = ref.resolved;
+    switch (r.kind) {
+      case 'task':
+        return [taskKey(r.id)];
+      case 'gate':
+        return [gateKey(r.id)];
+      case 'phase':
+        return [phaseKey(r.id)];
+      case 'ws': {
+        const ws = workstreams.get(r.id);
+        if (!ws) throw new Error(`bug: unresolved workstream ${r.id}`);
+        return ws.tasks.map((t) => taskKey(t.fullId));
+      }
+      default:
+        return assertNever(r, 'reference');
+    }
+  };
+  const linkRef = (ref: DependencyRef, to: string): void => {
+    for (const from of sourcesOf(ref)) link(from, to, { why: 'depends_on', loc: ref.loc, raw: ref.raw });
+  };
+
+  for (const phase of spec.phases) {
+    const members: string[] = [];
+    for (const ws of phase.workstreams) {
+      for (const task of ws.tasks) {
+        const to = taskKey(task.fullId);
+        members.push(to);
+        for (const ref of task.dependsOn) linkRef(ref, to);
+        for (const ref of ws.dependsOn) linkRef(ref, to);
+        for (const ref of phase.dependsOn) linkRef(ref, to);
+      }
+      if (ws.order === 'edit-static-runtime') linkImplicitOrder(ws, link);
+    }
+    for (const gate of phase.gates) {
+      const to = gateKey(gate.fullId);
+      members.push(to);
+      for (const m of gate.members) link(taskKey(m), to, { why: 'gate-member', loc: gate.loc });
+      for (const ref of gate.dependsOn) linkRef(ref, to);
+      for (const ref of phase.dependsOn) linkRef(ref, to);
+    }
+    for (const m of members) link(m, phaseKey(phase.id), { why: 'barrier' });
+  }
+
+  if (diagnostics.length > 0) return err(diagnostics);
+  if (!opts.trusted) {
+    const cycle = findCycle(graph);
+    if (cycle) return err([cycleDiagnostic(graph, cycle)]);
+  }
+  const order = topologicalSort(graph);
+  if (!opts.trusted) {
+    const conflicts = findScopeConflicts(graph, spec);
+    if (conflicts.length > 0) return err(conflicts);
+  }
+  return ok({ spec, graph, order, workstreams });
+}
+
+/**
+ * `order: edit-static-runtime`: static tasks wait for the workstream's edit tasks, runtime
+ * tasks for edit and static ones. Build tasks also wait for edit tasks: a patch edits the
+ * sources a build reads, and building before it would waste the work.
+ */
+function linkImplicitOrder(ws: WorkstreamSpec, link: (from: string, to: string, attrs: EdgeAttrs) => void): void {
+  const edits = ws.tasks.filter((t) => t.kind === 'edit');
+  const statics = ws.tasks.filter((t) => t.kind === 'static');
+  for (const task of ws.tasks) {
+    const before =
+      task.kind === 'static' || task.kind === 'build' ? edits : task.kind === 'runtime' ? [...edits, ...statics] : [];
+    for (const b of before) link(taskKey(b.fullId), taskKey(task.fullId), { why: 'order', loc: task.loc });
+  }
+}
+
+/** A cycle as a list of node keys, first == last; undefined when the graph is acyclic. Iterative DFS. */
+export function findCycle(graph: BuildGraph): string[] | undefined {
+  const WHITE = 0;
+  const GREY = 1;
+  const BLACK = 2;
+  const color = new Map<string, number>();
+  const parent = new Map<string, string>();
+  for (const start of graph.nodes().sort()) {
+    if ((color.get(start) ?? WHITE) !== WHITE) continue;
+    const stack: Array<{ node: string; next: string[] }> = [{ node: start, next: graph.outNeighbors(start).sort() }];
+    color.set(start, GREY);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const child = top.next.shift();
+      if (child === undefined) {
+        color.set(top.node, BLACK);
+        stack.pop();
+        continue;
+      }
+      const c = color.get(child) ?? WHITE;
+      if (c === GREY) {
+        const path = [child];
+        for (let n = top.node; n !== child; n = parent.get(n)!) path.push(n);
+        path.push(child);
+        return path.reverse();
+      }
+      if (c === WHITE) {
+        parent.set(child, top.node);
+        color.set(child, GREY);
+        stack.push({ node: child, next: graph.outNeighbors(child).sort() });
+      }
+    }
+  }
+  return undefined;
+}
+
+function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
+  const path = cycle.map(nodeId).join(' -> ');
+  // Point at an edge the user wrote, so the location is something they can edit.
+  let loc: SourceLoc | undefined;
+  for (let i = 0; i + 1 < cycle.length && !loc; i++) {
+    const e = graph.getEdgeAttributes(cycle[i]!, cycle[i + 1]!);
+    if (e.why === 'depends_on') loc = e.loc;
+  }
+  return errorAt('E_CYCLE', `dependency cycle: ${path}`, loc, 'remove one of these depends_on entries');
+}
+
+/**
+ * E_SCOPE_CONFLICT: two workstreams that declare their own write scope, can run at the same
+ * time (neither reaches the other, no shared conflict_group, both parallel_ok) and whose write
+ * or create globs can match a common path.
+ */
+function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] {
+  const scoped: WorkstreamSpec[] = [];
+  for (const p of spec.phases) for (const ws of p.workstreams) if (ws.declaresScope && ws.tasks.length > 0) scoped.push(ws);
+  if (scoped.length < 2) return [];
+
+  const wsOf = new Map<string, string>();
+  for (const ws of scoped) for (const t of ws.tasks) wsOf.set(taskKey(t.fullId), ws.fullId);
+  // Reachability between scoped workstreams: DFS from each one's tasks over the whole graph.
+  const reaches = new Map<string, Set<string>>();
+  for (const ws of scoped) {
+    const seen = new Set<string>();
+    const stack = ws.tasks.map((t) => taskKey(t.fullId));
+    const found = new Set<string>();
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      for (const next of graph.outNeighbors(n)) {
+        if (seen.has(next)) continue;
+        seen.add(next);
+        const other = wsOf.get(next);
+        if (other && other !== ws.fullId) found.add(other);
+        stack.push(next);
+      }
+    }
+    reaches.set(ws.fullId, found);
+  }
+
+  const out: Diagnostic[] = [];
+  for (let i = 0; i < scoped.length; i++) {
+    for (let j = i + 1; j < scoped.length; j++) {
+      const a = scoped[i]!;
+      const b = scoped[j]!;
+      if (!a.parallelOk || !b.parallelOk) continue;
+      if (a.conflictGroup !== undefined && a.conflictGroup === b.conflictGroup) continue;
+      if (reaches.get(a.fullId)!.has(b.fullId) || reaches.get(b.fullId)!.has(a.fullId)) continue;
+      const overlap = firstOverlap([...a.filesScope.write, ...a.filesScope.create], [...b.filesScope.write, ...b.filesScope.create]);
+      if (!overlap) continue;
+      out.push(
+        errorAt(
+          'E_SCOPE_CONFLICT',
+          `workstreams '${a.fullId}' and '${b.fullId}' may run at the same time and both write '${overlap[0]}'${overlap[0] === overlap[1] ? '' : ` / '${overlap[1]}'`}`,
+          b.loc,
+          `make one depend on the other, put both in one conflict_group, or narrow their files_scope (see ${a.loc.file}:${a.loc.line})`,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+function firstOverlap(as: readonly string[], bs: readonly string[]): [string, string] | undefined {
+  for (const a of as) for (const b of bs) if (globsOverlap(a, b)) return [a, b];
+  return undefined;
+}

@@ -1,0 +1,72 @@
+/**
+ * The compiled-graph cache: the checked spec, stored as JSON in .uet/graph.json with the
+ * content hashes of the spec files it came from. While those files (found through the
+ * stat index, so usually without reading them) are unchanged, a build parses no YAML and
+ * runs no schema check.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { FileHasher } from '../hash/types.js';
+import type { Diagnostic } from '../spec/diagnostic.js';
+import { listSpecFiles, loadProject } from '../spec/load.js';
+import type { ProjectSpec } from '../spec/model.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import { UET_VERSION } from '../version.js';
+import type { CompiledProject } from './compile.js';
+import { compileProject } from './compile.js';
+
+interface GraphCacheFile {
+  readonly uetVersion: string;
+  readonly files: ReadonlyArray<readonly [string, string]>;
+  readonly warnings: readonly Diagnostic[];
+  readonly spec: ProjectSpec;
+}
+
+export interface LoadedGraph {
+  readonly project: CompiledProject;
+  readonly warnings: readonly Diagnostic[];
+  readonly fromCache: boolean;
+}
+
+export async function loadCompiledProject(root: string, uetDir: string, hasher: FileHasher, opts: { useCache?: boolean } = {}): Promise<Result<LoadedGraph, Diagnostic[]>> {
+  const cachePath = path.join(uetDir, 'graph.json');
+  if (opts.useCache !== false) {
+    const cached = await readCache(cachePath);
+    if (cached && (await stillValid(root, cached, hasher))) {
+      const compiled = compileProject({ ...cached.spec, root }, { trusted: true });
+      if (compiled.ok) return ok({ project: compiled.value, warnings: cached.warnings, fromCache: true });
+    }
+  }
+  const loaded = await loadProject(root);
+  if (!loaded.ok) return err(loaded.error);
+  const compiled = compileProject(loaded.value.spec);
+  if (!compiled.ok) return err(compiled.error);
+  const digests = await hasher.hashFiles(loaded.value.spec.specFiles);
+  const files = loaded.value.spec.specFiles.map((f) => [f, digests.get(f)?.hash ?? ''] as const);
+  const file: GraphCacheFile = { uetVersion: UET_VERSION, files, warnings: loaded.value.warnings, spec: loaded.value.spec };
+  try {
+    await fs.mkdir(uetDir, { recursive: true });
+    await writeFileAtomic(cachePath, JSON.stringify(file));
+  } catch {
+    // Only a speed-up: a build goes on without it.
+  }
+  return ok({ project: compiled.value, warnings: loaded.value.warnings, fromCache: false });
+}
+
+async function readCache(cachePath: string): Promise<GraphCacheFile | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(cachePath, 'utf8')) as GraphCacheFile;
+    return parsed.uetVersion === UET_VERSION ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stillValid(root: string, cached: GraphCacheFile, hasher: FileHasher): Promise<boolean> {
+  const now = await listSpecFiles(root, cached.spec.config);
+  if (now.length !== cached.files.length || now.some((f, i) => cached.files[i]![0] !== f)) return false;
+  const digests = await hasher.hashFiles(now);
+  return cached.files.every(([f, hash]) => digests.get(f)?.hash === hash);
+}

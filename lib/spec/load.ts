@@ -1,0 +1,216 @@
+/**
+ * The spec loader: uet.config.yaml, phase files and workstream files -> a checked,
+ * normalised ProjectSpec, or every error found (each with a code, a location and a hint).
+ *
+ * Pipeline: read config -> discover files -> parse YAML (positions kept) -> JSON Schema ->
+ * [syntax or schema errors stop here] -> expand workstreams (the templates seam) ->
+ * normalise (defaults, tools, env, globs, duplicate ids) -> resolve references and gate needs.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { dirname, join, posix, resolve as resolvePath } from 'node:path';
+import { glob } from 'tinyglobby';
+import type { Diagnostic } from './diagnostic.js';
+import { expandWorkstreams } from './expand.js';
+import type { ConfigSpec, ProjectSpec } from './model.js';
+import { buildPhase, byteCompare, CONFIG_DEFAULTS, normaliseConfig } from './normalise.js';
+import type { PhaseB } from './normalise.js';
+import type { LocatedPhase, LocatedWorkstream, RawPhase, RawWorkstream } from './raw.js';
+import { indexPhases, resolveAll } from './resolve.js';
+import { checkSchema } from './schema-check.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import { readSpecFile } from './yaml-source.js';
+import type { SpecSource } from './yaml-source.js';
+
+export const CONFIG_FILE = 'uet.config.yaml';
+export { CONFIG_DEFAULTS } from './normalise.js';
+
+/** walk up from startDir to the folder holding uet.config.yaml */
+export function findProjectRoot(startDir: string): string | undefined {
+  let dir = resolvePath(startDir);
+  for (;;) {
+    const f = join(dir, CONFIG_FILE);
+    if (existsSync(f)) {
+      try {
+        if (statSync(f).isFile()) return dir;
+      } catch {
+        /* vanished or unreadable: keep walking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+export interface LoadedProject {
+  spec: ProjectSpec;
+  warnings: Diagnostic[];
+}
+
+const YAML_EXT = /\.ya?ml$/;
+
+interface Discovered {
+  readonly phases: ReadonlyArray<{ readonly file: string; readonly stem: string; readonly wsFiles: readonly string[] }>;
+  readonly templates: readonly string[];
+}
+
+async function expandGlobs(root: string, patterns: readonly string[]): Promise<string[]> {
+  if (patterns.length === 0) return [];
+  const files = await glob([...patterns], { cwd: root, onlyFiles: true, expandDirectories: false, dot: false });
+  return [...new Set(files.map((f) => f.replace(/\\/g, '/')))].sort(byteCompare);
+}
+
+/** phase files, each with its workstream files (phases/<stem>/*.yaml), and template files */
+async function discover(root: string, config: Pick<ConfigSpec, 'phases' | 'templates'>): Promise<Discovered> {
+  const [phaseMatches, templates] = await Promise.all([expandGlobs(root, config.phases), expandGlobs(root, config.templates)]);
+  const phaseFiles = phaseMatches.filter((f) => YAML_EXT.test(f));
+  // a glob such as phases/**/*.yaml also matches files in workstream folders: not phases
+  const wsDirs = new Set(phaseFiles.map((f) => f.replace(YAML_EXT, '')));
+  const inWsDir = (f: string): boolean => {
+    for (let d = posix.dirname(f); d !== '.' && d !== '/' && d !== ''; d = posix.dirname(d)) if (wsDirs.has(d)) return true;
+    return false;
+  };
+  const phases = await Promise.all(
+    phaseFiles
+      .filter((f) => !inWsDir(f))
+      .map(async (file) => {
+        const dir = file.replace(YAML_EXT, '');
+        let wsFiles: string[] = [];
+        try {
+          const entries = await readdir(join(root, dir), { withFileTypes: true });
+          wsFiles = entries
+            .filter((e) => (e.isFile() || e.isSymbolicLink()) && YAML_EXT.test(e.name) && !e.name.startsWith('.'))
+            .map((e) => `${dir}/${e.name}`)
+            .sort(byteCompare);
+        } catch {
+          /* no workstream folder */
+        }
+        return { file, stem: posix.basename(dir), wsFiles };
+      }),
+  );
+  return { phases, templates };
+}
+
+/**
+ * The root-relative spec files a config points at (the config itself, phase files,
+ * phases/<phase>/*.yaml workstream files, template files), byte-order sorted. Decides whether
+ * a cached compiled graph is still valid without parsing YAML.
+ */
+export async function listSpecFiles(root: string, config: Pick<ConfigSpec, 'phases' | 'templates'>): Promise<string[]> {
+  return specFilesOf(await discover(root, config));
+}
+
+function specFilesOf(d: Discovered): string[] {
+  const all = [CONFIG_FILE, ...d.templates];
+  for (const p of d.phases) all.push(p.file, ...p.wsFiles);
+  return [...new Set(all)].sort(byteCompare);
+}
+
+function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  return ds
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => {
+      const la = a.d.loc;
+      const lb = b.d.loc;
+      if (la && lb) {
+        if (la.file !== lb.file) return byteCompare(la.file, lb.file);
+        if (la.line !== lb.line) return la.line - lb.line;
+        if (la.col !== lb.col) return la.col - lb.col;
+      } else if (la || lb) return la ? 1 : -1;
+      return a.i - b.i;
+    })
+    .map((x) => x.d);
+}
+
+/** the config's phases/templates globs, even from a config that failed its schema */
+function globsOr(v: unknown, dflt: readonly string[]): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  return [...dflt];
+}
+
+/** read + check everything; ALL errors collected (not just the first), each with loc+code+hint */
+export async function loadProject(rootDir: string): Promise<Result<LoadedProject, Diagnostic[]>> {
+  const root = resolvePath(rootDir);
+  /** syntax and schema errors: when there are any, the semantic checks are skipped */
+  const errors: Diagnostic[] = [];
+  const semantic: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
+  const out = { errors: semantic, warnings };
+
+  // 1. config
+  const cfgFile = await readSpecFile(root, CONFIG_FILE);
+  if (!cfgFile.ok) return err(cfgFile.errors);
+  const cfgSrc = cfgFile.src;
+  const cfgErrors = checkSchema('config', cfgSrc);
+  errors.push(...cfgErrors);
+  const cfgData = (cfgSrc.data ?? {}) as Record<string, unknown>;
+  const config: ConfigSpec | undefined = cfgErrors.length === 0 ? normaliseConfig(root, cfgSrc, out) : undefined;
+  const globs = config ?? {
+    phases: globsOr(cfgData['phases'], CONFIG_DEFAULTS.phases),
+    templates: globsOr(cfgData['templates'], CONFIG_DEFAULTS.templates),
+  };
+
+  // 2. discover and parse every file; syntax and schema errors of all files together
+  const found = await discover(root, globs);
+  const located = await Promise.all(
+    found.phases.map(async (p): Promise<LocatedPhase | undefined> => {
+      const [pf, ...wfs] = await Promise.all([readSpecFile(root, p.file), ...p.wsFiles.map((f) => readSpecFile(root, f))]);
+      let bad = false;
+      let src: SpecSource | undefined;
+      if (!pf!.ok) {
+        errors.push(...pf!.errors);
+        bad = true;
+      } else {
+        src = pf!.src;
+        const es = checkSchema('phase', src);
+        if (es.length > 0) {
+          errors.push(...es);
+          bad = true;
+        }
+      }
+      const fileWs: LocatedWorkstream[] = [];
+      wfs.forEach((wf, i) => {
+        if (!wf.ok) {
+          errors.push(...wf.errors);
+          bad = true;
+          return;
+        }
+        const defaultId = posix.basename(p.wsFiles[i]!).replace(YAML_EXT, '');
+        const es = checkSchema('workstream', wf.src, defaultId);
+        if (es.length > 0) {
+          errors.push(...es);
+          bad = true;
+          return;
+        }
+        fileWs.push({ data: wf.src.data as RawWorkstream, src: wf.src, path: [], defaultId });
+      });
+      if (bad || !src) return undefined;
+      const data = src.data as RawPhase;
+      const inline: LocatedWorkstream[] = (data.workstreams ?? []).map((w, i) => ({ data: w, src: src!, path: ['workstreams', i] }));
+      return { data, src, stem: p.stem, workstreams: [...inline, ...fileWs] };
+    }),
+  );
+  if (errors.length > 0 || !config) return err(sortDiagnostics(errors));
+
+  // 3. expand (templates seam), normalise, resolve
+  const built: PhaseB[] = [];
+  for (const lp of located) {
+    if (!lp) continue;
+    const ex = expandWorkstreams(lp.workstreams, { templateFiles: found.templates });
+    semantic.push(...ex.errors);
+    const pb = buildPhase(lp, ex.workstreams, { config, out });
+    if (pb) built.push(pb);
+  }
+  const byId = indexPhases(built, out);
+  resolveAll(byId, out);
+  if (semantic.length > 0) return err(sortDiagnostics(semantic));
+
+  const phases = [...byId.values()].map((p) => p.spec).sort((a, b) => byteCompare(a.id, b.id));
+  return ok({
+    spec: { root, config, phases, specFiles: specFilesOf(found) },
+    warnings: sortDiagnostics(warnings),
+  });
+}

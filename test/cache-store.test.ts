@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import Keyv from 'keyv';
+import { CacacheKeyvStore, openCacheStore, verifyStore } from '../lib/cache/store.js';
+import { CACHE_FORMAT_VERSION, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
+
+const made: string[] = [];
+test.after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+
+interface Fixture {
+  readonly base: string;
+  readonly root: string;
+  readonly cacheDir: string;
+  write(rel: string, data: string | Buffer, mode?: number): OutputFile;
+}
+
+function fixture(): Fixture {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-cache-'));
+  made.push(base);
+  const root = path.join(base, 'project');
+  fs.mkdirSync(root);
+  return {
+    base,
+    root,
+    cacheDir: path.join(base, 'cache'),
+    write(rel, data, mode = 0o644) {
+      const abs = path.join(root, rel);
+      fs.mkdirSync(path.dirname(abs), { recursive: true });
+      fs.writeFileSync(abs, data);
+      fs.chmodSync(abs, mode);
+      const bytes = fs.readFileSync(abs);
+      return { path: rel, hash: sha(bytes), size: bytes.length, mode };
+    },
+  };
+}
+
+/** every file under dir, root-relative, with contents */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        out[`${r}/`] = '';
+        walk(r);
+      } else out[r] = fs.readFileSync(path.join(dir, r), 'utf8');
+    }
+  };
+  if (fs.existsSync(dir)) walk('');
+  return out;
+}
+
+function contentFiles(cacheDir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else found.push(p);
+    }
+  };
+  walk(path.join(cacheDir, 'content-v2'));
+  return found;
+}
+
+test('put, get and restore round-trip contents, modes and the log', async () => {
+  const f = fixture();
+  const outs = [f.write('dist/app.js', 'console.log(1)\n'), f.write('dist/bin/run', '#!/bin/sh\necho hi\n', 0o755), f.write('empty.txt', '')];
+  const store = await openCacheStore(f.cacheDir);
+  const put = await store.put('k1', 'p/ws/build', f.root, outs, 'build log\n');
+  assert.ok(put.ok, JSON.stringify(put));
+
+  const entry = await store.get('k1');
+  assert.ok(entry);
+  assert.is(entry.formatVersion, CACHE_FORMAT_VERSION);
+  assert.is(entry.key, 'k1');
+  assert.is(entry.taskId, 'p/ws/build');
+  assert.equal(entry.outputs, outs);
+  assert.is(entry.logHash, sha('build log\n'));
+  assert.is(await store.readLog(entry), 'build log\n');
+
+  const other = path.join(f.base, 'elsewhere');
+  fs.mkdirSync(path.join(other, 'dist'), { recursive: true });
+  fs.writeFileSync(path.join(other, 'dist/app.js'), 'stale');
+  const restored = await store.restore(entry, other);
+  assert.ok(restored.ok, JSON.stringify(restored));
+  assert.equal(snapshot(other), { 'dist/': '', 'dist/app.js': 'console.log(1)\n', 'dist/bin/': '', 'dist/bin/run': '#!/bin/sh\necho hi\n', 'empty.txt': '' });
+  assert.is(fs.statSync(path.join(other, 'dist/bin/run')).mode & 0o777, 0o755);
+  assert.is(fs.statSync(path.join(other, 'dist/app.js')).mode & 0o777, 0o644);
+});
+
+test('an unknown key is a miss; delete and clear remove entries', async () => {
+  const f = fixture();
+  const store = await openCacheStore(f.cacheDir);
+  assert.is(await store.get('nope'), undefined);
+  const out = f.write('a.txt', 'a');
+  assert.ok((await store.put('k1', 't', f.root, [out], '')).ok);
+  assert.ok((await store.put('k2', 't', f.root, [out], '')).ok);
+  await store.delete('k1');
+  assert.is(await store.get('k1'), undefined);
+  assert.ok(await store.get('k2'));
+  await store.clear();
+  assert.is(await store.get('k2'), undefined);
+  assert.ok((await store.put('k3', 't', f.root, [out], '')).ok, 'usable after clear');
+});
+
+test('a corrupted blob fails restore, writes nothing, and can be stored again', async () => {
+  const f = fixture();
+  const good = f.write('out/good.txt', 'good content');
+  const bad = f.write('out/deep/bad.txt', 'this blob will rot');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [good, bad], 'log')).ok);
+  const entry = await store.get('k');
+  assert.ok(entry);
+
+  const badIntegrity = Buffer.from(bad.hash, 'hex').toString('hex');
+  const blobFile = contentFiles(f.cacheDir).find((p) => p.split(path.sep).slice(-3).join('') === badIntegrity);
+  assert.ok(blobFile, 'found the content file of the blob');
+  const bytes = fs.readFileSync(blobFile);
+  bytes[0] = (bytes[0] as number) ^ 0xff;
+  fs.chmodSync(blobFile, 0o644);
+  fs.writeFileSync(blobFile, bytes);
+
+  const target = path.join(f.base, 'restore-here');
+  fs.mkdirSync(target);
+  const res = await store.restore(entry, target);
+  assert.not.ok(res.ok);
+  if (!res.ok) assert.is(res.error.reason, 'corrupt');
+  assert.equal(snapshot(target), {}, 'no file, temp file or folder left behind');
+
+  // the rotten copy was evicted: putting the same output again heals the cache
+  assert.ok((await store.put('k', 't', f.root, [good, bad], 'log')).ok);
+  const healed = await store.restore(entry, target);
+  assert.ok(healed.ok, JSON.stringify(healed));
+  assert.is(fs.readFileSync(path.join(target, 'out/deep/bad.txt'), 'utf8'), 'this blob will rot');
+});
+
+test('a missing blob fails restore with missing-blob and writes nothing', async () => {
+  const f = fixture();
+  const a = f.write('a.txt', 'aaa');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
+  const entry = await store.get('k');
+  assert.ok(entry);
+  for (const p of contentFiles(f.cacheDir)) fs.rmSync(p);
+  const target = path.join(f.base, 't');
+  const res = await store.restore(entry, target);
+  assert.not.ok(res.ok);
+  if (!res.ok) assert.is(res.error.reason, 'missing-blob');
+  assert.not.ok(fs.existsSync(target));
+});
+
+test('an output that changed since it was hashed is refused', async () => {
+  const f = fixture();
+  const a = f.write('a.txt', 'before');
+  fs.writeFileSync(path.join(f.root, 'a.txt'), 'after!');
+  const store = await openCacheStore(f.cacheDir);
+  const res = await store.put('k', 't', f.root, [a], '');
+  assert.not.ok(res.ok);
+  if (!res.ok) assert.is(res.error.reason, 'corrupt');
+  assert.is(await store.get('k'), undefined);
+});
+
+test('an unwritable cache folder makes put return an io failure, never throw', async () => {
+  // Tests may run as root, which ignores permission bits; a cache path under a regular file is
+  // unwritable for everyone, root included.
+  const f = fixture();
+  const a = f.write('a.txt', 'a');
+  const blocker = path.join(f.base, 'not-a-folder');
+  fs.writeFileSync(blocker, 'x');
+  for (const dir of [blocker, path.join(blocker, 'cache')]) {
+    const store = await openCacheStore(dir);
+    const res = await store.put('k', 't', f.root, [a], 'log');
+    assert.not.ok(res.ok);
+    if (!res.ok) assert.is(res.error.reason, 'io');
+    const none = await store.put('k', 't', f.root, [], 'log');
+    assert.not.ok(none.ok, 'even without outputs: the log and entry cannot be stored');
+    assert.is(await store.get('k'), undefined);
+  }
+  const missingOutput = await (await openCacheStore(f.cacheDir)).put('k', 't', f.root, [{ ...a, path: 'gone.txt' }], '');
+  assert.not.ok(missingOutput.ok);
+  if (!missingOutput.ok) assert.is(missingOutput.error.reason, 'io');
+});
+
+test('an entry of another format version is a miss', async () => {
+  const f = fixture();
+  const a = f.write('a.txt', 'a');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
+  const entry = (await store.get('k')) as CacheEntry;
+  const raw = new Keyv<unknown>(new CacacheKeyvStore(f.cacheDir), { namespace: 'entry' });
+  assert.equal(await raw.get('k'), entry, 'the test writes where the store reads');
+  await raw.set('k', { ...entry, formatVersion: CACHE_FORMAT_VERSION + 1 });
+  assert.is(await store.get('k'), undefined);
+});
+
+test('an unparseable or malformed entry is a miss and is deleted', async () => {
+  const f = fixture();
+  const store = await openCacheStore(f.cacheDir);
+  const adapter = new CacacheKeyvStore(f.cacheDir);
+  await adapter.set('entry:k1', '{"value": {"formatVersion": 1, "key": "k1"');
+  assert.is(await store.get('k1'), undefined);
+  assert.is(await adapter.get('entry:k1'), undefined, 'deleted');
+
+  const raw = new Keyv<unknown>(adapter, { namespace: 'entry' });
+  await raw.set('k2', { formatVersion: CACHE_FORMAT_VERSION, key: 'k2', taskId: 't', outputs: [{ path: '../../etc/passwd', hash: sha('x'), size: 1, mode: 0o644 }], logHash: sha(''), createdAt: 1 });
+  assert.is(await store.get('k2'), undefined, 'a path leaving the root is never trusted');
+  assert.is(await adapter.get('entry:k2'), undefined);
+});
+
+test('verifyStore removes corrupt content and reports it', async () => {
+  const f = fixture();
+  const a = f.write('a.txt', 'some bytes');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
+  const clean = await verifyStore(f.cacheDir);
+  assert.equal(clean, { ok: true, value: 0 });
+  const file = contentFiles(f.cacheDir).find((p) => p.split(path.sep).slice(-3).join('') === a.hash) as string;
+  fs.chmodSync(file, 0o644);
+  fs.writeFileSync(file, 'rotten bytes');
+  const res = await verifyStore(f.cacheDir);
+  assert.equal(res, { ok: true, value: 1 });
+  assert.not.ok(fs.existsSync(file));
+  const entry = await store.get('k');
+  assert.ok(entry, 'the entry survives; its blob is gone');
+  const r = await store.restore(entry, path.join(f.base, 'x'));
+  assert.not.ok(r.ok);
+});
+
+test.run();

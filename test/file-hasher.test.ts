@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { KeyBuilder, sha256 } from '../lib/hash/digest.js';
+import { createFileHasher } from '../lib/hash/file-hasher.js';
+
+const made: string[] = [];
+test.after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function tmpRoot(): { root: string; index: string; write: (rel: string, data: string | Buffer, mode?: number) => string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-hasher-'));
+  made.push(root);
+  return {
+    root,
+    index: path.join(root, '.uet', 'stat-index'),
+    write(rel, data, mode) {
+      const abs = path.join(root, rel);
+      fs.mkdirSync(path.dirname(abs), { recursive: true });
+      fs.writeFileSync(abs, data);
+      if (mode !== undefined) fs.chmodSync(abs, mode);
+      return abs;
+    },
+  };
+}
+
+// The racy rule distrusts files changed within the window before hashing; the tests that need a
+// trusted entry use a short window and wait it out, instead of the 2 s default.
+const WINDOW = { racyWindowMs: 50 };
+
+test('hashes bytes with sha256 and reports size and permission bits', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'hello\n', 0o755);
+  t.write('big.bin', Buffer.alloc(3 * 1024 * 1024 + 17, 7));
+  const h = await createFileHasher(t.root, t.index);
+  assert.equal(await h.hashFile('a.txt'), { hash: sha('hello\n'), size: 6, mode: 0o755 });
+  const big = await h.hashFile('big.bin');
+  assert.is(big?.hash, sha(Buffer.alloc(3 * 1024 * 1024 + 17, 7)));
+  assert.is(big?.size, 3 * 1024 * 1024 + 17);
+  t.write('empty', '');
+  assert.is((await h.hashFile('empty'))?.hash, sha(''));
+});
+
+test('missing paths, folders and FIFOs are null', async () => {
+  const t = tmpRoot();
+  fs.mkdirSync(path.join(t.root, 'dir'));
+  const h = await createFileHasher(t.root, t.index);
+  assert.is(await h.hashFile('nope.txt'), null);
+  assert.is(await h.hashFile('dir'), null);
+  assert.is(await h.hashFile('nope/deeper.txt'), null);
+  if (process.platform !== 'win32') {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(t.root, 'fifo')]);
+    assert.is(await h.hashFile('fifo'), null);
+  }
+});
+
+test('an unchanged file is not read again, in this process or the next', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'one');
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  assert.is((await h1.hashFile('a.txt'))?.hash, sha('one'));
+  assert.is((await h1.hashFile('a.txt'))?.hash, sha('one'));
+  assert.is(h1.stats.reads, 1);
+  assert.is(h1.stats.indexHits, 1);
+  await h1.flush();
+  assert.ok(fs.existsSync(t.index));
+
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  assert.is((await h2.hashFile('a.txt'))?.hash, sha('one'));
+  assert.is(h2.stats.reads, 0, 'answered from the persisted index');
+  assert.is(h2.stats.indexHits, 1);
+});
+
+test('a changed file is read again (size, mtime or inode differ)', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'one');
+  await sleep(80);
+  const h = await createFileHasher(t.root, t.index, WINDOW);
+  await h.hashFile('a.txt');
+  t.write('a.txt', 'three');
+  assert.is((await h.hashFile('a.txt'))?.hash, sha('three'));
+  assert.is(h.stats.reads, 2);
+});
+
+test('racy: a file written just before hashing is re-read next time, and a same-tick rewrite is seen', async () => {
+  const t = tmpRoot();
+  const abs = t.write('a.txt', 'AAAA');
+  // whole seconds, which utimes can set exactly
+  const tick = Math.floor(Date.now() / 1000);
+  fs.utimesSync(abs, tick, tick);
+  const h1 = await createFileHasher(t.root, t.index); // default 2 s window
+  assert.is((await h1.hashFile('a.txt'))?.hash, sha('AAAA'));
+  await h1.flush();
+  const before = fs.statSync(abs, { bigint: true });
+
+  // same size, same mtime: only the racy rule (or ctime) can tell
+  fs.writeFileSync(abs, 'BBBB');
+  fs.utimesSync(abs, tick, tick);
+  assert.is(fs.statSync(abs, { bigint: true }).mtimeNs, before.mtimeNs);
+
+  const h2 = await createFileHasher(t.root, t.index);
+  assert.is((await h2.hashFile('a.txt'))?.hash, sha('BBBB'));
+  assert.is(h2.stats.reads, 1);
+});
+
+test('racy: an entry too recent to trust is re-read even when nothing changed at all', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'x');
+  const h1 = await createFileHasher(t.root, t.index, { racyWindowMs: 60_000 });
+  await h1.hashFile('a.txt');
+  await h1.hashFile('a.txt');
+  assert.is(h1.stats.reads, 2, 'never trusted within the session either');
+  await h1.flush();
+  const h2 = await createFileHasher(t.root, t.index, { racyWindowMs: 60_000 });
+  await h2.hashFile('a.txt');
+  assert.is(h2.stats.reads, 1);
+});
+
+test("racy (git's rule): an entry not strictly older than the index write is dropped on load", async () => {
+  const t = tmpRoot();
+  const abs = t.write('a.txt', 'AAAA');
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFile('a.txt');
+  await h1.flush();
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFile('a.txt');
+  assert.is(h2.stats.reads, 0, 'control: trusted while older than the index');
+
+  // the file untouched, the index stamped with the file's own change time: as if written in the same tick
+  const st = fs.statSync(abs, { bigint: true });
+  const ctimeSecs = Number(st.ctimeNs / 1_000_000n) / 1000; // truncated: never later than the ctime
+  fs.utimesSync(t.index, ctimeSecs, ctimeSecs);
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFile('a.txt');
+  assert.is(h3.stats.reads, 1);
+});
+
+test('a deleted file is null and drops its entry', async () => {
+  const t = tmpRoot();
+  const abs = t.write('a.txt', 'one');
+  await sleep(80);
+  const h = await createFileHasher(t.root, t.index, WINDOW);
+  assert.ok(await h.hashFile('a.txt'));
+  fs.rmSync(abs);
+  assert.is(await h.hashFile('a.txt'), null);
+  await h.flush();
+  assert.not.ok(fs.readFileSync(t.index, 'utf8').includes('a.txt'));
+});
+
+test('forget() makes the next call read the file', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'one');
+  await sleep(80);
+  const h = await createFileHasher(t.root, t.index, WINDOW);
+  await h.hashFile('a.txt');
+  h.forget('a.txt');
+  await h.hashFile('a.txt');
+  assert.is(h.stats.reads, 2);
+});
+
+test('a truncated or garbage index is treated as empty', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'one');
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFile('a.txt');
+  await h1.flush();
+  const full = fs.readFileSync(t.index);
+  for (const bad of [full.subarray(0, Math.floor(full.length / 2)), Buffer.from('\0\0garbage'), Buffer.from('null'), Buffer.from('{"v":1,"e":null}'), Buffer.from('{"v":1,"e":[["a.txt",1,"x"]]}'), Buffer.alloc(0)]) {
+    fs.writeFileSync(t.index, bad);
+    const h = await createFileHasher(t.root, t.index, WINDOW);
+    assert.is((await h.hashFile('a.txt'))?.hash, sha('one'));
+    assert.is(h.stats.reads, 1);
+  }
+});
+
+test('flush writes only when something changed, and creates the index folder', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'one');
+  await sleep(80);
+  const h = await createFileHasher(t.root, t.index, WINDOW);
+  await h.flush();
+  assert.not.ok(fs.existsSync(t.index), 'nothing to write yet');
+  await h.hashFile('a.txt');
+  await h.flush();
+  const m1 = fs.statSync(t.index).mtimeMs;
+  await sleep(20);
+  await h.hashFile('a.txt');
+  await h.flush();
+  assert.is(fs.statSync(t.index).mtimeMs, m1, 'an index hit does not rewrite the index');
+});
+
+test('hashFiles: many files, duplicates, order kept, missing as null', async () => {
+  const t = tmpRoot();
+  const rels: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    t.write(`d${i % 7}/f${i}.txt`, `content ${i}`);
+    rels.push(`d${i % 7}/f${i}.txt`);
+  }
+  const h = await createFileHasher(t.root, t.index, { concurrency: 8 });
+  const res = await h.hashFiles([...rels, 'missing', rels[0] as string]);
+  assert.equal([...res.keys()], [...rels, 'missing']);
+  assert.is(res.get('missing'), null);
+  for (let i = 0; i < 300; i++) assert.is(res.get(rels[i] as string)?.hash, sha(`content ${i}`));
+});
+
+test('a symlink to a file hashes its target', async () => {
+  if (process.platform === 'win32') return;
+  const t = tmpRoot();
+  t.write('real.txt', 'target');
+  fs.symlinkSync('real.txt', path.join(t.root, 'link.txt'));
+  fs.symlinkSync('nowhere', path.join(t.root, 'dangling'));
+  const h = await createFileHasher(t.root, t.index);
+  assert.is((await h.hashFile('link.txt'))?.hash, sha('target'));
+  assert.is(await h.hashFile('dangling'), null);
+});
+
+test('digest: sha256 hex, and KeyBuilder frames parts unambiguously', () => {
+  assert.is(sha256('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  assert.is(sha256(Buffer.from('abc')), sha256('abc'));
+  const key = (...parts: [string, string][]): string => parts.reduce((b, [l, v]) => b.add(l, v), new KeyBuilder()).digest();
+  assert.is(key(['a', 'bc']), key(['a', 'bc']));
+  assert.is.not(key(['a', 'bc']), key(['ab', 'c']));
+  assert.is.not(key(['cmd', 'x'], ['env', '']), key(['cmd', 'x'], ['env', ''], ['env', '']));
+  assert.is.not(key(['f', 'a'], ['f', 'b']), key(['f', 'b'], ['f', 'a']), 'order is part of the key');
+  assert.is.not(key(['x', '']), key(['', 'x']));
+  const b = new KeyBuilder().add('a', 'b');
+  b.digest();
+  assert.throws(() => b.add('c', 'd'));
+});
+
+test.run();

@@ -34,7 +34,8 @@ export function createExplainStore(uetDir: string): ExplainStore {
     },
     async put(taskId, parts) {
       await ensure();
-      await writeFileAtomic(path.join(explainDir, `${taskFileName(taskId)}.json`), JSON.stringify(parts));
+      // No fsync: losing this file in a power cut only makes `explain` say less.
+      await writeFileAtomic(path.join(explainDir, `${taskFileName(taskId)}.json`), JSON.stringify(parts), { fsync: false });
     },
     async putLog(taskId, log) {
       await ensure();

@@ -80,6 +80,8 @@ export class Build {
   private stopping = false;
   private interrupted = false;
   private readonly toolVersions = new Map<string, Promise<string>>();
+  /** writes that need not delay dependents (cache stores, explain records, logs); awaited before run() returns */
+  private readonly background = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private resolveDone: (() => void) | undefined;
   private pendingNodes: number;
@@ -130,6 +132,7 @@ export class Build {
     roots.sort((a, b) => this.topoIndex.get(a)! - this.topoIndex.get(b)!);
     for (const k of roots) this.startNode(k);
     await done;
+    while (this.background.size > 0) await Promise.all([...this.background]);
     return {
       counts: this.counts,
       gatesFailed: this.gatesFailed,
@@ -326,6 +329,31 @@ export class Build {
     }
   }
 
+  private inBackground(work: Promise<void>): void {
+    const p: Promise<void> = work
+      .catch((e: unknown) => this.emit({ type: 'warning', message: `could not record state: ${e instanceof Error ? e.message : String(e)}` }))
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
+  }
+
+  /** `clean: true` always; `if-file-deleted` when an input of the last success is gone; `false` never. */
+  private async shouldClean(task: TaskSpec, parts: KeyParts | undefined): Promise<boolean> {
+    switch (task.clean) {
+      case 'true':
+        return true;
+      case 'false':
+        return false;
+      case 'if-file-deleted': {
+        const before = await this.svc.explain.get(task.fullId);
+        if (!before || !parts) return true;
+        const now = new Set(parts.inputs.map(([p]) => p));
+        return before.inputs.some(([p]) => !now.has(p));
+      }
+      default:
+        return assertNever(task.clean, 'clean mode');
+    }
+  }
+
   private async whyKeyChanged(taskId: string, parts: KeyParts): Promise<string> {
     const before = await this.svc.explain.get(taskId);
     if (!before) return 'key changed';
@@ -351,7 +379,7 @@ export class Build {
     const stale = task.outputs ? await this.svc.globber.expand(task.outputs) : [];
     await this.svc.files.remove(stale);
     const restored = await cache.restore(entry, this.svc.root);
-    this.svc.globber.invalidate();
+    this.svc.globber.invalidateUnder(task.outputs ?? []);
     for (const p of stale) this.svc.hasher.forget(p);
     if (!restored.ok) {
       this.emit({ type: 'cache', task: task.fullId, op: 'corrupt', detail: `${restored.error.reason}: ${restored.error.detail}` });
@@ -360,7 +388,7 @@ export class Build {
     }
     for (const o of entry.outputs) this.svc.hasher.forget(o.path);
     this.svc.freshLog.record({ taskId: task.fullId, key, outputs: entry.outputs, at: this.svc.now() });
-    await this.svc.explain.put(task.fullId, parts);
+    this.inBackground(this.svc.explain.put(task.fullId, parts));
     this.counts.restored++;
     this.emit({ type: 'cache', task: task.fullId, op: 'restore' });
     const log = this.opts.replayLogs ? await cache.readLog(entry) : undefined;
@@ -499,11 +527,11 @@ export class Build {
     try {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
-      if (task.outputs && task.clean === 'true') {
+      if (task.outputs && (await this.shouldClean(task, parts))) {
         const old = await this.svc.globber.expand(task.outputs);
         await this.svc.files.remove(old);
         for (const p of old) this.svc.hasher.forget(p);
-        this.svc.globber.invalidate();
+        this.svc.globber.invalidateUnder(task.outputs);
       }
       this.emit({ type: 'task-start', task: task.fullId, reason });
       const command = (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId));
@@ -520,8 +548,11 @@ export class Build {
       );
       release();
       const durationMs = this.svc.now() - t0;
-      await this.svc.explain.putLog(task.fullId, outcome.output);
-      this.svc.globber.invalidate();
+      // The last non-empty log is kept for humans and for `{log}` (most tasks print nothing).
+      if (outcome.output.length > 0 || outcome.exitCode !== 0) this.inBackground(this.svc.explain.putLog(task.fullId, outcome.output));
+      // Only the folders the task declares it writes are listed again: re-listing everything
+      // after every task made a cold build quadratic in the size of its folders.
+      this.svc.globber.invalidateUnder(task.outputs ?? []);
       if (outcome.cancelled) {
         this.counts.skipped++;
         this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: 'interrupted' }, outcome.output);
@@ -561,11 +592,18 @@ export class Build {
         this.emit({ type: 'warning', message: `${task.fullId}: ${changedDuringRun} while it ran; result not recorded, it will run again next build` });
       } else if (taskKeyValue !== undefined && parts) {
         this.svc.freshLog.record({ taskId: task.fullId, key: taskKeyValue, outputs, at: this.svc.now() });
-        await this.svc.explain.put(task.fullId, parts);
+        this.inBackground(this.svc.explain.put(task.fullId, parts));
         if (cacheable && task.cache && this.svc.cache) {
-          const stored = await this.svc.cache.put(taskKeyValue, task.fullId, this.svc.root, outputs, outcome.output);
-          if (stored.ok) this.emit({ type: 'cache', task: task.fullId, op: 'store' });
-          else this.emit({ type: 'cache', task: task.fullId, op: 'error', detail: `cache not written: ${stored.error.reason}: ${stored.error.detail}` });
+          // Storing is off the critical path: dependents start while the blobs are written.
+          // The store re-checks each blob's hash, so a file changed meanwhile is not cached.
+          const cache = this.svc.cache;
+          const id = task.fullId;
+          this.inBackground(
+            cache.put(taskKeyValue, id, this.svc.root, outputs, outcome.output).then((stored) => {
+              if (stored.ok) this.emit({ type: 'cache', task: id, op: 'store' });
+              else this.emit({ type: 'cache', task: id, op: 'error', detail: `cache not written: ${stored.error.reason}: ${stored.error.detail}` });
+            }),
+          );
         }
       }
       if (!gate) this.counts.ran++;

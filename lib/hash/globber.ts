@@ -1,4 +1,4 @@
-import { promises as fsp, readdirSync, type Dirent } from 'node:fs';
+import { promises as fsp, readdirSync, statSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import type { Globber } from './types.js';
@@ -122,6 +122,35 @@ class TreeGlobber implements Globber {
   invalidate(): void {
     this.listings = new Map();
     this.settled = new Map();
+    this.results = new Map();
+    this.reals = new Map();
+  }
+
+  invalidateUnder(globs: readonly string[]): void {
+    // The folders that writing files matching these globs can change: each glob's static base,
+    // everything below it, and its ancestors (a new folder changes its parent's listing).
+    const bases: string[] = [];
+    for (const g of globs) {
+      const pattern = normalize(g.startsWith('!') ? g.slice(1) : g);
+      if (pattern === undefined) continue;
+      const parts = pattern.split('/');
+      let n = 0;
+      while (n < parts.length - 1 && !isMagic(parts[n]!)) n++;
+      bases.push(parts.slice(0, n).join('/'));
+    }
+    if (bases.includes('')) return this.invalidate();
+    const affected = (dir: string): boolean =>
+      dir === '' || bases.some((b) => dir === b || dir.startsWith(`${b}/`) || b.startsWith(`${dir}/`));
+    const listings = new Map<string, Promise<Listing>>();
+    const settled = new Map<string, Listing>();
+    for (const [dir, p] of this.listings) {
+      if (affected(dir)) continue;
+      listings.set(dir, p);
+      const l = this.settled.get(dir);
+      if (l) settled.set(dir, l);
+    }
+    this.listings = listings;
+    this.settled = settled;
     this.results = new Map();
     this.reals = new Map();
   }
@@ -373,8 +402,16 @@ class TreeGlobber implements Globber {
     const slash = rel.lastIndexOf('/');
     const dir = slash < 0 ? '' : rel.slice(0, slash);
     const name = rel.slice(slash + 1);
-    const listing = this.settled.get(dir) ?? (await this.list(dir));
-    return listing.byName.get(name)?.kind ?? 'none';
+    const listing = this.settled.get(dir);
+    if (listing) return listing.byName.get(name)?.kind ?? 'none';
+    // Not listed (yet, or since a task wrote there): one stat is far cheaper than listing a
+    // folder that every task of a build writes into and so invalidates.
+    try {
+      const st = statSync(path.join(this.root, rel));
+      return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+    } catch {
+      return 'none';
+    }
   }
 }
 

@@ -28,6 +28,8 @@ export interface FileHasher {
 export interface Globber {
   /** files (not folders) matching any of the globs, root-relative, sorted in byte order, no duplicates */
   expand(globs: readonly string[]): Promise<string[]>;
-  /** drop cached listings (the tree changed: after a task ran) */
+  /** drop every cached listing (the tree may have changed anywhere) */
   invalidate(): void;
+  /** drop the cached listings that writing files matching these globs could change (after a task wrote its outputs) */
+  invalidateUnder(globs: readonly string[]): void;
 }

@@ -2,11 +2,12 @@
  * Running: limits honoured at run time (max_parallel, conflict_group, parallel_ok), the task
  * environment, Ctrl-C, inputs changed while a task runs, logs, and the demo project.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, makeProject, readText, REPO_ROOT, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+import { collect, makeProject, readText, REPO_ROOT, removeProject, runUet, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
 
 /** A task that records when it started and ended (ns) in spans.log. */
 function spanTask(id: string, extra = ''): string {
@@ -249,6 +250,25 @@ test('the demo project builds, rebuilds nothing, and its failing branch blocks w
     assert.is(failing.code, 1);
     assert.match(failing.stdout, /FAILED\s+phase-2\/core\/test/);
     assert.match(failing.stdout, /0 ran, 1 failed, 2 blocked/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('on a terminal: one live status line; elsewhere: plain lines', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\n',
+    'phases/p.yaml': `id: p\nworkstreams:\n  - id: w\n    tasks:\n${['a', 'b', 'c'].map((id) => spanTask(id)).join('')}`,
+  });
+  try {
+    // util-linux `script` gives uet a pseudo-terminal.
+    const tty = spawnSync('script', ['-q', '-e', '-c', `${process.execPath} ${UET_BIN} build -j 2`, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.is(tty.status, 0, tty.stdout);
+    assert.match(tty.stdout, /\r\x1b\[2K\[\d\/3\] running p\/w\/[abc]/);
+    assert.match(tty.stdout, /: 3 tasks — 0 fresh, 0 restored, 3 ran, 0 failed/);
+    const plain = await runUet(dir, ['build', '--force']);
+    assert.not.match(plain.stdout, /\x1b\[2K/);
+    assert.match(plain.stdout, /^ran\s+p\/w\/a/m);
   } finally {
     removeProject(dir);
   }

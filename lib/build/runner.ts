@@ -309,7 +309,8 @@ export class Build {
       }
 
       const reason = decision.reason === 'key changed' && parts ? await this.whyKeyChanged(task.fullId, parts) : decision.reason;
-      const useCache = decision.cacheable && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
+      // --force means "run it": a cached result is not restored (the new one is still stored).
+      const useCache = decision.cacheable && !this.opts.force && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
       if (useCache) {
         const restored = await this.tryRestore(task, taskKeyValue!, parts!, reason);
         if (restored) return this.finishTask(key, gate, 'restored', restored, taskKeyValue, task);

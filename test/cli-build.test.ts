@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
+import { isAlive, makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
 
 const CONFIG = `version: 1
 project: t
@@ -61,15 +61,6 @@ workstreams:
   });
 }
 
-/** Alive and not a zombie (a zombie's parent may be a PID 1 that does not reap). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 function ran(dir: string): string[] {
   const file = path.join(dir, 'runs.log');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, makeProject, readText, REPO_ROOT, removeProject, runUet, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
+import { collect, isAlive, makeProject, readText, REPO_ROOT, removeProject, runUet, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
 
 /** A task that records when it started and ended (ns) in spans.log. */
 function spanTask(id: string, extra = ''): string {
@@ -176,14 +176,6 @@ workstreams:
   }
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 test('an input changed while its task ran: the result is not recorded and runs again', async () => {
   const dir = makeProject({

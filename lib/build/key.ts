@@ -5,8 +5,8 @@
  * The parts are kept (without env values) so `uet explain` can say what changed since the
  * last success: input file, env var, command, upstream output.
  */
-import { createHash } from 'node:crypto';
 import { CACHE_FORMAT_VERSION } from '../cache/types.js';
+import { KeyBuilder, sha256 } from '../hash/digest.js';
 
 export interface KeyParts {
   readonly formatVersion: number;
@@ -27,22 +27,16 @@ export interface KeyParts {
   readonly upstream: ReadonlyArray<readonly [string, string]>;
 }
 
-export function sha256(data: string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256 };
 
 export function baseParts(): Pick<KeyParts, 'formatVersion' | 'platform' | 'arch'> {
   return { formatVersion: CACHE_FORMAT_VERSION, platform: process.platform, arch: process.arch };
 }
 
-/** Length-prefixed framing: no two different part lists can serialise to the same bytes. */
+/** Labelled, length-prefixed parts (KeyBuilder): no two different part lists hash alike. */
 export function computeKey(parts: KeyParts): string {
-  const h = createHash('sha256');
-  const put = (label: string, value: string): void => {
-    h.update(`${label}:${Buffer.byteLength(value)}:`);
-    h.update(value);
-    h.update('\n');
-  };
+  const h = new KeyBuilder();
+  const put = (label: string, value: string): void => void h.add(label, value);
   put('format', String(parts.formatVersion));
   put('platform', parts.platform);
   put('arch', parts.arch);
@@ -56,14 +50,12 @@ export function computeKey(parts: KeyParts): string {
   for (const [p, hash] of parts.inputs) put(`input:${p}`, hash);
   for (const [p, hash] of parts.patches) put(`patch:${p}`, hash);
   for (const [id, digest] of parts.upstream) put(`upstream:${id}`, digest);
-  return h.digest('hex');
+  return h.digest();
 }
 
 /** Digest of a set of output files (path + content hash + mode), the thing downstream keys see. */
 export function outputsDigest(outputs: ReadonlyArray<{ readonly path: string; readonly hash: string; readonly mode: number }>): string {
-  const h = createHash('sha256');
-  for (const o of outputs) h.update(`${o.path}\0${o.hash}\0${o.mode.toString(8)}\n`);
-  return h.digest('hex');
+  return sha256(outputs.map((o) => `${o.path}\0${o.hash}\0${o.mode.toString(8)}\n`).join(''));
 }
 
 export type KeyChange =

@@ -324,7 +324,7 @@ export class Build {
         else this.settle(key, { status: 'ran', digest: undefined });
         return;
       }
-      this.queueRun(key, task, gate, parts, taskKeyValue, reason, decision.cacheable);
+      this.queueRun({ key, task, gate, parts, taskKeyValue, reason, cacheable: decision.cacheable });
     } catch (e) {
       this.internalFailure(key, task, e, started);
     }
@@ -397,20 +397,11 @@ export class Build {
     return entry.outputs;
   }
 
-  private queueRun(
-    key: string,
-    task: TaskSpec,
-    gate: GateSpec | undefined,
-    parts: KeyParts | undefined,
-    taskKeyValue: string | undefined,
-    reason: string,
-    cacheable: boolean,
-  ): void {
+  private queueRun(run: PendingRun): void {
     const started = this.svc.now();
     this.runQueue.push({
-      key,
-      start: () =>
-        this.execute(key, task, gate, parts, taskKeyValue, reason, cacheable).catch((e: unknown) => this.internalFailure(key, task, e, started)),
+      key: run.key,
+      start: () => this.execute(run).catch((e: unknown) => this.internalFailure(run.key, run.task, e, started)),
     });
     this.runQueue.sort((a, b) => this.topoIndex.get(a.key)! - this.topoIndex.get(b.key)!);
     this.pump();
@@ -506,15 +497,8 @@ export class Build {
     if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
   }
 
-  private async execute(
-    key: string,
-    task: TaskSpec,
-    gate: GateSpec | undefined,
-    parts: KeyParts | undefined,
-    taskKeyValue: string | undefined,
-    reason: string,
-    cacheable: boolean,
-  ): Promise<void> {
+  private async execute(run: PendingRun): Promise<void> {
+    const { key, task, gate, parts, taskKeyValue, reason, cacheable } = run;
     if (this.stopping) {
       this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       return;
@@ -702,6 +686,19 @@ export class Build {
     }
     return p;
   }
+}
+
+/** A task decided to run, waiting for a slot. */
+interface PendingRun {
+  readonly key: string;
+  readonly task: TaskSpec;
+  /** set when this is a gate's own `run` */
+  readonly gate: GateSpec | undefined;
+  /** undefined for a task without inputs: it has no key */
+  readonly parts: KeyParts | undefined;
+  readonly taskKeyValue: string | undefined;
+  readonly reason: string;
+  readonly cacheable: boolean;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

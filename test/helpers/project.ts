@@ -231,3 +231,13 @@ export function parseEvents(stdout: string): Array<Record<string, unknown>> {
       }
     });
 }
+
+/** Alive and not a zombie (an orphan's zombie may linger where PID 1 does not reap). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -17,6 +17,8 @@ import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
+import { Ledger } from '../patch/ledger.js';
+import { createPatchRunner } from '../patch/service.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
 import type { Verbosity } from './reporter.js';
@@ -91,10 +93,23 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const executor = flags.dryRun ? createDirectExecutor() : createPoolExecutor({ threads: Math.max(1, jobs) });
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
 
+  const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
+  const patches = createPatchRunner({
+    root,
+    uetDir,
+    project,
+    ledger,
+    runId,
+    dryRun: flags.dryRun,
+    expand: (globs) => globber.expand(globs),
+    breaker: (task, code, reason) => emit({ type: 'breaker', runId, at: Date.now(), task, code, reason }),
+    warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+  });
   const build = new Build(
     project,
     plan,
     {
+      patches,
       root,
       hasher,
       globber,

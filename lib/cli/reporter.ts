@@ -117,6 +117,14 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'warning':
           print(`${pc.yellow('warning:')} ${ev.message}`);
           return;
+        case 'patch':
+          if (opts.verbosity === 'verbose' || ev.to === 'quarantined' || ev.to === 'rolled_back' || ev.to === 'committed') {
+            print(`${ev.to === 'quarantined' ? pc.yellow('patch   ') : pc.dim('patch   ')} ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to}: ${ev.reason}`);
+          }
+          return;
+        case 'breaker':
+          print(`${pc.red('breaker ')} ${ev.task}: ${ev.code} ${ev.reason}`);
+          return;
         case 'phase-end':
         case 'run-start':
         case 'run-end':

@@ -378,4 +378,50 @@ test('FIX loop: an oscillating fixer trips the breaker; its patches are reversed
   }
 });
 
+test('a produces: patch tool: its answer ({patch} file or stdout) is applied through the ledger, a new answer replaces the old', async () => {
+  const GEN = `import fs from 'node:fs';
+const [out, word] = process.argv.slice(2);
+const text = '--- /dev/null\\n+++ b/lib/gen.txt\\n@@ -0,0 +1 @@\\n+' + word + '\\n';
+if (out === '-') process.stdout.write(text); else fs.writeFileSync(out, text);
+`;
+  const dir = project(
+    {
+      'uet.config.yaml': `${CONFIG}tools:\n  gen: { run: "node gen.mjs", produces: patch }\n`,
+      'gen.mjs': GEN,
+    },
+    `id: p
+files_scope: { write: ["lib/**"], create: ["lib/**"] }
+workstreams:
+  - id: ws
+    tasks:
+      - id: generate
+        kind: edit
+        tool: gen
+        args: "{patch} hello"
+        inputs: ["gen.mjs"]
+`,
+  );
+  try {
+    let r = await runUet(dir, ['build']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(readText(dir, 'lib/gen.txt'), 'hello\n');
+    let entries = await ledger(dir);
+    assert.equal(
+      entries.map((e) => e.state),
+      ['verified'],
+    );
+    writeText(dir, 'phases/p.yaml', readText(dir, 'phases/p.yaml').replace('{patch} hello', '- bye'));
+    r = await runUet(dir, ['build']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(readText(dir, 'lib/gen.txt'), 'bye\n', 'the old answer was reversed, the new one (from stdout) applied');
+    entries = await ledger(dir);
+    assert.equal(
+      entries.map((e) => e.state),
+      ['rolled_back', 'verified'],
+    );
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test.run();

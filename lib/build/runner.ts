@@ -551,7 +551,6 @@ export class Build {
   /** Every edit, static and runtime task of the workstream was planned and passed in this run. */
   private workstreamPassed(ws: WorkstreamSpec): boolean {
     const checked = ws.tasks.filter((t) => t.kind === 'static' || t.kind === 'runtime' || t.patches.length > 0);
-    if (!checked.some((t) => t.patches.length > 0 || t.fix !== undefined)) return false;
     return checked.every((t) => {
       const s = this.settled.get(`t:${t.fullId}`)?.status;
       return s === 'fresh' || s === 'restored' || s === 'ran';
@@ -580,7 +579,7 @@ export class Build {
         this.svc.globber.invalidateUnder(task.outputs);
       }
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      const command = (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId));
+      const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
       const runOnce = (): Promise<RunOutcome> =>
         this.svc.executor.run(
           {
@@ -620,6 +619,13 @@ export class Build {
               ? `killed by ${outcome.signal}`
               : `exit code ${outcome.exitCode}`;
         return this.failTask(key, task, gate, fixNote !== undefined ? `${why}; ${fixNote}` : why, outcome.output, durationMs, outcome.exitCode);
+      }
+      if (!gate && task.tool !== undefined && this.project.spec.config.tools[task.tool]?.produces === 'patch') {
+        // The tool's answer is a patch: uet applies it (through the ledger), never the tool.
+        const answer = await this.svc.patches.applyToolAnswer(task, outcome.output);
+        if (answer.status === 'failed') return this.failTask(key, task, gate, answer.reason, outcome.output, durationMs, outcome.exitCode);
+        for (const p of answer.changed) this.svc.hasher.forget(p);
+        if (answer.changed.length > 0) this.svc.globber.invalidateUnder(answer.changed);
       }
 
       let outputs: OutputFile[] = [];

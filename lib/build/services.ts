@@ -39,6 +39,10 @@ export interface PatchRunner {
   applyEditTask(task: TaskSpec): Promise<EditOutcome>;
   /** the FIX loop of a failed task with `fix:`; undefined when there is none to run (dry run) */
   fix(req: Omit<FixRequest, 'maxFixAttempts' | 'maxAttempts' | 'tool'>): Promise<FixOutcome | undefined>;
+  /** a `tool:` task's command with the patch placeholders ({patch}, {files}) filled in */
+  toolCommand(task: TaskSpec, command: string): string;
+  /** a `produces: patch` tool ran: its answer (the file at {patch}, else its output) is applied like an edit task's patch */
+  applyToolAnswer(task: TaskSpec, output: string): Promise<EditOutcome>;
   /** every static and runtime task of the workstream passed in this run: its applied patches are verified (and committed) */
   workstreamPassed(ws: WorkstreamSpec): Promise<void>;
 }

@@ -45,7 +45,7 @@ export type EditOutcome =
 export interface PatchSource {
   readonly source: string;
   readonly text: string;
-  readonly origin: 'file' | 'fix';
+  readonly origin: 'file' | 'fix' | 'tool';
 }
 
 export interface EditContext {

@@ -15,7 +15,7 @@ import { taskFileName } from '../build/explain-store.js';
 import type { TaskSpec, ToolSpec } from '../spec/model.js';
 import { shellQuote } from '../spec/paths.js';
 import type { EditContext, PatchSource } from './edit-task.js';
-import { applyTaskPatches, revertTaskPatches, sha256Text } from './edit-task.js';
+import { applyTaskPatches, forgetRecord, revertTaskPatches, sha256Text } from './edit-task.js';
 import { TRANSITIONS } from './ledger.js';
 
 export interface CommandResult {
@@ -60,6 +60,8 @@ export async function runFixLoop(req: FixRequest, ctx: EditContext, emitBreaker:
   const fixTask: TaskSpec = { ...task, fullId: fixRecordId(task.fullId) };
   const dir = path.join(ctx.uetDir, 'fix', taskFileName(task.fullId));
   await fs.mkdir(dir, { recursive: true });
+  // Fixes of an earlier, successful loop are part of the tree now: this loop starts its own set.
+  await forgetRecord(ctx.uetDir, fixTask.fullId);
   const { window, threshold } = ctx.policy.oscillation;
   const errors: string[] = [errorSignature(req.log)];
   const patches: string[] = [];
@@ -77,7 +79,7 @@ export async function runFixLoop(req: FixRequest, ctx: EditContext, emitBreaker:
       const e = ctx.ledger.find(id);
       if (!e || e === 'ambiguous') continue;
       if (TRANSITIONS[e.state].includes('rolled_back')) await ctx.ledger.transition(e, 'rolled_back', `the FIX loop gave up (${code})`, ctx.runId);
-      if (TRANSITIONS[e.state].includes('quarantined')) await ctx.ledger.quarantine(e, { code: 'E_PATCH_APPLY', message: `a fix that did not help: ${note}` }, ctx.runId);
+      if (TRANSITIONS[e.state].includes('quarantined')) await ctx.ledger.quarantine(e, { code: 'E_FIX_REVERTED', message: `a fix that did not help: ${note}` }, ctx.runId);
     }
     const undone = reverted.patchIds.length > 0 ? `; ${reverted.patchIds.length} fix patch${reverted.patchIds.length === 1 ? '' : 'es'} reversed and quarantined` : '';
     return { fixed: false, result, code, changed: [...changed], note: `${code} ${note}${undone}${reverted.problem ? `; ${reverted.problem}` : ''}` };

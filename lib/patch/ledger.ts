@@ -65,7 +65,7 @@ export interface LedgerEntry {
   readonly hash: string;
   /** where the patch came from: a project file, or .uet/patches/<hash>.diff for a tool's answer */
   readonly source: string;
-  readonly origin: 'file' | 'fix';
+  readonly origin: 'file' | 'fix' | 'tool';
   readonly task: string;
   readonly workstream: string;
   readonly summary: string;
@@ -92,7 +92,7 @@ export interface NewPatch {
   readonly hash: string;
   readonly text: string;
   readonly source: string;
-  readonly origin: 'file' | 'fix';
+  readonly origin: 'file' | 'fix' | 'tool';
   readonly task: string;
   readonly workstream: string;
   readonly summary: string;

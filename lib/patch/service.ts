@@ -4,12 +4,17 @@
  * static and runtime tasks passed. The scheduler sees only the PatchRunner interface
  * (build/services.ts); a dry run gets one that plans without writing.
  */
+import { mkdirSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { taskFileName } from '../build/explain-store.js';
 import type { PatchRunner } from '../build/services.js';
+import { shellQuote } from '../spec/paths.js';
 import type { CompiledProject } from '../graph/compile.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import { commitFiles } from './commit.js';
 import type { EditContext, EditOutcome } from './edit-task.js';
-import { applyTaskPatches, readPatchFiles } from './edit-task.js';
+import { applyTaskPatches, readPatchFiles, sha256Text } from './edit-task.js';
 import type { FixOutcome, FixRequest } from './fix-loop.js';
 import { runFixLoop } from './fix-loop.js';
 import type { Ledger } from './ledger.js';
@@ -40,6 +45,7 @@ function breakerSetting(ws: WorkstreamSpec, config: Readonly<Record<string, unkn
 export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
   const probe = createPathProbe(deps.root);
   const spec = deps.project.spec;
+  const toolPatchFile = (task: TaskSpec): string => path.join(deps.uetDir, 'tool-patches', `${taskFileName(task.fullId)}.diff`);
   const workstreamOf = (task: TaskSpec): WorkstreamSpec => deps.project.workstreams.get(`${task.phase}/${task.workstream}`)!;
   const contextFor = (ws: WorkstreamSpec): EditContext => {
     const phase = spec.phases.find((p) => p.id === ws.phase);
@@ -61,6 +67,28 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
       const sources = await readPatchFiles(deps.root, files);
       if (!sources.ok) return { status: 'failed', reason: `could not read a patch: ${sources.error}`, detail: '' };
       return applyTaskPatches(task, sources.value, contextFor(workstreamOf(task)));
+    },
+
+    toolCommand(task: TaskSpec, command: string): string {
+      if (task.tool === undefined) return command;
+      if (command.includes('{patch}') && !deps.dryRun) mkdirSync(path.dirname(toolPatchFile(task)), { recursive: true });
+      return command.replaceAll('{patch}', shellQuote(toolPatchFile(task))).replaceAll('{files}', workstreamOf(task).filesScope.write.map(shellQuote).join(' '));
+    },
+
+    async applyToolAnswer(task: TaskSpec, output: string): Promise<EditOutcome> {
+      const file = toolPatchFile(task);
+      let text: string;
+      try {
+        text = await fs.readFile(file, 'latin1');
+        await fs.rm(file, { force: true });
+      } catch {
+        text = Buffer.from(output, 'utf8').toString('latin1');
+      }
+      if (deps.dryRun) return { status: 'applied', reason: 'dry run', digest: undefined, changed: [], patchIds: [] };
+      // An empty answer: the tool proposes no change (earlier answers stay in place).
+      if (text.trim() === '') return { status: 'fresh', reason: 'the tool proposed no change', digest: undefined, changed: [], patchIds: [] };
+      const source = path.posix.join('.uet', 'patches', `${sha256Text(text)}.diff`);
+      return applyTaskPatches({ ...task, fullId: `${task.fullId}#tool` }, [{ source, text, origin: 'tool' }], contextFor(workstreamOf(task)));
     },
 
     async fix(req: Omit<FixRequest, 'maxFixAttempts' | 'maxAttempts' | 'tool'>): Promise<FixOutcome | undefined> {

@@ -16,7 +16,7 @@ import type { PatchPolicy } from './policy.js';
 
 /** Why a patch was refused; `code` is stable (it is written to reason.json). */
 export interface Refusal {
-  readonly code: 'E_PATCH_FORMAT' | 'E_PATCH_BINARY' | 'E_PATCH_PATH' | 'E_PATCH_SCOPE' | 'E_PATCH_POLICY' | 'E_PATCH_APPLY';
+  readonly code: 'E_PATCH_FORMAT' | 'E_PATCH_BINARY' | 'E_PATCH_PATH' | 'E_PATCH_SCOPE' | 'E_PATCH_POLICY' | 'E_PATCH_APPLY' | 'E_FIX_REVERTED';
   readonly message: string;
   readonly path?: string;
 }

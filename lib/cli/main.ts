@@ -11,6 +11,7 @@ import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
 import { explainCommand } from './explain-command.js';
 import { graphCommand } from './graph-command.js';
+import { importCommand } from './import-command.js';
 import { ledgerCommand } from './ledger-command.js';
 import type { Verbosity } from './reporter.js';
 import { runsCommand } from './runs-command.js';
@@ -160,6 +161,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
         ...(o.workstream !== undefined ? { workstream: o.workstream } : {}),
         json: o.json === true,
       });
+    });
+
+  program
+    .command('import')
+    .argument('<paths...>', 'workstream bundle files of the original system (ws-*.json; a bundle or a list of them)')
+    .option('--phase <id>', 'the phase to import into (phases/<id>.yaml is created if missing)', 'imported')
+    .option('--force', 'overwrite workstream files that exist')
+    .description('convert workstream bundles into uet workstream YAML; what cannot be mapped is kept as comments')
+    .action(async (paths: string[], o: { phase: string; force?: boolean }) => {
+      code = await importCommand(io, paths, { ...dirOpt(), phase: o.phase, force: o.force === true });
     });
 
   try {

@@ -132,6 +132,21 @@ test('apply, fresh on re-run, reverse + apply when the patch changes, drift when
   }
 });
 
+test('--dry-run says an edit task would apply, and writes nothing: no file, no ledger entry', async () => {
+  const dir = project({ 'patches/001.diff': UPPER_TWO });
+  try {
+    const before = snapshot(dir);
+    const r = await runUet(dir, ['build', '--dry-run']);
+    assert.is(r.code, 0, r.stdout);
+    assert.match(r.stdout, 'would apply 1 patch');
+    assert.equal(snapshot(dir), before);
+    assert.not.ok(exists(dir, '.uet/ledger'));
+    assert.equal(await ledger(dir), []);
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('downstream tasks see patched files: a patch change re-runs them, an unchanged patch does not', async () => {
   const dir = project({ 'patches/001.diff': UPPER_TWO });
   try {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exists, git, gitInit, makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
+import { exists, git, gitInit, makeProject, readText, removeProject, runUet, snapshotTree, writeText } from './helpers/project.js';
 
 const CONFIG = 'version: 1\nproject: t\n';
 
@@ -39,20 +39,7 @@ function project(files: Record<string, string>, phaseYaml = phase()): string {
 }
 
 /** Every file of the project but uet's state, git's and the side-effect log: what a patch may change. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (['.uet', '.git', 'cache', 'seen.log'].includes(r)) continue;
-      if (e.isSymbolicLink()) out[r] = `-> ${fs.readlinkSync(path.join(dir, r))}`;
-      else if (e.isDirectory()) walk(r);
-      else out[r] = fs.readFileSync(path.join(dir, r), 'latin1');
-    }
-  };
-  walk('');
-  return out;
-}
+const snapshot = (dir: string): Record<string, string> => snapshotTree(dir, ['.uet', '.git', 'cache', 'seen.log']);
 
 interface Entry {
   patch_id: string;

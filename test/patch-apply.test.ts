@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyInMemory, readTree, writeTree } from '../lib/patch/apply.js';
 import { parseUnifiedDiff } from '../lib/patch/parse.js';
+import { snapshotTree } from './helpers/project.js';
 
 interface Case {
   readonly name: string;
@@ -122,20 +123,7 @@ function tree(files: Record<string, string>): string {
   return dir;
 }
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) {
-        walk(r);
-        out[`${r}/`] = '';
-      } else if (r !== 'patch.diff') out[r] = fs.readFileSync(path.join(dir, r)).toString('latin1');
-    }
-  };
-  walk('');
-  return out;
-}
+const snapshot = (dir: string): Record<string, string> => snapshotTree(dir, ['patch.diff']);
 
 for (const c of CASES) {
   test(`apply like git apply: ${c.name}`, async () => {

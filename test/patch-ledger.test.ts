@@ -13,7 +13,7 @@ import { configPolicy, effectivePolicy, policyWeakenings } from '../lib/patch/po
 import type { PathProbe } from '../lib/patch/validate.js';
 import { validatePatch } from '../lib/patch/validate.js';
 
-const NEW = { hash: 'h1', text: '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n', source: 'p/1.diff', origin: 'file', task: 'p/ws/t', workstream: 'p/ws', summary: 's', files: ['x'], linesChanged: 2 } as const;
+const NEW = { hash: 'h1', text: '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n', source: 'p/1.diff', origin: 'file', task: 'p/ws/t', workstream: 'p/ws', summary: 's', files: ['x'], lines_changed: 2 } as const;
 
 test('ledger: the happy path, one event per transition, history append-only and persisted', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-ledger-'));

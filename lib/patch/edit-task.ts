@@ -237,7 +237,7 @@ async function admit(ctx: EditContext, task: TaskSpec, src: PatchSource, hash: s
       workstream: `${task.phase}/${task.workstream}`,
       summary,
       files: parsed?.paths ?? [],
-      linesChanged: parsed?.linesChanged ?? 0,
+      lines_changed: parsed?.linesChanged ?? 0,
     },
     ctx.runId,
   );

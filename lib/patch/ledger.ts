@@ -88,17 +88,8 @@ export interface TransitionEvent {
 
 export class IllegalTransition extends Error {}
 
-export interface NewPatch {
-  readonly hash: string;
-  readonly text: string;
-  readonly source: string;
-  readonly origin: 'file' | 'fix' | 'tool';
-  readonly task: string;
-  readonly workstream: string;
-  readonly summary: string;
-  readonly files: readonly string[];
-  readonly linesChanged: number;
-}
+/** What a new entry is made of: the entry's descriptive fields and the patch text. */
+export type NewPatch = Pick<LedgerEntry, 'hash' | 'source' | 'origin' | 'task' | 'workstream' | 'summary' | 'files' | 'lines_changed'> & { readonly text: string };
 
 export class Ledger {
   private constructor(
@@ -161,16 +152,10 @@ export class Ledger {
     await fs.mkdir(path.join(this.uetDir, 'patches'), { recursive: true });
     const file = this.patchPath(p.hash);
     await writeFileAtomic(file, Buffer.from(p.text, 'latin1'));
+    const { text: _text, ...fields } = p;
     const entry: LedgerEntry = {
       patch_id: ulid(this.now()),
-      hash: p.hash,
-      source: p.source,
-      origin: p.origin,
-      task: p.task,
-      workstream: p.workstream,
-      summary: p.summary,
-      files: p.files,
-      lines_changed: p.linesChanged,
+      ...fields,
       state: 'created',
       history: [{ state: 'created', at: new Date(this.now()).toISOString(), run_id: runId, reason: `from ${p.source}` }],
     };

@@ -82,6 +82,24 @@ const CASES: Case[] = [
     applies: true,
   },
   {
+    name: 'a hunk at line 1 is pinned to the start of the file',
+    files: { 'o.txt': 'p1\np2\na\nb\nc\n' },
+    diff: '--- a/o.txt\n+++ b/o.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n',
+    applies: false,
+  },
+  {
+    name: 'a hunk without trailing context is pinned to the end of the file',
+    files: { 'o.txt': 'a\nb\nc\nd\n' },
+    diff: '--- a/o.txt\n+++ b/o.txt\n@@ -2,2 +2,2 @@\n b\n-c\n+C\n',
+    applies: false,
+  },
+  {
+    name: 'a hunk without trailing context at the end applies',
+    files: { 'o.txt': 'a\nb\nc\n' },
+    diff: '--- a/o.txt\n+++ b/o.txt\n@@ -2,2 +2,3 @@\n b\n-c\n+C\n+D\n',
+    applies: true,
+  },
+  {
     name: 'hunk that does not apply in the second file: nothing written',
     files: { 'x.txt': 'x\n', 'y.txt': 'y\n' },
     diff: '--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-x\n+X\n--- a/y.txt\n+++ b/y.txt\n@@ -1 +1 @@\n-not-y\n+Y\n',

@@ -36,6 +36,8 @@ function applyFile(f: FilePatch, read: (p: string) => string | null): Result<Arr
   }
   const source = read(f.oldPath!);
   if (source === null) return err({ path: f.oldPath!, detail: 'does not exist, but the patch changes it' });
+  const anchor = anchorProblem(source, f);
+  if (anchor !== undefined) return err({ path: f.oldPath!, detail: anchor });
   const result = f.structured.hunks.length === 0 ? source : applyPatch(source, f.structured);
   if (result === false) return err({ path: f.oldPath!, detail: 'a hunk does not apply (its context or removed lines are not in the file)' });
   switch (f.op) {
@@ -51,6 +53,27 @@ function applyFile(f: FilePatch, read: (p: string) => string | null): Result<Arr
     case 'modify':
       return ok([[f.oldPath!, result]]);
   }
+}
+
+/**
+ * Where git apply pins a hunk and the diff package lets it float: a hunk starting at line 1 (or 0)
+ * must match at the start of the file, and one without trailing context at its end.
+ */
+function anchorProblem(source: string, f: FilePatch): string | undefined {
+  const lines = source.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const bare = (l: string): string => (l.endsWith('\r') ? l.slice(0, -1) : l);
+  for (const [i, h] of f.structured.hunks.entries()) {
+    const body = h.lines.filter((l) => !l.startsWith('\\'));
+    const old = body.filter((l) => l.startsWith(' ') || l.startsWith('-')).map((l) => bare(l.slice(1)));
+    if (old.length === 0) continue;
+    const matchesAt = (start: number): boolean => start >= 0 && old.every((l, k) => lines[start + k] !== undefined && bare(lines[start + k]!) === l);
+    if (h.oldStart <= 1 && !matchesAt(0)) return `hunk ${i + 1} starts at line 1, but the file does not begin with its lines (git apply pins such a hunk to the start)`;
+    if (!body[body.length - 1]!.startsWith(' ') && !matchesAt(lines.length - old.length)) {
+      return `hunk ${i + 1} has no trailing context, but its lines are not the end of the file (git apply pins such a hunk to the end)`;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -149,17 +149,17 @@ export class Ledger {
   async admit(p: NewPatch, runId: string | null): Promise<LedgerEntry> {
     const known = this.byHash(p.hash);
     if (known) return known;
-    await fs.mkdir(path.join(this.uetDir, 'patches'), { recursive: true });
-    const file = this.patchPath(p.hash);
-    await writeFileAtomic(file, Buffer.from(p.text, 'latin1'));
-    const { text: _text, ...fields } = p;
+    const { text, ...fields } = p;
     const entry: LedgerEntry = {
       patch_id: ulid(this.now()),
       ...fields,
       state: 'created',
       history: [{ state: 'created', at: new Date(this.now()).toISOString(), run_id: runId, reason: `from ${p.source}` }],
     };
+    // In the map before the first await: two tasks admitting the same content get one entry.
     this.entries.set(entry.patch_id, entry);
+    await fs.mkdir(path.join(this.uetDir, 'patches'), { recursive: true });
+    await writeFileAtomic(this.patchPath(p.hash), Buffer.from(text, 'latin1'));
     await this.save(entry);
     this.onTransition({ patchId: entry.patch_id, hash: entry.hash, task: entry.task, from: null, to: 'created', reason: `from ${p.source}` });
     return entry;

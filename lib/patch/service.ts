@@ -44,6 +44,7 @@ function breakerSetting(ws: WorkstreamSpec, config: Readonly<Record<string, unkn
 
 export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
   const probe = createPathProbe(deps.root);
+  let gitTurn: Promise<unknown> = Promise.resolve();
   const spec = deps.project.spec;
   const toolPatchFile = (task: TaskSpec): string => path.join(deps.uetDir, 'tool-patches', `${taskFileName(task.fullId)}.diff`);
   const workstreamOf = (task: TaskSpec): WorkstreamSpec => deps.project.workstreams.get(`${task.phase}/${task.workstream}`)!;
@@ -117,7 +118,10 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
       if (ws.extra['commit'] !== true) return;
       const files = [...new Set(applied.flatMap((e) => e.files))].sort();
       const message = `uet: ${applied[0]!.summary}${applied.length > 1 ? ` (+${applied.length - 1} more)` : ''} [${applied.map((e) => e.patch_id).join(', ')}]`;
-      const committed = await commitFiles(deps.root, files, message);
+      // One commit at a time: two workstreams committing at once would race for git's index.
+      const turn = gitTurn.then(() => commitFiles(deps.root, files, message));
+      gitTurn = turn;
+      const committed = await turn;
       if (!committed.ok) {
         deps.warn(`${ws.fullId}: verified patches not committed: ${committed.error}`);
         return;

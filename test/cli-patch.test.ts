@@ -374,7 +374,7 @@ test('FIX loop: an oscillating fixer trips the breaker; its patches are reversed
       assert.ok(exists(dir, `.uet/quarantine/${e.patch_id}/reason.json`));
     }
     const events = (await runUet(dir, ['runs', 'last', '--json'])).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; code?: string });
-    assert.ok(events.some((e) => e.type === 'breaker' && e.code === 'E_OSCILLATION'));
+    assert.ok(events.some((e) => e.type === 'fix-breaker' && e.code === 'E_OSCILLATION'));
   } finally {
     removeProject(dir);
   }

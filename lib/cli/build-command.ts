@@ -102,7 +102,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     runId,
     dryRun: flags.dryRun,
     expand: (globs) => globber.expand(globs),
-    breaker: (task, code, reason) => emit({ type: 'breaker', runId, at: Date.now(), task, code, reason }),
+    breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
     warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
   });
   const build = new Build(

@@ -122,7 +122,7 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
             print(`${ev.to === 'quarantined' ? pc.yellow('patch   ') : pc.dim('patch   ')} ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to}: ${ev.reason}`);
           }
           return;
-        case 'breaker':
+        case 'fix-breaker':
           print(`${pc.red('breaker ')} ${ev.task}: ${ev.code} ${ev.reason}`);
           return;
         case 'phase-end':

@@ -62,7 +62,7 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
       case 'patch':
         io.stdout.write(`${t} patch    ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to} (${ev.task}): ${ev.reason}\n`);
         break;
-      case 'breaker':
+      case 'fix-breaker':
         io.stdout.write(`${t} breaker  ${ev.task} ${ev.code}: ${ev.reason}\n`);
         break;
       case 'run-end':

@@ -6,6 +6,7 @@ import type { CacheStore, FreshLog } from '../cache/types.js';
 import type { RunEvent } from '../events/types.js';
 import type { TaskExecutor } from '../exec/types.js';
 import type { FileHasher, Globber } from '../hash/types.js';
+import type { Breakers } from './breaker.js';
 import type { KeyParts } from './key.js';
 
 /** Where the key parts of each task's last success are kept, for `uet explain`. */
@@ -42,6 +43,12 @@ export interface BuildServices {
   readonly files: ProjectFiles;
   readonly emit: (ev: RunEvent, output?: string) => void;
   readonly now: () => number;
+  /** circuit breakers of tools; absent in dry runs */
+  readonly breakers?: Breakers;
+  /** waits (between retries); resolves early when the signal aborts */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** [0, 1): jitter for retry delays */
+  readonly random: () => number;
   /** the environment task env vars are read from (process.env in real builds) */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
 }

@@ -9,6 +9,7 @@ import type { FileHasher, Globber } from '../hash/types.js';
 import type { EditOutcome } from '../patch/edit-task.js';
 import type { FixOutcome, FixRequest } from '../patch/fix-loop.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import type { Breakers } from './breaker.js';
 import type { KeyParts } from './key.js';
 
 /** Where the key parts of each task's last success are kept, for `uet explain`. */
@@ -60,6 +61,12 @@ export interface BuildServices {
   readonly patches: PatchRunner;
   readonly emit: (ev: RunEvent, output?: string) => void;
   readonly now: () => number;
+  /** circuit breakers of tools; absent in dry runs */
+  readonly breakers?: Breakers;
+  /** waits (between retries); resolves early when the signal aborts */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** [0, 1): jitter for retry delays */
+  readonly random: () => number;
   /** the environment task env vars are read from (process.env in real builds) */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
 }

@@ -19,6 +19,7 @@ import { Ledger } from '../patch/ledger.js';
 import { createPatchRunner } from '../patch/service.js';
 import { errorAt } from '../spec/diagnostic.js';
 import { suggest } from '../spec/suggest.js';
+import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_OK, openProject, specFailed } from './context.js';
 
@@ -65,6 +66,8 @@ export async function explainCommand(io: Io, target: string, opts: { dir?: strin
       files: createProjectFiles(root),
       emit: (ev) => events.push({ ev }),
       now: Date.now,
+      sleep,
+      random: Math.random,
       hostEnv: io.env,
     },
     { runId: 'explain', jobs: 1, force: false, keepGoing: true, dryRun: true, replayLogs: false, shell: config.shell, reasonDetail: Number.POSITIVE_INFINITY },

@@ -36,8 +36,9 @@ const processSignals: InterruptSource = {
     const onSignal = (): void => {
       count++;
       handler();
-      // A second Ctrl-C means "now": the children were already signalled by the handler.
-      if (count > 1) process.exit(130);
+      // The handler drains on the first signal and kills on the second; a third means the
+      // user no longer waits for anything.
+      if (count > 2) process.exit(130);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -487,6 +487,7 @@ function buildTask(t: RawTask, src: SpecSource, path: Path, wb: WsB, ctx: BuildC
     env: mergeEnv(config.env, t.env),
     cwd,
     retries: t.retries ?? 0,
+    retryDelay: (t.retry_delay === undefined ? undefined : parseDuration(t.retry_delay)) ?? 1000,
     ...(timeout !== undefined ? { timeout } : {}),
     cache: t.cache ?? true,
     clean: cleanMode(t.clean),

@@ -18,6 +18,10 @@ export type RunEvent =
   | { type: 'phase-end'; runId: string; at: number; phase: string; status: 'passed' | 'failed' | 'blocked' }
   | { type: 'cache'; runId: string; at: number; task: string; op: 'restore' | 'store' | 'miss' | 'corrupt' | 'error'; detail?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
+  /** a patch ledger transition (from: null when the entry was created) */
+  | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }
+  /** a FIX loop gave up: E_OSCILLATION (same error or patch again) or E_FIX_LIMIT (max_fix_attempts/max_attempts) */
+  | { type: 'fix-breaker'; runId: string; at: number; task: string; code: 'E_OSCILLATION' | 'E_FIX_LIMIT'; reason: string }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };
 
 export interface RunLog {

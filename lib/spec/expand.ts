@@ -135,7 +135,8 @@ class Expander {
         if (!scope) continue;
         const body = this.instantiate(tpl, scope, [tpl.id], via);
         if (!body) continue;
-        const mine = this.substituteOwn(own, scope, `neither template '${tpl.id}' (${formatLoc(tpl.idLoc)}) nor the matrix defines it`, tpl);
+        const why = matrix ? `neither template '${tpl.id}' (${formatLoc(tpl.idLoc)}) nor the matrix defines it` : `template '${tpl.id}' (${formatLoc(tpl.idLoc)}) has no such parameter`;
+        const mine = this.substituteOwn(own, scope, why, tpl);
         ws = mergeOver(body, mine);
       } else {
         ws = this.substituteOwn(own, comboScope, `the matrix (${formatLoc(at('matrix'))}) has no such key`, undefined);

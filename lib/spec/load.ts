@@ -56,6 +56,8 @@ export interface LoadedProject {
 /** one workstream as it reads after template expansion */
 export interface ExpandedWorkstream {
   readonly phase: string;
+  /** its id (a workstream file's name when the data has none) */
+  readonly id: string;
   /** where it is written (the use site) */
   readonly loc: SourceLoc;
   /** the template it was made from, if any */
@@ -228,7 +230,7 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
     if (!pb) continue;
     built.push(pb);
     for (const w of ex.workstreams) {
-      expanded.push({ phase: pb.spec.id, loc: w.src.loc(w.path), ...(w.template !== undefined ? { template: w.template } : {}), data: w.data });
+      expanded.push({ phase: pb.spec.id, id: w.data.id ?? w.defaultId ?? '', loc: w.src.loc(w.path), ...(w.template !== undefined ? { template: w.template } : {}), data: w.data });
     }
   }
   const byId = indexPhases(built, out);

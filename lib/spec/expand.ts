@@ -23,7 +23,7 @@ import { errorAt, formatLoc } from './diagnostic.js';
 import type { LocatedWorkstream, RawWorkstream } from './raw.js';
 import { checkSchema, show } from './schema-check.js';
 import type { Bound, Located, Origin, Scope, SubstProblem } from './substitute.js';
-import { childOrigin, ExpandedSource, mergeOver, omitKeys, originLoc, substitute } from './substitute.js';
+import { childOrigin, ExpandedSource, mergeOver, omitKeys, originLoc, placeholdersUsed, substitute } from './substitute.js';
 import { didYouMean, suggest } from './suggest.js';
 import type { ParamType, ParamValue, TemplateDef, TemplateRegistry } from './templates.js';
 
@@ -125,18 +125,39 @@ class Expander {
     const matrix = isRecord(data.matrix) ? (data.matrix as Record<string, unknown[]>) : undefined;
     const combos = matrix ? combinations(matrix, base) : [[]];
 
+    // with use:, a matrix key that is no parameter of the template only fills the
+    // workstream's own strings (e.g. with: { dir: "packages/{{pkg}}" }); one used nowhere is a typo
+    const localKeys = new Set(matrix && tpl ? Object.keys(matrix).filter((k) => !tpl.params.has(k)) : []);
+    if (tpl && localKeys.size > 0) {
+      const used = placeholdersUsed([own.value, data.with]);
+      for (const k of localKeys) {
+        if (used.has(k)) continue;
+        this.report(
+          errorAt(
+            'E_TEMPLATE_PARAM_UNKNOWN',
+            `${wsLabel}: matrix key '${k}' is no parameter of template '${tpl.id}' (${formatLoc(tpl.idLoc)}) and no {{${k}}} of the workstream uses it${didYouMean(k, tpl.params.keys())}`,
+            lw.src.loc([...lw.path, 'matrix', k], 'key'),
+            `matrix keys are the template's parameters, or fill {{key}} in the workstream's own fields (its id, with: values); ${paramList(tpl)}`,
+          ),
+        );
+        return [];
+      }
+    }
+
     const made: Array<{ ws: Located<Record<string, unknown>>; combo: readonly Given[] }> = [];
     for (const combo of combos) {
       const comboScope: Scope = new Map(combo.map((g) => [g.name, { value: g.value as ParamValue, origin: g.origin }]));
       let ws: Located<Record<string, unknown>> | undefined;
       if (tpl) {
-        const given = [...this.withValues(data.with, childOrigin(base, 'with'), comboScope, tpl, wsLabel, matrix ? at('matrix') : undefined), ...combo];
+        const params = combo.filter((g) => !localKeys.has(g.name));
+        const given = [...this.withValues(data.with, childOrigin(base, 'with'), comboScope, tpl, wsLabel, matrix ? at('matrix') : undefined), ...params];
         const scope = this.bind(tpl, given, { label: wsLabel, useLoc }, undefined);
         if (!scope) continue;
         const body = this.instantiate(tpl, scope, [tpl.id], via);
         if (!body) continue;
+        const ownScope = new Map([...scope, ...[...comboScope].filter(([k]) => localKeys.has(k))]);
         const why = matrix ? `neither template '${tpl.id}' (${formatLoc(tpl.idLoc)}) nor the matrix defines it` : `template '${tpl.id}' (${formatLoc(tpl.idLoc)}) has no such parameter`;
-        const mine = this.substituteOwn(own, scope, why, tpl);
+        const mine = this.substituteOwn(own, ownScope, why, tpl);
         ws = mergeOver(body, mine);
       } else {
         ws = this.substituteOwn(own, comboScope, `the matrix (${formatLoc(at('matrix'))}) has no such key`, undefined);
@@ -230,7 +251,7 @@ class Expander {
             'E_TEMPLATE_PARAM_UNKNOWN',
             `${site.label}: template '${tpl.id}' (${formatLoc(tpl.idLoc)}) has no parameter '${g.name}'${didYouMean(g.name, tpl.params.keys())}`,
             withVia(g.nameLoc, via),
-            g.from === 'matrix' ? `with use:, matrix keys are parameters of the template; ${paramList(tpl)}` : paramList(tpl),
+            paramList(tpl),
           ),
         );
         ok = false;

@@ -61,6 +61,14 @@ export function placeholdersIn(s: string): string[] {
   return [...s.matchAll(ANY)].map((m) => m[1]!);
 }
 
+/** the names of every `{{name}}` in the strings of a value tree */
+export function placeholdersUsed(v: unknown, into = new Set<string>()): Set<string> {
+  if (typeof v === 'string') for (const n of placeholdersIn(v)) into.add(n);
+  else if (Array.isArray(v)) for (const x of v) placeholdersUsed(x, into);
+  else if (isRecord(v)) for (const x of Object.values(v)) placeholdersUsed(x, into);
+  return into;
+}
+
 /** true when `s` is exactly one placeholder; its name */
 export function alonePlaceholder(s: string): string | undefined {
   return ALONE.exec(s)?.[1];

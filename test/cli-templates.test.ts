@@ -525,6 +525,18 @@ test('E_TEMPLATE_RECURSION: the closing use: line and the use site', async () =>
   );
 });
 
+test('E_TEMPLATE_UNDEFINED in a template no workstream uses yet', async () => {
+  await expectError(
+    {
+      'templates/t.yaml': L('id: t', 'params:', '  pkg: { type: string }', 'body:', '  tasks:', '    - { id: b, run: "make {{pkg}} {{pgk}}" }'),
+      'phases/p.yaml': USE('  - { id: a, tasks: [{ id: t, run: x }] }'),
+    },
+    'E_TEMPLATE_UNDEFINED',
+    ['templates/t.yaml:6:21'],
+    /template 't' \(used by no workstream yet\) uses \{\{pgk\}\}, which no parameter defines \(did you mean 'pkg'\?\)/,
+  );
+});
+
 test('an error in an expanded task points at the template line and names the use site', async () => {
   await expectError(
     {

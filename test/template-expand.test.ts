@@ -2,12 +2,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatDiagnostic, formatLoc } from '../lib/spec/diagnostic.js';
-import { expandWorkstreams } from '../lib/spec/expand.js';
+import { checkUnusedTemplate, expandWorkstreams } from '../lib/spec/expand.js';
 import type { LocatedWorkstream, RawWorkstream } from '../lib/spec/raw.js';
 import type { Bound, Scope, SubstProblem } from '../lib/spec/substitute.js';
 import { ExpandedSource, mergeOver, placeholdersUsed, substitute } from '../lib/spec/substitute.js';
 import type { TemplateDef } from '../lib/spec/templates.js';
-import { TemplateRegistry, templateFromFile } from '../lib/spec/templates.js';
+import { builtinTemplates, TemplateRegistry, templateFromFile } from '../lib/spec/templates.js';
+import { readFileSync } from 'node:fs';
 import type { SpecSource } from '../lib/spec/yaml-source.js';
 import { parseSpecText } from '../lib/spec/yaml-source.js';
 
@@ -146,6 +147,17 @@ test('expandWorkstreams: recursion through two templates is reported once, at th
       ['E_TEMPLATE_RECURSION', 'templates/a.yaml:2:14', 'phases/p.yaml:3:5'],
     ],
   );
+});
+
+test('the built-in templates pass their schema and define every {{name}} they use', () => {
+  const files = builtinTemplates();
+  assert.equal([...files.keys()], ['node-package', 'patch-fix']);
+  for (const [id, file] of files) {
+    const r = templateFromFile(parseSpecText(`<uet>/templates/${id}.yaml`, readFileSync(file, 'utf8')), true);
+    assert.equal(r.errors.map(formatDiagnostic), []);
+    assert.is(r.def!.id, id, 'a built-in template is named by its file');
+    assert.equal(checkUnusedTemplate(r.def!).map(formatDiagnostic), []);
+  }
 });
 
 test.run();

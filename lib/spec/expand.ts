@@ -6,9 +6,10 @@
  *   - use: T, with: {...}   T's parameters bound (with: values, then defaults), T's body
  *                           substituted, the workstream's own fields (substituted with the
  *                           same values) merged over it (tasks by id);
- *   - matrix: {k: [...]}    one workstream per combination (first key outermost); the
- *                           combination's values are T's parameters (with use:) and fill
- *                           every `{{k}}` of the workstream's own fields, its id included.
+ *   - matrix: {k: [...]}    one workstream per combination (first key outermost); each
+ *                           value fills every `{{k}}` of the workstream's own fields (its id
+ *                           and with: values included) and, when k is a parameter of T, binds
+ *                           it. With use:, a key that is neither a parameter nor used is a typo.
  *
  * A template body may itself say use: (bound from its own with:, substituted first); a chain
  * that leads back to a template already being expanded is E_TEMPLATE_RECURSION.
@@ -101,7 +102,7 @@ class Expander {
 
   private report(d: Diagnostic): void {
     // one template error is met once per use or combination: say it once
-    const key = `${d.code}\0${d.loc ? formatLoc(d.loc) : ''}\0${d.message}`;
+    const key = diagnosticKey(d);
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.errors.push(d);
@@ -340,32 +341,43 @@ class Expander {
   }
 
   private reportProblems(problems: readonly SubstProblem[], undefinedMessage: (p: SubstProblem) => string, via: SourceLoc | undefined, tpl?: TemplateDef): void {
-    for (const p of problems) {
-      const loc = withVia(originLoc(p.origin), via);
-      switch (p.kind) {
-        case 'undefined':
-          this.report(
-            errorAt(
-              'E_TEMPLATE_UNDEFINED',
-              undefinedMessage(p),
-              loc,
-              tpl ? `declare it under params: of template '${tpl.id}', or fix the name; ${paramList(tpl)}` : 'add the key to matrix:, or fix the name',
-            ),
-          );
-          break;
-        case 'list-in-string':
-          this.report(
-            errorAt(
-              'E_TEMPLATE_PARAM_TYPE',
-              `list parameter '${p.name}' is used inside a string${tpl ? ` (template '${tpl.id}' at ${formatLoc(tpl.idLoc)})` : ''}: a list splices only as a list item of its own`,
-              loc,
-              `write it as a list item: ["{{${p.name}}}"], or make '${p.name}' a string`,
-            ),
-          );
-          break;
-      }
+    problemDiagnostics(problems, undefinedMessage, via, tpl).forEach((d) => this.report(d));
+  }
+}
+
+/** substitution problems as diagnostics: undefined names, lists inside strings */
+function problemDiagnostics(problems: readonly SubstProblem[], undefinedMessage: (p: SubstProblem) => string, via: SourceLoc | undefined, tpl?: TemplateDef): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const p of problems) {
+    const loc = withVia(originLoc(p.origin), via);
+    switch (p.kind) {
+      case 'undefined':
+        out.push(
+          errorAt(
+            'E_TEMPLATE_UNDEFINED',
+            undefinedMessage(p),
+            loc,
+            tpl ? `declare it under params: of template '${tpl.id}', or fix the name; ${paramList(tpl)}` : 'add the key to matrix:, or fix the name',
+          ),
+        );
+        break;
+      case 'list-in-string':
+        out.push(
+          errorAt(
+            'E_TEMPLATE_PARAM_TYPE',
+            `list parameter '${p.name}' is used inside a string${tpl ? ` (template '${tpl.id}' at ${formatLoc(tpl.idLoc)})` : ''}: a list splices only as a list item of its own`,
+            loc,
+            `write it as a list item: ["{{${p.name}}}"], or make '${p.name}' a string`,
+          ),
+        );
+        break;
     }
   }
+  return out;
+}
+
+function diagnosticKey(d: Diagnostic): string {
+  return `${d.code}\0${d.loc ? formatLoc(d.loc) : ''}\0${d.message}`;
 }
 
 function withVia(loc: SourceLoc, via: SourceLoc | undefined): SourceLoc {
@@ -392,4 +404,23 @@ function combinations(matrix: Readonly<Record<string, readonly unknown[]>>, base
 
 function describeCombo(c: readonly Given[]): string {
   return c.map((g) => `${g.name}=${typeof g.value === 'string' ? g.value : JSON.stringify(g.value)}`).join(', ');
+}
+
+/**
+ * A template no workstream uses is still checked: every `{{name}}` of its body must be one of
+ * its parameters, and no list parameter may sit inside a string. (A used template had these
+ * checks while it was expanded, with its use site named.)
+ */
+export function checkUnusedTemplate(tpl: TemplateDef): Diagnostic[] {
+  const sample: Record<ParamType, ParamValue> = { string: '', number: 0, boolean: false, list: [] };
+  const scope: Scope = new Map([...tpl.params.values()].map((p) => [p.name, { value: sample[p.type], origin: { src: tpl.src, path: ['params', p.name] } }]));
+  const problems: SubstProblem[] = [];
+  substitute({ value: tpl.body, origin: { src: tpl.src, path: ['body'] } }, scope, problems);
+  const message = (p: SubstProblem): string => `template '${tpl.id}' (used by no workstream yet) uses {{${p.name}}}, which no parameter defines${didYouMean(p.name, tpl.params.keys())}`;
+  // one problem per place (a string may repeat a name)
+  const seen = new Set<string>();
+  return problemDiagnostics(problems, message, undefined, tpl).filter((d) => {
+    const k = diagnosticKey(d);
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
 }

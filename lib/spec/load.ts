@@ -11,7 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join, posix, resolve as resolvePath } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { Diagnostic, SourceLoc } from './diagnostic.js';
-import { expandWorkstreams } from './expand.js';
+import { checkUnusedTemplate, expandWorkstreams } from './expand.js';
 import type { ConfigSpec, ProjectSpec } from './model.js';
 import { buildPhase, byteCompare, CONFIG_DEFAULTS, normaliseConfig } from './normalise.js';
 import type { PhaseB } from './normalise.js';
@@ -209,8 +209,12 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
       return { data, src, stem: p.stem, workstreams: [...inline, ...fileWs] };
     }),
   );
+  // (uet's own repository: its templates/ folder holds the built-ins, not project templates)
+  const builtins = builtinTemplates();
+  const builtinPaths = new Set(builtins.values());
+  const projectTemplates = found.templates.filter((f) => !builtinPaths.has(join(root, f)));
   const templateDefs: TemplateDef[] = [];
-  for (const parsed of await Promise.all(found.templates.map((f) => readSpecFile(root, f)))) {
+  for (const parsed of await Promise.all(projectTemplates.map((f) => readSpecFile(root, f)))) {
     const t = templateFromFile(parsed, false);
     errors.push(...t.errors);
     if (t.def) templateDefs.push(t.def);
@@ -218,14 +222,15 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
   if (errors.length > 0 || !config) return err(sortDiagnostics(errors));
 
   // 3. expand templates, normalise, resolve
-  const builtins = builtinTemplates();
   const templates = new TemplateRegistry(indexTemplates(templateDefs, [...builtins.keys()], out), builtins, (d) => semantic.push(d));
   const built: PhaseB[] = [];
   const expanded: ExpandedWorkstream[] = [];
+  const used = new Set<string>();
   for (const lp of located) {
     if (!lp) continue;
     const ex = expandWorkstreams(lp.workstreams, { templates });
     semantic.push(...ex.errors);
+    for (const t of ex.used) used.add(t);
     const pb = buildPhase(lp, ex.workstreams, { config, out });
     if (!pb) continue;
     built.push(pb);
@@ -233,6 +238,7 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
       expanded.push({ phase: pb.spec.id, id: w.data.id ?? w.defaultId ?? '', loc: w.src.loc(w.path), ...(w.template !== undefined ? { template: w.template } : {}), data: w.data });
     }
   }
+  for (const t of templateDefs) if (!used.has(t.id)) semantic.push(...checkUnusedTemplate(t));
   const byId = indexPhases(built, out);
   resolveAll(byId, out);
   if (semantic.length > 0) return err(sortDiagnostics(semantic));

@@ -13,6 +13,8 @@ import { countLines, makeProject, readText, REPO_ROOT, removeProject, runUet, wr
 import type { RunResult } from './helpers/project.js';
 
 const L = (...lines: string[]): string => `${lines.join('\n')}\n`;
+/** phases/p.yaml holding these workstream lines */
+const USE = (...lines: string[]): string => USE(...lines);
 const CONFIG = L('version: 1', 'project: t', 'tools:', '  fixer: { run: "true" }');
 
 /** templates/ts.yaml: the template of SPEC 1.5, with commands that log what ran */
@@ -82,9 +84,7 @@ test('use + with: parameters filled, typed values, a list spliced, a task overri
   await inProject(
     {
       'templates/ts.yaml': TS_TEMPLATE,
-      'phases/p.yaml': L(
-        'id: p',
-        'workstreams:',
+      'phases/p.yaml': USE(
         '  - id: core',
         '    use: ts-package',
         '    with: { pkg: core, strict: false, extra_inputs: [tsconfig.json, "lib/*.d.ts"], retries: 2 }',
@@ -135,9 +135,7 @@ test('matrix: one workstream per combination, ids filled, depends_on between exp
   await inProject(
     {
       'templates/ts.yaml': TS_TEMPLATE,
-      'phases/p.yaml': L(
-        'id: p',
-        'workstreams:',
+      'phases/p.yaml': USE(
         '  - id: core',
         '    use: ts-package',
         '    with: { pkg: core }',
@@ -185,7 +183,7 @@ test('matrix: one workstream per combination, ids filled, depends_on between exp
 test('a matrix without use: fills the workstream\'s own strings', async () => {
   await inProject(
     {
-      'phases/p.yaml': L('id: p', 'workstreams:', '  - id: "t-{{n}}"', '    matrix: { n: [1, 2, 3] }', '    tasks:', '      - { id: go, run: "echo {{n}} >> runs.log" }'),
+      'phases/p.yaml': USE('  - id: "t-{{n}}"', '    matrix: { n: [1, 2, 3] }', '    tasks:', '      - { id: go, run: "echo {{n}} >> runs.log" }'),
     },
     async (dir) => {
       const { byId } = await expand(dir);
@@ -212,7 +210,7 @@ test('templates use templates: the outer body is merged over the inner, paramete
         '      run: "echo test {{name}} >> runs.log"',
         '      depends_on: [build]',
       ),
-      'phases/p.yaml': L('id: p', 'workstreams:', '  - id: ui', '    use: tested-package', '    with: { name: ui }'),
+      'phases/p.yaml': USE('  - id: ui', '    use: tested-package', '    with: { name: ui }'),
     },
     async (dir) => {
       const { byId, out } = await expand(dir);
@@ -232,7 +230,7 @@ test('uet graph and uet explain show the expanded tasks', async () => {
   await inProject(
     {
       'templates/ts.yaml': TS_TEMPLATE,
-      'phases/p.yaml': L('id: p', 'workstreams:', '  - id: "pkg-{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli] }'),
+      'phases/p.yaml': USE('  - id: "pkg-{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli] }'),
     },
     async (dir) => {
       const dot = await runUet(dir, ['graph', '--format', 'mermaid']);
@@ -252,9 +250,7 @@ test('uet graph and uet explain show the expanded tasks', async () => {
 
 // ------------------------------------------------------------------------------ cache and keys
 
-const HAND_WRITTEN = L(
-  'id: p',
-  'workstreams:',
+const HAND_WRITTEN = USE(
   '  - id: cli',
   '    files_scope: { write: ["packages/cli/**"] }',
   '    tasks:',
@@ -290,7 +286,7 @@ test('keys depend only on expanded content: copied YAML refactored into a templa
       assert.is(countLines(dir, 'runs.log'), 4);
 
       writeText(dir, 'templates/ts.yaml', TS_TEMPLATE.replace('"echo build {{pkg}} >> runs.log"', '"echo build {{pkg}} >> runs.log && mkdir -p packages/{{pkg}}/dist && cp packages/{{pkg}}/src/a.ts packages/{{pkg}}/dist/a.js"'));
-      writeText(dir, 'phases/p.yaml', L('id: p', 'workstreams:', '  - id: "{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli, web] }'));
+      writeText(dir, 'phases/p.yaml', USE('  - id: "{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli, web] }'));
       const check = await runUet(dir, ['validate']);
       assert.is(check.code, 0, check.stderr);
       const second = await runUet(dir, ['build']);
@@ -299,7 +295,7 @@ test('keys depend only on expanded content: copied YAML refactored into a templa
       assert.is(countLines(dir, 'runs.log'), 4, 'nothing ran again');
 
       // and a change the template makes does reach the keys
-      writeText(dir, 'phases/p.yaml', L('id: p', 'workstreams:', '  - id: "{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli, web] }', '    with: { strict: false }'));
+      writeText(dir, 'phases/p.yaml', USE('  - id: "{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli, web] }', '    with: { strict: false }'));
       const third = await runUet(dir, ['build']);
       assert.match(lastLine(third.stdout), / 2 fresh, 0 restored, 2 ran, 0 failed/);
     },
@@ -310,7 +306,7 @@ test('expansion is part of the compiled-graph cache: a no-op uses the cached exp
   await inProject(
     {
       'templates/ts.yaml': TS_TEMPLATE,
-      'phases/p.yaml': L('id: p', 'workstreams:', '  - id: "pkg-{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli] }'),
+      'phases/p.yaml': USE('  - id: "pkg-{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli] }'),
     },
     async (dir) => {
       const first = await runUet(dir, ['build']);
@@ -367,9 +363,7 @@ test('built-in node-package on examples/templates: builds, tests, then rebuilds 
 test('built-in patch-fix: edit, then static and runtime checks with the fix tool', async () => {
   await inProject(
     {
-      'phases/p.yaml': L(
-        'id: p',
-        'workstreams:',
+      'phases/p.yaml': USE(
         '  - id: parser',
         '    use: patch-fix',
         '    with: { patches: ["patches/*.diff"], write: ["lib/**"], static: "true", runtime: "true", fix: fixer, inputs: ["lib/**"] }',
@@ -393,7 +387,7 @@ test('a project template with the id of a built-in one wins, with a warning', as
   await inProject(
     {
       'templates/mine.yaml': L('id: node-package', 'body:', '  tasks: [{ id: mine, run: "echo mine >> runs.log" }]'),
-      'phases/p.yaml': L('id: p', 'workstreams:', '  - { id: a, use: node-package }'),
+      'phases/p.yaml': USE('  - { id: a, use: node-package }'),
     },
     async (dir) => {
       const { byId, out } = await expand(dir);
@@ -420,8 +414,6 @@ async function expectError(files: Record<string, string>, code: string, places: 
     assert.not.ok(fs.existsSync(path.join(dir, 'runs.log')), 'a spec error builds nothing');
   });
 }
-
-const USE = (...lines: string[]): string => L('id: p', 'workstreams:', ...lines);
 
 test('E_TEMPLATE_PARAM_MISSING names the use site and the parameter\'s line', async () => {
   await expectError(

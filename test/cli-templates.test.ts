@@ -14,7 +14,7 @@ import type { RunResult } from './helpers/project.js';
 
 const L = (...lines: string[]): string => `${lines.join('\n')}\n`;
 /** phases/p.yaml holding these workstream lines */
-const USE = (...lines: string[]): string => USE(...lines);
+const USE = (...lines: string[]): string => L('id: p', 'workstreams:', ...lines);
 const CONFIG = L('version: 1', 'project: t', 'tools:', '  fixer: { run: "true" }');
 
 /** templates/ts.yaml: the template of SPEC 1.5, with commands that log what ran */

@@ -60,6 +60,27 @@ interface Given {
   readonly from: 'with' | 'matrix';
 }
 
+/** a workstream with use: or matrix:, and the places its messages name */
+interface WsSite {
+  readonly lw: LocatedWorkstream;
+  readonly base: Origin;
+  /** `workstream 'core'` */
+  readonly label: string;
+  readonly useLoc: SourceLoc;
+  readonly matrixLoc: SourceLoc;
+  /** the workstream itself: the use site named by errors at template lines */
+  readonly via: SourceLoc;
+  /** its fields but use, with and matrix */
+  readonly own: Located<Record<string, unknown>>;
+  readonly matrix: Readonly<Record<string, readonly unknown[]>> | undefined;
+}
+
+/** one expanded workstream and the matrix combination that made it */
+interface Made {
+  readonly ws: Located<Record<string, unknown>>;
+  readonly combo: readonly Given[];
+}
+
 /** where a template is used, for binding its parameters and for messages */
 interface UseSite {
   /** `workstream 'p/core'` or `template 'outer'` */
@@ -111,96 +132,117 @@ class Expander {
   expand(lw: LocatedWorkstream): LocatedWorkstream[] {
     const data = lw.data;
     if (data.use === undefined && data.matrix === undefined) return [lw];
-    const at = (...p: (string | number)[]): SourceLoc => lw.src.loc([...lw.path, ...p]);
-    const wsLabel = `workstream '${typeof data.id === 'string' ? data.id : (lw.defaultId ?? '?')}'`;
-    const useLoc = at('use');
-    const via = lw.src.loc(lw.path);
+    const base: Origin = { src: lw.src, path: lw.path };
+    const site: WsSite = {
+      lw,
+      base,
+      label: `workstream '${typeof data.id === 'string' ? data.id : (lw.defaultId ?? '?')}'`,
+      useLoc: lw.src.loc([...lw.path, 'use']),
+      matrixLoc: lw.src.loc([...lw.path, 'matrix']),
+      via: lw.src.loc(lw.path),
+      own: omitKeys({ value: data as Record<string, unknown>, origin: base }, USE_KEYS),
+      matrix: isRecord(data.matrix) ? (data.matrix as Record<string, unknown[]>) : undefined,
+    };
     let tpl: TemplateDef | undefined;
     if (typeof data.use === 'string') {
-      tpl = this.lookup(data.use, { label: wsLabel, useLoc }, undefined);
+      tpl = this.lookup(data.use, { label: site.label, useLoc: site.useLoc }, undefined);
       if (!tpl) return [];
       this.used.add(tpl.id);
     }
-    const base: Origin = { src: lw.src, path: lw.path };
-    const own = omitKeys({ value: data as Record<string, unknown>, origin: base }, USE_KEYS);
-    const matrix = isRecord(data.matrix) ? (data.matrix as Record<string, unknown[]>) : undefined;
-    const combos = matrix ? combinations(matrix, base) : [[]];
-
-    // with use:, a matrix key that is no parameter of the template only fills the
-    // workstream's own strings (e.g. with: { dir: "packages/{{pkg}}" }); one used nowhere is a typo
-    const localKeys = new Set(matrix && tpl ? Object.keys(matrix).filter((k) => !tpl.params.has(k)) : []);
-    if (tpl && localKeys.size > 0) {
-      const used = placeholdersUsed([own.value, data.with]);
-      for (const k of localKeys) {
-        if (used.has(k)) continue;
-        this.report(
-          errorAt(
-            'E_TEMPLATE_PARAM_UNKNOWN',
-            `${wsLabel}: matrix key '${k}' is no parameter of template '${tpl.id}' (${formatLoc(tpl.idLoc)}) and no {{${k}}} of the workstream uses it${didYouMean(k, tpl.params.keys())}`,
-            lw.src.loc([...lw.path, 'matrix', k], 'key'),
-            `matrix keys are the template's parameters, or fill {{key}} in the workstream's own fields (its id, with: values); ${paramList(tpl)}`,
-          ),
-        );
-        return [];
-      }
+    const localKeys = tpl ? this.localMatrixKeys(site, tpl) : new Set<string>();
+    if (!localKeys) return [];
+    const made: Made[] = [];
+    for (const combo of site.matrix ? combinations(site.matrix, base) : [[]]) {
+      const ws = tpl ? this.fromTemplate(site, tpl, combo, localKeys) : this.fromMatrix(site, combo);
+      if (ws) made.push({ ws, combo });
     }
-
-    const made: Array<{ ws: Located<Record<string, unknown>>; combo: readonly Given[] }> = [];
-    for (const combo of combos) {
-      const comboScope: Scope = new Map(combo.map((g) => [g.name, { value: g.value as ParamValue, origin: g.origin }]));
-      let ws: Located<Record<string, unknown>> | undefined;
-      if (tpl) {
-        const params = combo.filter((g) => !localKeys.has(g.name));
-        const given = [...this.withValues(data.with, childOrigin(base, 'with'), comboScope, tpl, wsLabel, matrix ? at('matrix') : undefined), ...params];
-        const scope = this.bind(tpl, given, { label: wsLabel, useLoc }, undefined);
-        if (!scope) continue;
-        const body = this.instantiate(tpl, scope, [tpl.id], via);
-        if (!body) continue;
-        const ownScope = new Map([...scope, ...[...comboScope].filter(([k]) => localKeys.has(k))]);
-        const why = matrix ? `neither template '${tpl.id}' (${formatLoc(tpl.idLoc)}) nor the matrix defines it` : `template '${tpl.id}' (${formatLoc(tpl.idLoc)}) has no such parameter`;
-        const mine = this.substituteOwn(own, ownScope, why, tpl);
-        ws = mergeOver(body, mine);
-      } else {
-        ws = this.substituteOwn(own, comboScope, `the matrix (${formatLoc(at('matrix'))}) has no such key`, undefined);
-      }
-      made.push({ ws, combo });
-    }
-
-    // a matrix that makes one id twice
-    const firstBy = new Map<string, readonly Given[]>();
-    const out: LocatedWorkstream[] = [];
-    for (const { ws, combo } of made) {
-      const id = typeof ws.value['id'] === 'string' ? ws.value['id'] : lw.defaultId;
-      if (matrix && id !== undefined) {
-        const first = firstBy.get(id);
-        if (first) {
-          this.report(
-            errorAt(
-              'E_MATRIX_DUPLICATE',
-              `the matrix (${formatLoc(at('matrix'))}) makes workstream '${id}' twice: for ${describeCombo(first)} and for ${describeCombo(combo)}`,
-              data.id !== undefined ? at('id') : via,
-              `put every matrix key into the id, e.g. id: "${typeof data.id === 'string' ? data.id.replace(/\{\{.*$/, '') : 'ws-'}${Object.keys(matrix)
-                .map((k) => `{{${k}}}`)
-                .join('-')}", and give each key distinct values`,
-            ),
-          );
-          continue;
-        }
-        firstBy.set(id, combo);
-      }
-      const src = new ExpandedSource(ws.value, ws.origin, lw.src, via);
+    return this.withoutDuplicates(site, made).flatMap(({ ws }) => {
+      const src = new ExpandedSource(ws.value, ws.origin, lw.src, site.via);
       const schemaErrors = checkSchema('workstream', src, lw.defaultId);
       schemaErrors.forEach((d) => this.report(d));
-      if (schemaErrors.length > 0) continue;
-      out.push({
-        data: ws.value as RawWorkstream,
-        src,
-        path: [],
-        ...(lw.defaultId !== undefined ? { defaultId: lw.defaultId } : {}),
-        ...(tpl ? { template: tpl.id } : {}),
-      });
+      if (schemaErrors.length > 0) return [];
+      return [
+        {
+          data: ws.value as RawWorkstream,
+          src,
+          path: [],
+          ...(lw.defaultId !== undefined ? { defaultId: lw.defaultId } : {}),
+          ...(tpl ? { template: tpl.id } : {}),
+        },
+      ];
+    });
+  }
+
+  /**
+   * With use:, the matrix keys that are no parameter of the template: they only fill the
+   * workstream's own strings (e.g. with: { dir: "packages/{{pkg}}" }). One that fills nothing
+   * is a typo: reported, and undefined returned.
+   */
+  private localMatrixKeys(site: WsSite, tpl: TemplateDef): Set<string> | undefined {
+    const local = new Set(site.matrix ? Object.keys(site.matrix).filter((k) => !tpl.params.has(k)) : []);
+    if (local.size === 0) return local;
+    const used = placeholdersUsed([site.own.value, site.lw.data.with]);
+    const unused = [...local].filter((k) => !used.has(k));
+    for (const k of unused) {
+      this.report(
+        errorAt(
+          'E_TEMPLATE_PARAM_UNKNOWN',
+          `${site.label}: matrix key '${k}' is no parameter of template '${tpl.id}' (${formatLoc(tpl.idLoc)}) and no {{${k}}} of the workstream uses it${didYouMean(k, tpl.params.keys())}`,
+          site.lw.src.loc([...site.lw.path, 'matrix', k], 'key'),
+          `matrix keys are the template's parameters, or fill {{key}} in the workstream's own fields (its id, with: values); ${paramList(tpl)}`,
+        ),
+      );
     }
-    return out;
+    return unused.length > 0 ? undefined : local;
+  }
+
+  /** one workstream from a template and one matrix combination ([] without a matrix) */
+  private fromTemplate(site: WsSite, tpl: TemplateDef, combo: readonly Given[], localKeys: ReadonlySet<string>): Located<Record<string, unknown>> | undefined {
+    const comboScope = scopeOf(combo);
+    const withGiven = this.withValues(site, tpl, comboScope);
+    const scope = this.bind(tpl, [...withGiven, ...combo.filter((g) => !localKeys.has(g.name))], { label: site.label, useLoc: site.useLoc }, undefined);
+    if (!scope) return undefined;
+    const body = this.instantiate(tpl, scope, [tpl.id], site.via);
+    if (!body) return undefined;
+    const ownScope = new Map([...scope, ...[...comboScope].filter(([k]) => localKeys.has(k))]);
+    const where = `template '${tpl.id}' (${formatLoc(tpl.idLoc)})`;
+    const why = site.matrix ? `neither ${where} nor the matrix defines it` : `${where} has no such parameter`;
+    return mergeOver(body, this.substituteOwn(site.own, ownScope, why, tpl));
+  }
+
+  /** one workstream from a matrix combination, without a template */
+  private fromMatrix(site: WsSite, combo: readonly Given[]): Located<Record<string, unknown>> {
+    return this.substituteOwn(site.own, scopeOf(combo), `the matrix (${formatLoc(site.matrixLoc)}) has no such key`, undefined);
+  }
+
+  /** E_MATRIX_DUPLICATE for each workstream whose id an earlier combination already made */
+  private withoutDuplicates(site: WsSite, made: readonly Made[]): Made[] {
+    const { lw, matrix } = site;
+    if (!matrix) return [...made];
+    const firstBy = new Map<string, readonly Given[]>();
+    const idLoc = lw.data.id !== undefined ? lw.src.loc([...lw.path, 'id']) : site.via;
+    const written = typeof lw.data.id === 'string' ? lw.data.id.replace(/\{\{.*$/, '') : 'ws-';
+    const example = `${written}${Object.keys(matrix)
+      .map((k) => `{{${k}}}`)
+      .join('-')}`;
+    return made.filter(({ ws, combo }) => {
+      const id = typeof ws.value['id'] === 'string' ? ws.value['id'] : lw.defaultId;
+      if (id === undefined) return true;
+      const first = firstBy.get(id);
+      if (!first) {
+        firstBy.set(id, combo);
+        return true;
+      }
+      this.report(
+        errorAt(
+          'E_MATRIX_DUPLICATE',
+          `the matrix (${formatLoc(site.matrixLoc)}) makes workstream '${id}' twice: for ${describeCombo(first)} and for ${describeCombo(combo)}`,
+          idLoc,
+          `put every matrix key into the id, e.g. id: "${example}", and give each key distinct values`,
+        ),
+      );
+      return false;
+    });
   }
 
   /** the template `id`, or E_UNKNOWN_TEMPLATE (with the closest id and where it is) */
@@ -222,15 +264,19 @@ class Expander {
     return undefined;
   }
 
-  /** with: values, each substituted with the matrix combination (so with: { x: "{{k}}" } works) */
-  private withValues(w: unknown, origin: Origin, comboScope: Scope, tpl: TemplateDef, label: string, matrixLoc: SourceLoc | undefined): Given[] {
+  /** with: values, each filled from the matrix combination (so with: { x: "{{k}}" } works) */
+  private withValues(site: WsSite, tpl: TemplateDef, comboScope: Scope): Given[] {
+    const w = site.lw.data.with;
     if (!isRecord(w)) return [];
+    const origin = childOrigin(site.base, 'with');
     return Object.entries(w).map(([name, raw]) => {
       const o = childOrigin(origin, name);
       const problems: SubstProblem[] = [];
       const r = substitute({ value: raw, origin: o }, comboScope, problems);
-      this.reportProblems(problems, (p) =>
-        `${label}: with.${name} uses {{${p.name}}}, which ${matrixLoc ? `the matrix (${formatLoc(matrixLoc)}) does not define` : 'nothing defines: there is no matrix'} (template '${tpl.id}' at ${formatLoc(tpl.idLoc)})`,
+      this.reportProblems(
+        problems,
+        (p) =>
+          `${site.label}: with.${name} uses {{${p.name}}}, which ${site.matrix ? `the matrix (${formatLoc(site.matrixLoc)}) does not define` : 'nothing defines: there is no matrix'} (template '${tpl.id}' at ${formatLoc(tpl.idLoc)})`,
         undefined,
       );
       return { name, value: r.value, origin: r.origin, loc: originLoc(o), nameLoc: originLoc(o, 'key'), from: 'with' as const };
@@ -374,6 +420,10 @@ function problemDiagnostics(problems: readonly SubstProblem[], undefinedMessage:
     }
   }
   return out;
+}
+
+function scopeOf(given: readonly Given[]): Scope {
+  return new Map(given.map((g) => [g.name, { value: g.value as ParamValue, origin: g.origin }]));
 }
 
 function diagnosticKey(d: Diagnostic): string {

@@ -193,6 +193,29 @@ test('a matrix without use: fills the workstream\'s own strings', async () => {
   );
 });
 
+test('a workstream file may use a template (its id the file name); the config\'s templates: globs say where templates are', async () => {
+  await inProject(
+    {
+      'uet.config.yaml': L('version: 1', 'templates: ["ci/templates/*.yaml"]'),
+      'ci/templates/ts.yaml': TS_TEMPLATE,
+      'phases/p.yaml': L('id: p'),
+      'phases/p/core.yaml': L('use: ts-package', 'with: { pkg: core }'),
+    },
+    async (dir) => {
+      const { byId } = await expand(dir);
+      assert.equal([...byId.keys()], ['core']);
+      assert.is(taskOf(byId.get('core'), 'build')['run'], 'echo build core >> runs.log');
+      const first = await runUet(dir, ['build', 'p/core/build']);
+      assert.is(first.code, 0, first.stdout + first.stderr);
+      // a template found through these globs is a spec file: editing it recompiles the cached graph
+      writeText(dir, 'ci/templates/ts.yaml', TS_TEMPLATE.replace('echo build {{pkg}}', 'echo make {{pkg}}'));
+      const second = await runUet(dir, ['build', 'p/core/build']);
+      assert.is(second.code, 0, second.stdout + second.stderr);
+      assert.is(readText(dir, 'runs.log'), 'build core\nmake core\n');
+    },
+  );
+});
+
 test('templates use templates: the outer body is merged over the inner, parameters passed through with:', async () => {
   await inProject(
     {

@@ -91,7 +91,7 @@ test('mergeOver: keys replaced, tasks merged by id (fields overridden, new tasks
 function registry(...files: Array<[string, string]>): TemplateRegistry {
   const defs = new Map<string, TemplateDef>();
   for (const [file, text] of files) {
-    const r = templateFromFile(parseSpecText(file, text), false);
+    const r = templateFromFile(parseSpecText(file, text));
     if (!r.def) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
     defs.set(r.def.id, r.def);
   }
@@ -153,7 +153,7 @@ test('the built-in templates pass their schema and define every {{name}} they us
   const files = builtinTemplates();
   assert.equal([...files.keys()], ['node-package', 'patch-fix']);
   for (const [id, file] of files) {
-    const r = templateFromFile(parseSpecText(`<uet>/templates/${id}.yaml`, readFileSync(file, 'utf8')), true);
+    const r = templateFromFile(parseSpecText(`<uet>/templates/${id}.yaml`, readFileSync(file, 'utf8')));
     assert.equal(r.errors.map(formatDiagnostic), []);
     assert.is(r.def!.id, id, 'a built-in template is named by its file');
     assert.equal(checkUnusedTemplate(r.def!).map(formatDiagnostic), []);

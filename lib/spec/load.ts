@@ -215,7 +215,7 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
   const projectTemplates = found.templates.filter((f) => !builtinPaths.has(join(root, f)));
   const templateDefs: TemplateDef[] = [];
   for (const parsed of await Promise.all(projectTemplates.map((f) => readSpecFile(root, f)))) {
-    const t = templateFromFile(parsed, false);
+    const t = templateFromFile(parsed);
     errors.push(...t.errors);
     if (t.def) templateDefs.push(t.def);
   }

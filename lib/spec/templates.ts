@@ -37,7 +37,6 @@ export interface TemplateDef {
   readonly body: Readonly<Record<string, unknown>>;
   readonly src: SpecSource;
   readonly idLoc: SourceLoc;
-  readonly builtin: boolean;
 }
 
 interface RawTemplate {
@@ -74,7 +73,7 @@ function builtinTemplateDir(): string | undefined {
 }
 
 /** parse and check one template file; the definition, or its errors */
-export function templateFromFile(parsed: ParsedFile, builtin: boolean): { def?: TemplateDef; errors: Diagnostic[] } {
+export function templateFromFile(parsed: ParsedFile): { def?: TemplateDef; errors: Diagnostic[] } {
   if (!parsed.ok) return { errors: parsed.errors };
   const src = parsed.src;
   const errors = checkSchema('template', src);
@@ -98,7 +97,6 @@ export function templateFromFile(parsed: ParsedFile, builtin: boolean): { def?: 
       body: raw.body,
       src,
       idLoc: src.loc(['id']),
-      builtin,
     },
     errors: [],
   };
@@ -137,7 +135,7 @@ export class TemplateRegistry {
     const file = this.builtinFiles.get(id);
     let def: TemplateDef | undefined;
     if (file) {
-      const r = templateFromFile(parseSpecText(`${BUILTIN_PREFIX}${basename(file)}`, readFileSync(file, 'utf8')), true);
+      const r = templateFromFile(parseSpecText(`${BUILTIN_PREFIX}${basename(file)}`, readFileSync(file, 'utf8')));
       r.errors.forEach(this.onBuiltinError);
       def = r.def;
     }

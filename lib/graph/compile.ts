@@ -196,8 +196,8 @@ function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
 
 /**
  * E_SCOPE_CONFLICT: two workstreams that declare their own write scope, can run at the same
- * time (neither reaches the other, no shared conflict_group, both parallel_ok) and whose write
- * or create globs can match a common path.
+ * time (neither reaches the other, no shared conflict_group, both parallel_ok, not both in
+ * worktrees) and whose write or create globs can match a common path.
  */
 function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] {
   const scoped: WorkstreamSpec[] = [];
@@ -232,6 +232,8 @@ function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] 
       const b = scoped[j]!;
       if (!a.parallelOk || !b.parallelOk) continue;
       if (a.conflictGroup !== undefined && a.conflictGroup === b.conflictGroup) continue;
+      // Each in its own worktree, they cannot trample each other; a real clash is a merge conflict.
+      if (a.isolation === 'worktree' && b.isolation === 'worktree') continue;
       if (reaches.get(a.fullId)!.has(b.fullId) || reaches.get(b.fullId)!.has(a.fullId)) continue;
       const overlap = firstOverlap([...a.filesScope.write, ...a.filesScope.create], [...b.filesScope.write, ...b.filesScope.create]);
       if (!overlap) continue;

@@ -60,6 +60,19 @@ function worktrees(dir: string): string[] {
     .map((l) => l.slice('worktree '.length));
 }
 
+/** A repository whose phase p has two isolated workstreams a and b, each writing one file. */
+function twoWorkstreams(a: [file: string, content: string], b: [file: string, content: string], gates = ''): string {
+  const files: Record<string, string> = { [a[0]]: 'original\n', [b[0]]: 'original\n' };
+  files['phases/p.yaml'] = phase(
+    [
+      { id: 'a', file: a[0], content: a[1] },
+      { id: 'b', file: b[0], content: b[1] },
+    ],
+    gates,
+  );
+  return project(files);
+}
+
 function project(files: Record<string, string>): string {
   const dir = makeProject({ 'uet.config.yaml': CONFIG, '.gitignore': IGNORE, ...files });
   gitInit(dir);
@@ -131,14 +144,7 @@ test('integration order: dependencies first, then id', async () => {
 });
 
 test('a merge conflict: E_MERGE_CONFLICT with the files and branches; the checkout, index and HEAD are exactly as before', async () => {
-  const dir = project({
-    'shared.txt': 'original\n',
-    'other.txt': 'other\n',
-    'phases/p.yaml': phase([
-      { id: 'a', file: 'shared.txt', content: 'from a' },
-      { id: 'b', file: 'shared.txt', content: 'from b' },
-    ]),
-  });
+  const dir = twoWorkstreams(['shared.txt', 'from a'], ['shared.txt', 'from b']);
   try {
     // Untracked and staged-nothing: an untracked file does not make the checkout dirty.
     writeText(dir, 'notes.txt', 'my notes\n');
@@ -165,18 +171,9 @@ test('a merge conflict: E_MERGE_CONFLICT with the files and branches; the checko
 });
 
 test('a gate that fails after a merge moves the branch back and keeps every branch', async () => {
-  const dir = project({
-    'a.txt': 'a\n',
-    'b.txt': 'b\n',
-    // Each change alone passes; both together do not (a semantic conflict git cannot see).
-    'phases/p.yaml': phase(
-      [
-        { id: 'a', file: 'a.txt', content: 'changed' },
-        { id: 'b', file: 'b.txt', content: 'changed' },
-      ],
-      `gates:\n  - id: GATE_ONE\n    type: custom\n    needs: ["*/check"]\n    run: "test $(cat a.txt b.txt | grep -c changed) -le 1"\n`,
-    ),
-  });
+  // Each change alone passes; both together do not (a semantic conflict git cannot see).
+  const gate = `gates:\n  - id: GATE_ONE\n    type: custom\n    needs: ["*/check"]\n    run: "test $(cat a.txt b.txt | grep -c changed) -le 1"\n`;
+  const dir = twoWorkstreams(['a.txt', 'changed'], ['b.txt', 'changed'], gate);
   try {
     const head = git(dir, 'rev-parse', 'HEAD');
     const before = snapshot(dir);
@@ -217,14 +214,7 @@ test('a dirty checkout is refused before anything runs, naming the files; --no-i
 });
 
 test('--no-integrate commits each workstream on its branch and leaves the user branch alone', async () => {
-  const dir = project({
-    'a.txt': 'a\n',
-    'b.txt': 'b\n',
-    'phases/p.yaml': phase([
-      { id: 'a', file: 'a.txt', content: 'A changed' },
-      { id: 'b', file: 'b.txt', content: 'B changed' },
-    ]),
-  });
+  const dir = twoWorkstreams(['a.txt', 'A changed'], ['b.txt', 'B changed']);
   try {
     const head = git(dir, 'rev-parse', 'HEAD');
     const before = snapshot(dir);

@@ -16,7 +16,10 @@
  *      └──(build stopping: failure without --keep-going, or Ctrl-C) ▶ skipped ┘
  *
  * Gates and phase barriers settle as soon as their members have (a gate with its own
- * `run` goes through deciding/running like a task).
+ * `run` goes through deciding/running like a task). A phase barrier whose members passed
+ * first waits for its isolated workstreams' integration (services.workspaces), which may
+ * re-check the phase's gates in a nested Build; a failed integration blocks its dependents.
+ * A task of an isolated workstream reads and writes through its worktree's FileView.
  */
 import path from 'node:path';
 import type { OutputFile } from '../cache/types.js';

@@ -86,7 +86,7 @@ export class WorktreeWorkspaces implements Workspaces {
     const states = new Map<Isolated, BranchState>();
     for (const e of entries) {
       const s = await (e.state ?? Promise.resolve<BranchState>({ kind: 'failed' }));
-      if (s.kind === 'error') return err(s.message);
+      if (s.kind === 'error') return this.fail(phase, [e], e, 'refused', s.message, undefined);
       states.set(e, s);
     }
     const toMerge = entries.filter((e) => states.get(e)!.kind === 'committed');
@@ -97,12 +97,12 @@ export class WorktreeWorkspaces implements Workspaces {
     }
     const phaseHasGates = this.o.project.spec.phases.find((p) => p.id === phase)!.gates.length > 0;
     const dirty = await this.serial(() => this.o.git.dirtyFiles());
-    if (!dirty.ok) return err(this.gitError('could not read the checkout', dirty.error));
+    if (!dirty.ok) return this.fail(phase, toMerge, toMerge[0]!, 'refused', this.gitError('could not read the checkout', dirty.error), undefined);
     if (dirty.value.length > 0) {
       return this.fail(phase, toMerge, toMerge[0]!, 'refused', `E_DIRTY_CHECKOUT cannot integrate phase ${phase} into ${this.o.into}: uncommitted changes in ${dirty.value.join(', ')}; commit or stash them, or build with --no-integrate`, undefined);
     }
     const before = await this.serial(() => this.o.git.head());
-    if (!before.ok) return err(this.gitError('could not read HEAD', before.error));
+    if (!before.ok) return this.fail(phase, toMerge, toMerge[0]!, 'refused', this.gitError('could not read HEAD', before.error), undefined);
 
     // Workstreams not merged yet are left out of the gates' re-check (their results stand).
     const notIntegrated = new Set(toMerge.map((e) => e.ws.fullId));

@@ -278,6 +278,31 @@ test('SIGKILL mid-phase leaves worktrees; the next build cleans them and finishe
   }
 });
 
+test('Ctrl-C twice during an isolated task: exit 130, the worktree and its empty branch are removed', async () => {
+  const marks = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-marks-'));
+  const dir = project({
+    'a.txt': 'a\n',
+    'phases/p.yaml': phase([{ id: 'a', file: 'a.txt', content: 'A' }]).replace("run: \"printf 'A", () => `run: "touch ${marks}/started; sleep 30; printf 'A`),
+  });
+  try {
+    const child = spawnUet(dir, ['build']);
+    const done = collect(child);
+    await waitFor(() => fs.existsSync(path.join(marks, 'started')), 20_000, 'the task to start');
+    killGroup(child, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    killGroup(child, 'SIGINT');
+    const r = await done;
+    assert.is(r.code, 130, r.stdout + r.stderr);
+    assert.equal(worktrees(dir), [dir]);
+    assert.equal(branches(dir), ['main']);
+    assert.equal(fs.readdirSync(path.join(dir, '.uet', 'worktrees')), []);
+    assert.is(readText(dir, 'a.txt'), 'a\n');
+  } finally {
+    removeProject(dir);
+    fs.rmSync(marks, { recursive: true, force: true });
+  }
+});
+
 test('keys are root-relative: a task built in a worktree is restored in the main checkout from the same cache entry', async () => {
   const counter = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'uet-count-')), 'runs.txt');
   const spec = (isolation: string): string => `id: p
@@ -311,6 +336,51 @@ workstreams:
   } finally {
     removeProject(dir);
     fs.rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
+test('a later phase starts from the integrated code: its worktree is made after the earlier phase merged', async () => {
+  const dir = project({
+    'a.txt': 'a\n',
+    'phases/p.yaml': phase([{ id: 'a', file: 'a.txt', content: 'from p' }]),
+    'phases/q.yaml': `id: q
+depends_on: [p]
+workstreams:
+  - id: b
+    isolation: worktree
+    files_scope: { write: ["b.txt"], create: ["b.txt"] }
+    tasks:
+      - id: copy
+        run: "cat a.txt > b.txt"
+`,
+  });
+  try {
+    const r = await runUet(dir, ['build']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(readText(dir, 'b.txt'), 'from p\n');
+    assert.match(git(dir, 'log', '--first-parent', '--format=%s', 'main'), /^uet: integrate q\/b .*\nuet: integrate p\/a /);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('a project in a sub-folder of the repository: the worktree holds the whole repository, tasks run in the project inside it', async () => {
+  const dir = makeProject({
+    'README': 'the repository\n',
+    'app/uet.config.yaml': CONFIG,
+    'app/.gitignore': IGNORE,
+    'app/a.txt': 'a\n',
+    'app/phases/p.yaml': phase([{ id: 'a', file: 'a.txt', content: 'A changed' }]),
+  });
+  gitInit(dir);
+  try {
+    const r = await runUet(path.join(dir, 'app'), ['build']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(readText(dir, 'app/a.txt'), 'A changed\n');
+    assert.is(git(dir, 'diff', '--name-only', 'HEAD^1', 'HEAD'), 'app/a.txt');
+    assert.equal(git(dir, 'status', '--porcelain'), '');
+  } finally {
+    removeProject(dir);
   }
 });
 

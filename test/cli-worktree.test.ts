@@ -396,4 +396,29 @@ test('isolation: worktree outside a git repository is a spec error with its loca
   }
 });
 
+test('patches in an isolated workstream are refused, not applied to the main checkout', async () => {
+  const dir = project({
+    'a.txt': 'a\n',
+    'patches/a.diff': '--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: a
+    isolation: worktree
+    files_scope: { write: ["a.txt"] }
+    tasks:
+      - id: apply
+        kind: edit
+        patches: ["patches/a.diff"]
+`,
+  });
+  try {
+    const r = await runUet(dir, ['build']);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /phases\/p\.yaml:\d+:\d+ E_WORKTREE_PATCHES task 'p\/a\/apply' has patches/);
+    assert.is(readText(dir, 'a.txt'), 'a\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test.run();

@@ -27,7 +27,7 @@ import type { RunEvent, TaskStatus } from '../events/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/compile.js';
 import { gateKey, nodeId } from '../graph/compile.js';
 import type { RunOutcome } from '../exec/types.js';
-import type { EnvSpec, GateSpec, PhaseSpec, TaskSpec } from '../spec/model.js';
+import type { EnvSpec, GateSpec, PhaseSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { assertNever, err, ok } from '../util/result.js';
 import { decideFreshness } from './decide.js';
@@ -370,6 +370,11 @@ export class Build {
     const started = this.svc.now();
     try {
       if (this.stopping) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      if (!gate && task.patches.length > 0) {
+        // Patches are applied by lib/patch (incrementally, from its own record); a `run:` beside them runs after.
+        const edit = await this.applyPatches(key, task, started);
+        if (!edit || task.run === undefined) return;
+      }
       // Only tasks depended on directly feed the key (their outputs: early cutoff). A gate or
       // a phase barrier orders work without feeding keys: what a task reads from an earlier
       // phase is declared in its inputs, so it re-runs exactly when those files change.
@@ -426,13 +431,57 @@ export class Build {
     }
   }
 
+  /** An edit task's patches; settles the node unless a `run:` is still to come. False when it settled as failed. */
+  private async applyPatches(key: string, task: TaskSpec, started: number): Promise<boolean> {
+    const out = await this.svc.patches.applyEditTask(task);
+    if (out.status === 'failed') {
+      this.failTask(key, task, undefined, out.reason, out.detail ? `hint: ${out.detail}\n` : '', this.svc.now() - started, null);
+      return false;
+    }
+    for (const p of out.changed) this.svc.hasher.forget(p);
+    if (out.changed.length > 0) this.svc.globber.invalidateUnder(out.changed);
+    if (task.run !== undefined) return true;
+    if (out.status === 'fresh') this.counts.fresh++;
+    else {
+      this.counts.ran++;
+      this.emit({ type: 'task-start', task: task.fullId, reason: out.reason });
+    }
+    this.emit({ type: 'task-end', task: task.fullId, status: out.status === 'fresh' ? 'fresh' : 'ran', durationMs: this.svc.now() - started, reason: out.reason });
+    this.settle(key, { status: out.status === 'fresh' ? 'fresh' : 'ran', digest: out.digest });
+    return true;
+  }
+
+  /** A failed task with `fix:`: the FIX loop (lib/patch) patches and re-runs it. */
+  private async fixLoop(task: TaskSpec, failed: RunOutcome, runOnce: () => Promise<RunOutcome>): Promise<{ outcome: RunOutcome; note?: string }> {
+    let last = failed;
+    const res = await this.svc.patches.fix({
+      task,
+      log: failed.output,
+      rerun: async () => {
+        last = await runOnce();
+        return { exitCode: last.exitCode, output: last.output };
+      },
+      runTool: async (command, timeoutMs) => {
+        const o = await this.svc.executor.run(
+          { taskId: `fix:${task.fullId}`, command, shell: this.opts.shell, cwd: this.svc.root, env: this.taskEnv(task), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+          this.abort.signal,
+        );
+        return { exitCode: o.exitCode, output: o.output };
+      },
+    });
+    if (!res) return { outcome: failed };
+    for (const p of res.changed) this.svc.hasher.forget(p);
+    if (res.changed.length > 0) this.svc.globber.invalidateUnder(res.changed);
+    return { outcome: last, note: res.note };
+  }
+
   /**
    * Runs the task's process, again after a failure while `retries` allow, waiting
    * retry_delay × 2^(attempt-1) (capped at 60 s, with jitter) between attempts. A tool's
    * circuit breaker is asked before every attempt: while it is open no process starts.
    */
   private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, view: FileView): Promise<AttemptResult> {
-    const command = (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId));
+    const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
     const breakers = task.tool !== undefined ? this.svc.breakers : undefined;
     for (let attempt = 1; ; attempt++) {
       if (breakers && task.tool !== undefined) {
@@ -637,6 +686,16 @@ export class Build {
     this.svc.workspaces?.workstreamSettled(wsId, !this.wsFailed.has(wsId));
     const ws = this.project.workstreams.get(wsId);
     if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
+    if (ws && this.workstreamPassed(ws)) this.inBackground(this.svc.patches.workstreamPassed(ws));
+  }
+
+  /** Every edit, static and runtime task of the workstream was planned and passed in this run. */
+  private workstreamPassed(ws: WorkstreamSpec): boolean {
+    const checked = ws.tasks.filter((t) => t.kind === 'static' || t.kind === 'runtime' || t.patches.length > 0);
+    return checked.every((t) => {
+      const s = this.settled.get(`t:${t.fullId}`)?.status;
+      return s === 'fresh' || s === 'restored' || s === 'ran';
+    });
   }
 
   private async execute(run: PendingRun): Promise<void> {
@@ -655,7 +714,17 @@ export class Build {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      const attempt = await this.runAttempts(task, parts, view);
+      let attempt = await this.runAttempts(task, parts, view);
+      let fixNote: string | undefined;
+      if (attempt.kind === 'ran' && attempt.outcome.exitCode !== 0 && !attempt.outcome.cancelled && task.fix !== undefined && !gate && (task.kind === 'static' || task.kind === 'runtime')) {
+        const rerun = async (): Promise<RunOutcome> => {
+          const again = await this.runAttempts(task, parts, view);
+          return again.kind === 'ran' ? again.outcome : { exitCode: null, signal: null, timedOut: false, cancelled: false, output: again.reason, durationMs: 0 };
+        };
+        const fixed = await this.fixLoop(task, attempt.outcome, rerun);
+        fixNote = fixed.note;
+        attempt = { kind: 'ran', outcome: fixed.outcome, attempts: attempt.attempts };
+      }
       release();
       const durationMs = this.svc.now() - t0;
       if (attempt.kind === 'circuit-open') {
@@ -682,7 +751,14 @@ export class Build {
               ? `killed by ${outcome.signal}`
               : `exit code ${outcome.exitCode}`;
         const after = attempts > 1 ? ` after ${attempts} attempts` : '';
-        return this.failTask(key, task, gate, `${why}${after}`, outcome.output, durationMs, outcome.exitCode, outcome.worker);
+        return this.failTask(key, task, gate, `${why}${after}${fixNote !== undefined ? `; ${fixNote}` : ''}`, outcome.output, durationMs, outcome.exitCode, outcome.worker);
+      }
+      if (!gate && task.tool !== undefined && this.project.spec.config.tools[task.tool]?.produces === 'patch') {
+        // The tool's answer is a patch: uet applies it (through the ledger), never the tool.
+        const answer = await this.svc.patches.applyToolAnswer(task, outcome.output);
+        if (answer.status === 'failed') return this.failTask(key, task, gate, answer.reason, outcome.output, durationMs, outcome.exitCode, outcome.worker);
+        for (const p of answer.changed) this.svc.hasher.forget(p);
+        if (answer.changed.length > 0) this.svc.globber.invalidateUnder(answer.changed);
       }
 
       let outputs: OutputFile[] = [];
@@ -703,7 +779,9 @@ export class Build {
           changedDuringRun = diffKeyParts(parts, again).map(describeChange)[0] ?? 'inputs changed';
         }
       }
-      if (changedDuringRun !== undefined) {
+      if (fixNote !== undefined) {
+        // Fixed: the key was of the files before the fix; the next build keys (and records) the fixed ones.
+      } else if (changedDuringRun !== undefined) {
         this.emit({ type: 'warning', message: `${task.fullId}: ${changedDuringRun} while it ran; result not recorded, it will run again next build` });
       } else if (taskKeyValue !== undefined && parts) {
         this.svc.freshLog.record({ taskId: task.fullId, key: taskKeyValue, outputs, at: this.svc.now() });
@@ -722,7 +800,7 @@ export class Build {
         }
       }
       if (!gate) this.counts.ran++;
-      this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason, ...workerOf(outcome), ...(attempts > 1 ? { attempts } : {}), ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
+      this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason: fixNote !== undefined ? `${reason}; ${fixNote}` : reason, ...workerOf(outcome), ...(attempts > 1 ? { attempts } : {}), ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
       this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
     } finally {
       release();

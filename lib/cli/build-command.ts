@@ -20,6 +20,8 @@ import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';
+import { Ledger } from '../patch/ledger.js';
+import { createPatchRunner } from '../patch/service.js';
 import { parseDuration } from '../spec/durations.js';
 import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
@@ -143,10 +145,23 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? undefined
     : Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emit({ type: 'breaker', runId, at: Date.now(), ...c }));
 
+  const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
+  const patches = createPatchRunner({
+    root,
+    uetDir,
+    project,
+    ledger,
+    runId,
+    dryRun: flags.dryRun,
+    expand: (globs) => globber.expand(globs),
+    breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
+    warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+  });
   const build = new Build(
     project,
     plan,
     {
+      patches,
       root,
       hasher,
       globber,

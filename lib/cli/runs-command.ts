@@ -76,6 +76,12 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
       case 'warning':
         io.stdout.write(`${t} warning  ${ev.message}\n`);
         break;
+      case 'patch':
+        io.stdout.write(`${t} patch    ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to} (${ev.task}): ${ev.reason}\n`);
+        break;
+      case 'fix-breaker':
+        io.stdout.write(`${t} breaker  ${ev.task} ${ev.code}: ${ev.reason}\n`);
+        break;
       case 'run-end':
         io.stdout.write(`${t} run ended: ${ev.status} in ${(ev.durationMs / 1000).toFixed(1)} s\n`);
         break;

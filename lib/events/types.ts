@@ -26,6 +26,10 @@ export type RunEvent =
   | { type: 'worktree'; runId: string; at: number; workstream: string; op: WorktreeOp; branch: string; path?: string; commit?: string; files?: string[]; detail?: string }
   | { type: 'integration'; runId: string; at: number; phase: string; branch: string; into: string; status: IntegrationStatus; files?: string[]; commit?: string; message?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
+  /** a patch ledger transition (from: null when the entry was created) */
+  | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }
+  /** a FIX loop gave up: E_OSCILLATION (same error or patch again) or E_FIX_LIMIT (max_fix_attempts/max_attempts) */
+  | { type: 'fix-breaker'; runId: string; at: number; task: string; code: 'E_OSCILLATION' | 'E_FIX_LIMIT'; reason: string }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };
 
 export interface RunLog {

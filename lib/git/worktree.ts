@@ -14,8 +14,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { SimpleGit } from 'simple-git';
-import { simpleGit } from 'simple-git';
+import type { SimpleGit, simpleGit as SimpleGitFactory } from 'simple-git';
 import type { FilesScope } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -95,6 +94,9 @@ export function worktreeDir(root: string, phase: string, workstream: string): st
 
 /** Opens the repository holding the project root; `not-a-repo` when there is none. */
 export async function openWorktreeManager(root: string): Promise<Result<WorktreeManager, OpenFailure>> {
+  // Loaded on first use: most builds never touch git, and every CLI start would pay for it.
+  const { simpleGit } = await import('simple-git');
+  const gitIn = gitFactory(simpleGit);
   const git = gitIn(root);
   let inside: boolean;
   try {
@@ -105,21 +107,22 @@ export async function openWorktreeManager(root: string): Promise<Result<Worktree
   if (!inside) return err({ kind: 'not-a-repo', root });
   const prefix = await run(git, ['rev-parse', '--show-prefix']);
   if (!prefix.ok) return err({ kind: 'git', failure: prefix.error });
-  return ok(new SimpleGitWorktrees(root, git, prefix.value.trim()));
+  return ok(new SimpleGitWorktrees(root, git, prefix.value.trim(), gitIn));
 }
 
 /**
  * simple-git counts a command as failed only when it wrote to stderr; `git merge` reports a
  * conflict on stdout and `rev-parse --quiet` says nothing: here any non-zero exit fails.
  */
-function gitIn(dir: string): SimpleGit {
-  return simpleGit({
-    baseDir: dir,
-    errors(error, result) {
-      if (error || result.exitCode === 0) return error;
-      return Buffer.concat([...result.stdOut, ...result.stdErr]);
-    },
-  });
+function gitFactory(simpleGit: typeof SimpleGitFactory): (dir: string) => SimpleGit {
+  return (dir) =>
+    simpleGit({
+      baseDir: dir,
+      errors(error, result) {
+        if (error || result.exitCode === 0) return error;
+        return Buffer.concat([...result.stdOut, ...result.stdErr]);
+      },
+    });
 }
 
 async function run(git: SimpleGit, args: string[]): Promise<Result<string, GitFailure>> {
@@ -150,6 +153,7 @@ class SimpleGitWorktrees implements WorktreeManager {
     private readonly git: SimpleGit,
     /** the project's folder within the repository, with a trailing slash ('' at the top) */
     private readonly prefix: string,
+    private readonly gitIn: (dir: string) => SimpleGit,
   ) {}
 
   async currentBranch(): Promise<Result<string, GitFailure>> {
@@ -221,7 +225,7 @@ class SimpleGitWorktrees implements WorktreeManager {
   }
 
   async commitScope(wt: Worktree, scope: FilesScope, message: string): Promise<Result<CommitOutcome, GitFailure>> {
-    const wtGit = gitIn(wt.dir);
+    const wtGit = this.gitIn(wt.dir);
     const status = await run(wtGit, ['status', '--porcelain=v1', '-z', '--untracked-files=all']);
     if (!status.ok) return status;
     const allowed = picomatch([...scope.write, ...scope.create], { dot: true });

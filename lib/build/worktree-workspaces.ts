@@ -156,11 +156,6 @@ export class WorktreeWorkspaces implements Workspaces {
     }
   }
 
-  /** Branches kept for the user. */
-  leftBranches(): string[] {
-    return [...this.isolated.values()].filter((e) => e.fate === 'left').map((e) => this.branchOf(e));
-  }
-
   private async create(ws: WorkstreamSpec): Promise<Result<{ wt: Worktree; view: FileView }, string>> {
     const added = await this.serial(() => this.o.git.add(ws.phase, ws.id));
     if (!added.ok) return err(this.gitError(`E_WORKTREE could not create the worktree of ${ws.fullId}`, added.error));

@@ -16,20 +16,24 @@
  *      └──(build stopping: failure without --keep-going, or Ctrl-C) ▶ skipped ┘
  *
  * Gates and phase barriers settle as soon as their members have (a gate with its own
- * `run` goes through deciding/running like a task).
+ * `run` goes through deciding/running like a task). A phase barrier whose members passed
+ * first waits for its isolated workstreams' integration (services.workspaces), which may
+ * re-check the phase's gates in a nested Build; a failed integration blocks its dependents.
+ * A task of an isolated workstream reads and writes through its worktree's FileView.
  */
 import path from 'node:path';
 import type { OutputFile } from '../cache/types.js';
 import type { RunEvent, TaskStatus } from '../events/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/compile.js';
-import { nodeId } from '../graph/compile.js';
+import { gateKey, nodeId } from '../graph/compile.js';
 import type { RunOutcome } from '../exec/types.js';
-import type { EnvSpec, GateSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
-import { assertNever } from '../util/result.js';
+import type { EnvSpec, GateSpec, PhaseSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import type { Result } from '../util/result.js';
+import { assertNever, err, ok } from '../util/result.js';
 import { decideFreshness } from './decide.js';
 import type { KeyParts } from './key.js';
 import { baseParts, computeKey, describeChange, diffKeyParts, outputsDigest, sha256 } from './key.js';
-import type { BuildServices } from './services.js';
+import type { BuildServices, FileView } from './services.js';
 
 export interface BuildOptions {
   readonly runId: string;
@@ -39,6 +43,8 @@ export interface BuildOptions {
   readonly dryRun: boolean;
   readonly replayLogs: boolean;
   readonly shell: string;
+  /** a gate's own `run` runs even when its key is unchanged (the re-check after a merge: its key does not see the merged files) */
+  readonly forceGates?: boolean;
   /** how many key changes a reason lists (explain lists them all) */
   readonly reasonDetail?: number;
 }
@@ -57,6 +63,8 @@ export interface BuildOutcome {
   readonly counts: Record<TaskStatus, number>;
   readonly gatesFailed: string[];
   readonly nonBlockingGateFailures: string[];
+  /** phases whose worktree branches could not be integrated */
+  readonly integrationFailed: string[];
   readonly interrupted: boolean;
   readonly failed: boolean;
 }
@@ -94,12 +102,19 @@ export class Build {
   readonly counts: Record<TaskStatus, number> = { fresh: 0, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   readonly gatesFailed: string[] = [];
   readonly nonBlockingGateFailures: string[] = [];
+  readonly integrationFailed: string[] = [];
+  /** workstreams with a task that did not pass */
+  private readonly wsFailed = new Set<string>();
+  /** the gates' re-check during an integration, so Ctrl-C reaches it */
+  private recheck: Build | undefined;
 
   constructor(
     private readonly project: CompiledProject,
     private readonly plan: ReadonlySet<string>,
     private readonly svc: BuildServices,
     private readonly opts: BuildOptions,
+    /** how nodes outside the plan settled (a re-check of gates sees the build it is part of) */
+    private readonly outside: ReadonlyMap<string, Settled> = new Map(),
   ) {
     this.pendingNodes = plan.size;
     project.order.forEach((k, i) => this.topoIndex.set(k, i));
@@ -116,6 +131,7 @@ export class Build {
   drain(): void {
     this.interrupted = true;
     this.stopping = true;
+    this.recheck?.drain();
     this.pump();
   }
 
@@ -124,6 +140,7 @@ export class Build {
     this.interrupted = true;
     this.stopping = true;
     this.abort.abort();
+    this.recheck?.interrupt();
     this.svc.executor.killAll();
   }
 
@@ -145,8 +162,9 @@ export class Build {
       counts: this.counts,
       gatesFailed: this.gatesFailed,
       nonBlockingGateFailures: this.nonBlockingGateFailures,
+      integrationFailed: this.integrationFailed,
       interrupted: this.interrupted,
-      failed: this.counts.failed > 0 || this.gatesFailed.length > 0,
+      failed: this.counts.failed > 0 || this.gatesFailed.length > 0 || this.integrationFailed.length > 0,
     };
   }
 
@@ -166,12 +184,76 @@ export class Build {
         return;
       case 'phase': {
         const status = this.anyDependency(key, (s) => s.status === 'skipped') ? 'skipped' : 'passed';
+        if (status === 'passed' && this.svc.workspaces) {
+          void this.integrate(key, attrs.phase);
+          return;
+        }
         this.settle(key, { status, digest: this.combinedDigest(key) });
         this.emit({ type: 'phase-end', phase: attrs.id, status: status === 'passed' ? 'passed' : 'blocked' });
         return;
       }
       default:
         return assertNever(attrs, 'node');
+    }
+  }
+
+  private settledAs(key: string): Settled | undefined {
+    return this.settled.get(key) ?? this.outside.get(key);
+  }
+
+  private viewOf(task: TaskSpec): Promise<Result<FileView, string>> {
+    const isolated = this.svc.workspaces?.viewOf(task);
+    if (isolated) return isolated;
+    const { root, hasher, globber, files } = this.svc;
+    return Promise.resolve(ok({ root, hasher, globber, files }));
+  }
+
+  /** A phase whose gates passed integrates its worktree branches before its barrier settles. */
+  private async integrate(key: string, phase: PhaseSpec): Promise<void> {
+    let integrated: Result<void, string>;
+    try {
+      integrated = await this.svc.workspaces!.phasePassed(phase.id, (notIntegrated) => this.recheckGates(phase, notIntegrated));
+    } catch (e) {
+      integrated = err(e instanceof Error ? e.message : String(e));
+    }
+    if (integrated.ok) {
+      this.settle(key, { status: 'passed', digest: this.combinedDigest(key) });
+      this.emit({ type: 'phase-end', phase: phase.id, status: 'passed' });
+      return;
+    }
+    this.integrationFailed.push(phase.id);
+    if (!this.opts.keepGoing) this.stopping = true;
+    this.emit({ type: 'phase-end', phase: phase.id, status: 'failed' });
+    this.settle(key, { status: 'gate-failed', digest: EMPTY_DIGEST, blockedBy: `${phase.id} (integration)` });
+  }
+
+  /**
+   * The phase's gates again, in the main checkout, after a merge: a build of the gates and
+   * the phase's tasks they need, minus the workstreams not integrated yet (their results
+   * stand as their worktree left them) and minus edit tasks (what they changed came in with
+   * the merge). Everything else is seen as this build settled it.
+   */
+  private async recheckGates(phase: PhaseSpec, notIntegrated: ReadonlySet<string>): Promise<boolean> {
+    const plan = new Set<string>();
+    const stack = phase.gates.map((g) => gateKey(g.fullId));
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (plan.has(n)) continue;
+      const a = this.project.graph.getNodeAttributes(n);
+      if (a.kind === 'phase') continue;
+      if (a.kind === 'task' && (a.task.phase !== phase.id || a.task.kind === 'edit' || notIntegrated.has(`${a.task.phase}/${a.task.workstream}`))) continue;
+      if (a.kind === 'gate' && a.gate.phase !== phase.id) continue;
+      plan.add(n);
+      stack.push(...this.project.graph.inNeighbors(n));
+    }
+    if (plan.size === 0) return true;
+    const { workspaces: _isolated, ...mainOnly } = this.svc;
+    this.recheck = new Build(this.project, plan, mainOnly, { ...this.opts, forceGates: true }, new Map([...this.outside, ...this.settled]));
+    try {
+      const outcome = await this.recheck.run();
+      return !outcome.failed && !outcome.interrupted;
+    } finally {
+      this.recheck = undefined;
     }
   }
 
@@ -240,7 +322,10 @@ export class Build {
   private settle(key: string, s: Settled): void {
     this.settled.set(key, s);
     const attrs = this.project.graph.getNodeAttributes(key);
-    if (attrs.kind === 'task') this.releaseWorkstream(attrs.task);
+    if (attrs.kind === 'task') {
+      if (s.status !== 'fresh' && s.status !== 'restored' && s.status !== 'ran') this.wsFailed.add(`${attrs.task.phase}/${attrs.task.workstream}`);
+      this.releaseWorkstream(attrs.task);
+    }
     const ready: string[] = [];
     for (const next of this.project.graph.outNeighbors(key)) {
       if (!this.plan.has(next)) continue;
@@ -274,7 +359,7 @@ export class Build {
   private combinedDigest(key: string): string | undefined {
     const parts: string[] = [];
     for (const dep of this.project.graph.inNeighbors(key).sort()) {
-      const d = this.settled.get(dep)?.digest;
+      const d = this.settledAs(dep)?.digest;
       if (d === undefined) return undefined;
       parts.push(`${dep}=${d}`);
     }
@@ -296,19 +381,22 @@ export class Build {
       const upstream: Array<[string, string]> = [];
       let upstreamUnknown: string | undefined;
       for (const dep of this.project.graph.inNeighbors(key).sort()) {
-        const d = this.settled.get(dep)?.digest;
+        const d = this.settledAs(dep)?.digest;
         if (d === undefined) upstreamUnknown ??= nodeId(dep);
         if (dep.startsWith('t:')) upstream.push([nodeId(dep), d ?? '?']);
       }
-      const parts = task.inputs === undefined ? undefined : await this.keyParts(task, upstream);
+      const viewed = await this.viewOf(task);
+      if (!viewed.ok) return this.failTask(key, task, gate, viewed.error, '', this.svc.now() - started, null);
+      const view = viewed.value;
+      const parts = task.inputs === undefined ? undefined : await this.keyParts(task, upstream, view);
       const taskKeyValue = parts ? computeKey(parts) : undefined;
       const record = this.svc.freshLog.get(task.fullId);
       const outputsOnDisk =
         record && taskKeyValue !== undefined && record.key === taskKeyValue
-          ? await this.svc.hasher.hashFiles(record.outputs.map((o) => o.path))
+          ? await view.hasher.hashFiles(record.outputs.map((o) => o.path))
           : new Map();
       const decision = decideFreshness({
-        force: this.opts.force,
+        force: this.opts.force || (gate !== undefined && this.opts.forceGates === true),
         key: taskKeyValue,
         record,
         outputsOnDisk,
@@ -325,7 +413,7 @@ export class Build {
       // --force means "run it": a cached result is not restored (the new one is still stored).
       const useCache = decision.cacheable && !this.opts.force && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
       if (useCache) {
-        const restored = await this.tryRestore(task, taskKeyValue!, parts!, reason);
+        const restored = await this.tryRestore(task, taskKeyValue!, parts!, reason, view);
         if (restored) return this.finishTask(key, gate, 'restored', restored, taskKeyValue, task);
       }
       if (this.opts.dryRun) {
@@ -337,7 +425,7 @@ export class Build {
         else this.settle(key, { status: 'ran', digest: undefined });
         return;
       }
-      this.queueRun({ key, task, gate, parts, taskKeyValue, reason, cacheable: decision.cacheable });
+      this.queueRun({ key, task, gate, parts, taskKeyValue, reason, cacheable: decision.cacheable, view });
     } catch (e) {
       this.internalFailure(key, task, e, started);
     }
@@ -392,7 +480,7 @@ export class Build {
    * retry_delay × 2^(attempt-1) (capped at 60 s, with jitter) between attempts. A tool's
    * circuit breaker is asked before every attempt: while it is open no process starts.
    */
-  private async runAttempts(task: TaskSpec, parts: KeyParts | undefined): Promise<AttemptResult> {
+  private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, view: FileView): Promise<AttemptResult> {
     const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
     const breakers = task.tool !== undefined ? this.svc.breakers : undefined;
     for (let attempt = 1; ; attempt++) {
@@ -406,17 +494,17 @@ export class Build {
         }
       }
       if (task.outputs && (await this.shouldClean(task, parts))) {
-        const old = await this.svc.globber.expand(task.outputs);
-        await this.svc.files.remove(old);
-        for (const p of old) this.svc.hasher.forget(p);
-        this.svc.globber.invalidateUnder(task.outputs);
+        const old = await view.globber.expand(task.outputs);
+        await view.files.remove(old);
+        for (const p of old) view.hasher.forget(p);
+        view.globber.invalidateUnder(task.outputs);
       }
       const outcome = await this.svc.executor.run(
         {
           taskId: task.fullId,
           command,
           shell: this.opts.shell,
-          cwd: path.join(this.svc.root, task.cwd),
+          cwd: path.join(view.root, task.cwd),
           env: this.taskEnv(task),
           ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
         },
@@ -467,7 +555,7 @@ export class Build {
     return changes.length > limit ? `${shown} (+${changes.length - limit} more)` : shown;
   }
 
-  private async tryRestore(task: TaskSpec, key: string, parts: KeyParts, reason: string): Promise<readonly OutputFile[] | undefined> {
+  private async tryRestore(task: TaskSpec, key: string, parts: KeyParts, reason: string, view: FileView): Promise<readonly OutputFile[] | undefined> {
     const cache = this.svc.cache!;
     const entry = await cache.get(key);
     if (!entry) return undefined;
@@ -479,17 +567,17 @@ export class Build {
     const t0 = this.svc.now();
     this.svc.freshLog.invalidate(task.fullId);
     // Stale outputs go first, so a file the cached result does not have cannot survive the restore.
-    const stale = task.outputs ? await this.svc.globber.expand(task.outputs) : [];
-    await this.svc.files.remove(stale);
-    const restored = await cache.restore(entry, this.svc.root);
-    this.svc.globber.invalidateUnder(task.outputs ?? []);
-    for (const p of stale) this.svc.hasher.forget(p);
+    const stale = task.outputs ? await view.globber.expand(task.outputs) : [];
+    await view.files.remove(stale);
+    const restored = await cache.restore(entry, view.root);
+    view.globber.invalidateUnder(task.outputs ?? []);
+    for (const p of stale) view.hasher.forget(p);
     if (!restored.ok) {
       this.emit({ type: 'cache', task: task.fullId, op: 'corrupt', detail: `${restored.error.reason}: ${restored.error.detail}` });
       await cache.delete(key);
       return undefined;
     }
-    for (const o of entry.outputs) this.svc.hasher.forget(o.path);
+    for (const o of entry.outputs) view.hasher.forget(o.path);
     this.svc.freshLog.record({ taskId: task.fullId, key, outputs: entry.outputs, at: this.svc.now() });
     this.inBackground(this.svc.explain.put(task.fullId, parts));
     this.counts.restored++;
@@ -595,6 +683,7 @@ export class Build {
     const left = (this.wsRemaining.get(wsId) ?? 1) - 1;
     this.wsRemaining.set(wsId, left);
     if (left > 0) return;
+    this.svc.workspaces?.workstreamSettled(wsId, !this.wsFailed.has(wsId));
     const ws = this.project.workstreams.get(wsId);
     if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
     if (ws && this.workstreamPassed(ws)) this.inBackground(this.svc.patches.workstreamPassed(ws));
@@ -610,7 +699,7 @@ export class Build {
   }
 
   private async execute(run: PendingRun): Promise<void> {
-    const { key, task, gate, parts, taskKeyValue, reason, cacheable } = run;
+    const { key, task, gate, parts, taskKeyValue, reason, cacheable, view } = run;
     if (this.stopping) {
       this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       return;
@@ -625,11 +714,11 @@ export class Build {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      let attempt = await this.runAttempts(task, parts);
+      let attempt = await this.runAttempts(task, parts, view);
       let fixNote: string | undefined;
       if (attempt.kind === 'ran' && attempt.outcome.exitCode !== 0 && !attempt.outcome.cancelled && task.fix !== undefined && !gate && (task.kind === 'static' || task.kind === 'runtime')) {
         const rerun = async (): Promise<RunOutcome> => {
-          const again = await this.runAttempts(task, parts);
+          const again = await this.runAttempts(task, parts, view);
           return again.kind === 'ran' ? again.outcome : { exitCode: null, signal: null, timedOut: false, cancelled: false, output: again.reason, durationMs: 0 };
         };
         const fixed = await this.fixLoop(task, attempt.outcome, rerun);
@@ -646,7 +735,7 @@ export class Build {
       if (outcome.output.length > 0 || outcome.exitCode !== 0) this.inBackground(this.svc.explain.putLog(task.fullId, outcome.output));
       // Only the folders the task declares it writes are listed again: re-listing everything
       // after every task made a cold build quadratic in the size of its folders.
-      this.svc.globber.invalidateUnder(task.outputs ?? []);
+      view.globber.invalidateUnder(task.outputs ?? []);
       if (outcome.cancelled) {
         this.counts.skipped++;
         this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: 'interrupted', ...workerOf(outcome) }, outcome.output);
@@ -674,9 +763,9 @@ export class Build {
 
       let outputs: OutputFile[] = [];
       if (task.outputs) {
-        const paths = await this.svc.globber.expand(task.outputs);
-        for (const p of paths) this.svc.hasher.forget(p);
-        const digests = await this.svc.hasher.hashFiles(paths);
+        const paths = await view.globber.expand(task.outputs);
+        for (const p of paths) view.hasher.forget(p);
+        const digests = await view.hasher.hashFiles(paths);
         outputs = paths.flatMap((p) => {
           const d = digests.get(p);
           return d ? [{ path: p, hash: d.hash, size: d.size, mode: d.mode }] : [];
@@ -685,7 +774,7 @@ export class Build {
       // Inputs read again: a file that changed while the task ran makes this result unsafe to keep.
       let changedDuringRun: string | undefined;
       if (parts && taskKeyValue !== undefined) {
-        const again = await this.keyParts(task, parts.upstream);
+        const again = await this.keyParts(task, parts.upstream, view);
         if (computeKey(again) !== taskKeyValue) {
           changedDuringRun = diffKeyParts(parts, again).map(describeChange)[0] ?? 'inputs changed';
         }
@@ -703,7 +792,7 @@ export class Build {
           const cache = this.svc.cache;
           const id = task.fullId;
           this.inBackground(
-            cache.put(taskKeyValue, id, this.svc.root, outputs, outcome.output).then((stored) => {
+            cache.put(taskKeyValue, id, view.root, outputs, outcome.output).then((stored) => {
               if (stored.ok) this.emit({ type: 'cache', task: id, op: 'store' });
               else this.emit({ type: 'cache', task: id, op: 'error', detail: `cache not written: ${stored.error.reason}: ${stored.error.detail}` });
             }),
@@ -758,9 +847,9 @@ export class Build {
     return env;
   }
 
-  private async keyParts(task: TaskSpec, upstream: ReadonlyArray<readonly [string, string]>): Promise<KeyParts> {
-    const inputs = await this.hashGlobs(task.inputs ?? []);
-    const patches = await this.hashGlobs(task.patches);
+  private async keyParts(task: TaskSpec, upstream: ReadonlyArray<readonly [string, string]>, view: FileView): Promise<KeyParts> {
+    const inputs = await this.hashGlobs(task.inputs ?? [], view);
+    const patches = await this.hashGlobs(task.patches, view);
     const env: Record<string, string> = {};
     for (const name of task.env.hash) env[name] = sha256(this.svc.hostEnv[name] ?? '');
     for (const [name, value] of Object.entries(task.env.set)) env[`set:${name}`] = sha256(value);
@@ -780,10 +869,10 @@ export class Build {
     };
   }
 
-  private async hashGlobs(globs: readonly string[]): Promise<Array<[string, string]>> {
+  private async hashGlobs(globs: readonly string[], view: FileView): Promise<Array<[string, string]>> {
     if (globs.length === 0) return [];
-    const files = await this.svc.globber.expand(globs);
-    const digests = await this.svc.hasher.hashFiles(files);
+    const files = await view.globber.expand(globs);
+    const digests = await view.hasher.hashFiles(files);
     const out: Array<[string, string]> = [];
     for (const f of files) {
       const d = digests.get(f);
@@ -835,6 +924,8 @@ interface PendingRun {
   readonly taskKeyValue: string | undefined;
   readonly reason: string;
   readonly cacheable: boolean;
+  /** the files it works on: the main checkout or its workstream's worktree */
+  readonly view: FileView;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

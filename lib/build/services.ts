@@ -9,6 +9,7 @@ import type { FileHasher, Globber } from '../hash/types.js';
 import type { EditOutcome } from '../patch/edit-task.js';
 import type { FixOutcome, FixRequest } from '../patch/fix-loop.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import type { Result } from '../util/result.js';
 import type { Breakers } from './breaker.js';
 import type { KeyParts } from './key.js';
 
@@ -24,6 +25,35 @@ export interface ExplainStore {
 export interface ProjectFiles {
   /** delete root-relative files; missing ones are fine */
   remove(relPaths: readonly string[]): Promise<void>;
+}
+
+/**
+ * Where a task reads and writes its files: the main checkout, or its workstream's git
+ * worktree. Paths stay root-relative in every view, so keys (and cache entries) are shared.
+ */
+export interface FileView {
+  readonly root: string;
+  readonly hasher: FileHasher;
+  readonly globber: Globber;
+  readonly files: ProjectFiles;
+}
+
+/**
+ * Workstreams with `isolation: worktree`. The scheduler knows no git: it asks for a task's
+ * view, says when a workstream's tasks have all settled, and lets a phase's barrier wait for
+ * its integration.
+ */
+export interface Workspaces {
+  /** undefined: the task works in the main checkout; otherwise its worktree (made on first use) */
+  viewOf(task: TaskSpec): Promise<Result<FileView, string>> | undefined;
+  /** every planned task of the workstream settled; `passed` when each was fresh, restored or ran */
+  workstreamSettled(workstream: string, passed: boolean): void;
+  /**
+   * The phase's gates passed: integrate its worktree branches before its barrier settles.
+   * `recheckGates` runs the phase's gates again in the main checkout, leaving out the tasks of
+   * the workstreams named (not integrated yet); true when they pass.
+   */
+  phasePassed(phase: string, recheckGates: (notIntegrated: ReadonlySet<string>) => Promise<boolean>): Promise<Result<void, string>>;
 }
 
 /** Receives every event as it happens, plus a finished task's output. */
@@ -67,6 +97,8 @@ export interface BuildServices {
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** [0, 1): jitter for retry delays */
   readonly random: () => number;
+  /** isolated workstreams; absent: every task works in the main checkout (and in dry runs) */
+  readonly workspaces?: Workspaces;
   /** the environment task env vars are read from (process.env in real builds) */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
 }

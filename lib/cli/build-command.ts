@@ -8,6 +8,7 @@ import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
 import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Build } from '../build/runner.js';
+import { WorktreeWorkspaces } from '../build/worktree-workspaces.js';
 import type { Reporter } from '../build/services.js';
 import { openCacheStore } from '../cache/store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
@@ -17,13 +18,16 @@ import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
+import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';
 import { Ledger } from '../patch/ledger.js';
 import { createPatchRunner } from '../patch/service.js';
 import { parseDuration } from '../spec/durations.js';
+import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -37,6 +41,8 @@ export interface BuildFlags {
   readonly verbosity: Verbosity;
   readonly noCache: boolean;
   readonly replayLogs: boolean;
+  /** leave isolated workstreams' branches for the user instead of merging them */
+  readonly noIntegrate: boolean;
 }
 
 /** Signals are wired by the caller (main), so tests can drive the build in-process. */
@@ -58,6 +64,15 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
   const label = targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
 
+  // Git is checked before anything runs: a refused integration must not come after the work.
+  const gitReady = flags.dryRun ? ok(undefined) : await gitPreflight(root, isolatedWorkstreams(project, plan), !flags.noIntegrate);
+  if (!gitReady.ok) {
+    await hasher.flush();
+    if (gitReady.error.kind === 'spec') return specFailed(io, gitReady.error.diagnostics);
+    io.stderr.write(`error: ${gitReady.error.message}\n`);
+    return EXIT_FAILED;
+  }
+
   let lock: { release(): void } | undefined;
   if (!flags.dryRun) {
     const acquired = await acquireProjectLock(uetDir, {
@@ -73,7 +88,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const config = project.spec.config;
   const jobs = flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency);
   const cacheDir = path.join(root, config.cache.dir);
-  const globber = createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] });
+  const ignoreDirs = ['.git', 'node_modules', '.uet', `${config.cache.dir}/`];
+  const globber = createGlobber(root, { ignoreDirs });
   let cache: CacheStore | undefined;
   const runId = ulid();
   const reporter: Reporter = flags.json
@@ -101,6 +117,30 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
         threads: Math.max(1, jobs),
         onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
       });
+  const git = gitReady.value;
+  if (git) {
+    // Worktrees a crashed build left behind go first (we hold the lock: no build uses them).
+    const stale = await git.git.cleanStale();
+    if (!stale.ok) emit({ type: 'warning', runId, at: Date.now(), message: `could not clean old worktrees: ${stale.error.command}: ${stale.error.message}` });
+    else for (const p of stale.value.worktreesRemoved) emit({ type: 'worktree', runId, at: Date.now(), workstream: p.split(path.sep).slice(-2).join('/'), op: 'cleaned', branch: '', path: p, detail: 'left by an earlier build' });
+  }
+  const workspaces =
+    git?.isolated === true
+      ? new WorktreeWorkspaces({
+          project,
+          git: git.git,
+          runId,
+          into: git.into,
+          integrate: !flags.noIntegrate,
+          emit: (ev) => emit({ ...ev, runId, at: Date.now() } as RunEvent),
+          makeView: async (viewRoot, statIndexPath) => ({
+            root: viewRoot,
+            hasher: await createFileHasher(viewRoot, statIndexPath),
+            globber: createGlobber(viewRoot, { ignoreDirs }),
+            files: createProjectFiles(viewRoot),
+          }),
+        })
+      : undefined;
   const breakers = flags.dryRun
     ? undefined
     : Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emit({ type: 'breaker', runId, at: Date.now(), ...c }));
@@ -135,6 +175,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       sleep,
       random: Math.random,
       ...(breakers ? { breakers } : {}),
+      ...(workspaces ? { workspaces } : {}),
       hostEnv: io.env,
     },
     { runId, jobs: Math.max(1, jobs), force: flags.force, keepGoing: flags.keepGoing, dryRun: flags.dryRun, replayLogs: flags.replayLogs, shell: config.shell },
@@ -162,6 +203,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await freshLog.close();
     await hasher.flush();
     await breakers?.save();
+    await workspaces?.close();
     await executor.close();
   }
   const durationMs = Date.now() - t0;
@@ -171,7 +213,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   lock?.release();
 
   const c = outcome.counts;
-  const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '']
+  const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '', outcome.integrationFailed.length > 0 ? `integration failed: ${outcome.integrationFailed.join(', ')}` : '']
     .filter(Boolean)
     .map((s) => `, ${s}`)
     .join('');

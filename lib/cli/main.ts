@@ -28,6 +28,7 @@ interface CommonOpts {
   verbose?: boolean;
   cache?: boolean;
   replayLogs?: boolean;
+  integrate?: boolean;
 }
 
 const processSignals: InterruptSource = {
@@ -79,7 +80,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
       .option('--quiet', 'print only failures and the summary')
       .option('--verbose', 'also print fresh tasks and why each task ran')
       .option('--no-cache', 'neither restore from nor write to the cache')
-      .option('--replay-logs', 'print the saved log of tasks restored from the cache');
+      .option('--replay-logs', 'print the saved log of tasks restored from the cache')
+      .option('--no-integrate', 'commit isolated (isolation: worktree) workstreams on their uet/<phase>/<ws> branches but do not merge them');
 
   const flagsOf = (o: CommonOpts): BuildFlags => {
     const dir = program.opts<{ dir?: string }>().dir;
@@ -93,6 +95,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
       verbosity: verbosity(o),
       noCache: o.cache === false,
       replayLogs: o.replayLogs === true,
+      noIntegrate: o.integrate === false,
     };
   };
   const dirOpt = (): { dir?: string } => {

@@ -132,6 +132,32 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'breaker':
           print(`${pc.yellow('breaker ')} tool ${ev.tool}: ${ev.from} -> ${ev.to}`);
           return;
+        case 'worktree':
+          if (ev.op === 'committed') {
+            if (opts.verbosity !== 'quiet') print(`${pc.green('commit  ')} ${ev.workstream} on ${ev.branch}: ${ev.files?.length ?? 0} file${ev.files?.length === 1 ? '' : 's'}`);
+          } else if (opts.verbosity === 'verbose' || ev.op === 'cleaned') {
+            print(`${pc.dim('worktree')} ${ev.workstream} ${ev.op}${ev.path ? ` ${ev.path}` : ''}${ev.detail ? ` (${ev.detail})` : ''}`);
+          }
+          return;
+        case 'integration': {
+          const status = ev.status;
+          switch (status) {
+            case 'merged':
+            case 'up-to-date':
+              if (opts.verbosity !== 'quiet') print(`${pc.green('merged  ')} ${ev.branch} into ${ev.into}${ev.status === 'up-to-date' ? ' (nothing to merge)' : ''}`);
+              return;
+            case 'left':
+              print(`${pc.yellow('branch  ')} ${ev.branch} left for you${ev.message ? `: ${ev.message}` : ''}`);
+              return;
+            case 'conflict':
+            case 'refused':
+            case 'gates-failed':
+              print(`${pc.red(pc.bold('error:'))} ${ev.message ?? ev.status}`);
+              return;
+            default:
+              return assertNever(status, 'integration status');
+          }
+        }
         case 'worker':
         case 'phase-end':
         case 'run-start':

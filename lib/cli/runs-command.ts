@@ -67,6 +67,12 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
       case 'cache':
         io.stdout.write(`${t} cache    ${ev.task} ${ev.op}${ev.detail ? `: ${ev.detail}` : ''}\n`);
         break;
+      case 'worktree':
+        io.stdout.write(`${t} worktree ${ev.workstream} ${ev.op}${ev.branch ? ` ${ev.branch}` : ''}${ev.commit ? ` ${ev.commit.slice(0, 12)}` : ''}${ev.files ? ` (${ev.files.join(', ')})` : ''}${ev.detail ? `: ${ev.detail}` : ''}\n`);
+        break;
+      case 'integration':
+        io.stdout.write(`${t} merge    ${ev.branch} into ${ev.into}: ${ev.status}${ev.message ? `: ${ev.message}` : ''}\n`);
+        break;
       case 'warning':
         io.stdout.write(`${t} warning  ${ev.message}\n`);
         break;

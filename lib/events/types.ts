@@ -5,6 +5,12 @@
 /** A pool worker's life: SPAWNING → IDLE ⇄ BUSY → DRAINING → TERMINATED. */
 export type WorkerState = 'spawning' | 'idle' | 'busy' | 'draining' | 'terminated';
 
+/** What happened to an isolated workstream's worktree (`cleaned`: left by an earlier, crashed build). */
+export type WorktreeOp = 'created' | 'committed' | 'removed' | 'cleaned';
+
+/** One branch's integration into the user's branch; `left`: kept for the user (--no-integrate, or a failure). */
+export type IntegrationStatus = 'merged' | 'up-to-date' | 'conflict' | 'refused' | 'gates-failed' | 'left';
+
 export type TaskStatus = 'fresh' | 'restored' | 'ran' | 'failed' | 'blocked' | 'skipped';
 
 export type RunEvent =
@@ -17,6 +23,8 @@ export type RunEvent =
   | { type: 'gate-end'; runId: string; at: number; gate: string; status: 'passed' | 'failed' | 'blocked'; blocking: boolean; reason?: string }
   | { type: 'phase-end'; runId: string; at: number; phase: string; status: 'passed' | 'failed' | 'blocked' }
   | { type: 'cache'; runId: string; at: number; task: string; op: 'restore' | 'store' | 'miss' | 'corrupt' | 'error'; detail?: string }
+  | { type: 'worktree'; runId: string; at: number; workstream: string; op: WorktreeOp; branch: string; path?: string; commit?: string; files?: string[]; detail?: string }
+  | { type: 'integration'; runId: string; at: number; phase: string; branch: string; into: string; status: IntegrationStatus; files?: string[]; commit?: string; message?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
   /** a patch ledger transition (from: null when the entry was created) */
   | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }

@@ -197,8 +197,8 @@ function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
 
 /**
  * E_SCOPE_CONFLICT: two workstreams that declare their own write scope, can run at the same
- * time (neither reaches the other, no shared conflict_group, both parallel_ok) and whose write
- * or create globs can match a common path.
+ * time (neither reaches the other, no shared conflict_group, both parallel_ok, not both in
+ * worktrees) and whose write or create globs can match a common path.
  *
  * Built for thousands of workstreams: reachability is one pass over the topological order with
  * a bitset of scoped workstreams per node, and glob pairs whose literal bases are unrelated
@@ -246,6 +246,8 @@ function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec, order: readonl
       const b = scoped[j]!;
       if (!a.parallelOk || !b.parallelOk) continue;
       if (a.conflictGroup !== undefined && a.conflictGroup === b.conflictGroup) continue;
+      // Each in its own worktree, they cannot trample each other; a real clash is a merge conflict.
+      if (a.isolation === 'worktree' && b.isolation === 'worktree') continue;
       if (reaches(i, j) || reaches(j, i)) continue;
       const overlap = firstOverlap(writes[i]!, writes[j]!);
       if (!overlap) continue;

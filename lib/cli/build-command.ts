@@ -8,7 +8,7 @@ import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
 import { Build } from '../build/runner.js';
 import type { Reporter } from '../build/services.js';
-import { openCacheStore } from '../cache/store.js';
+import { openLazyCacheStore } from '../cache/lazy-store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { CacheStore } from '../cache/types.js';
 import { acquireProjectLock } from '../events/lock.js';
@@ -82,7 +82,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   if (!flags.noCache) {
     try {
-      cache = await openCacheStore(cacheDir);
+      cache = openLazyCacheStore(cacheDir);
     } catch (e) {
       emit({ type: 'warning', runId, at: Date.now(), message: `cache at ${config.cache.dir} could not be opened (${String(e)}); building without it` });
     }

@@ -1,7 +1,7 @@
 import { constants, promises as fsp, statSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { FileDigest, FileHasher } from './types.js';
 
 /** Bumped when the persisted layout changes; an index of another version is ignored (treated as empty). */

@@ -80,20 +80,28 @@ export class StatIndexHasher implements FileHasher {
   }
 
   async hashFiles(relPaths: readonly string[]): Promise<Map<string, FileDigest | null>> {
-    const unique = [...new Set(relPaths)];
+    // callers may rely on the order they asked in: the map is filled in that order, and the
+    // files the stat index vouches for (nearly all, on a no-op) are answered right here,
+    // without a promise each; only the others are read, `concurrency` at once
     const out = new Map<string, FileDigest | null>();
+    let misses: string[] | undefined;
+    for (const rel of relPaths) {
+      if (out.has(rel)) continue;
+      const known = this.inflight.has(rel) ? undefined : this.fromIndex(rel);
+      out.set(rel, known ?? null);
+      if (known === undefined) (misses ??= []).push(rel);
+    }
+    if (misses === undefined) return out;
+    const todo = misses;
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < unique.length) {
-        const rel = unique[next++] as string;
+      while (next < todo.length) {
+        const rel = todo[next++] as string;
         out.set(rel, await this.hashFile(rel));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, unique.length) }, worker));
-    // callers may rely on the order they asked in
-    const ordered = new Map<string, FileDigest | null>();
-    for (const rel of unique) ordered.set(rel, out.get(rel) ?? null);
-    return ordered;
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, todo.length) }, worker));
+    return out;
   }
 
   forget(relPath: string): void {
@@ -115,24 +123,33 @@ export class StatIndexHasher implements FileHasher {
     }
   }
 
-  private async compute(rel: string): Promise<FileDigest | null> {
-    const abs = path.join(this.root, rel);
+  /**
+   * The stat step: the file's digest when the stat index vouches for it, null when it is not
+   * a regular file (or is gone), undefined when its bytes must be read.
+   */
+  private fromIndex(rel: string): FileDigest | null | undefined {
     let st: BigIntStats | undefined;
     try {
       // Synchronous on purpose: the stat is the whole cost of a no-op build, and the async call's
       // thread-pool round trip makes it about three times slower (10,000 files: ~40 ms vs ~140 ms).
-      st = statSync(abs, { bigint: true, throwIfNoEntry: false });
+      st = statSync(path.join(this.root, rel), { bigint: true, throwIfNoEntry: false });
     } catch (e) {
       if (isAbsent(e)) return this.gone(rel);
       throw e;
     }
     if (st === undefined || !st.isFile()) return this.gone(rel);
-
     const known = this.entries.get(rel);
     if (known && sameStat(known, st)) {
       this.stats.indexHits++;
       return { hash: known.hash, size: known.size, mode: known.mode };
     }
+    return undefined;
+  }
+
+  private async compute(rel: string): Promise<FileDigest | null> {
+    const indexed = this.fromIndex(rel);
+    if (indexed !== undefined) return indexed;
+    const abs = path.join(this.root, rel);
 
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     const read = await readAndHash(abs);

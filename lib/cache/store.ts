@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ const BLOB_PREFIX = 'blob:';
 const IO_CONCURRENCY = 16;
 const ENTRY_NAMESPACE = 'entry';
 const EMPTY_LOG_HASH = sha256('');
+const SMALL_READ = 64 * 1024;
 
 /**
  * Opens the local store at `dir`. Nothing is created or checked yet: a folder that cannot be
@@ -225,7 +226,8 @@ class LocalCacheStore implements CacheStore {
     try {
       if (await this.alreadyStored(key, integrity, o.size)) return ok(undefined);
       if (o.size <= IN_MEMORY_MAX) {
-        await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
+        // a small file is read on this thread: cheaper than a thread-pool round trip
+        await cacache.put(this.dir, key, o.size <= SMALL_READ ? readFileSync(abs) : await fsp.readFile(abs), opts);
       } else {
         await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
       }

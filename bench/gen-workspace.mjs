@@ -16,6 +16,7 @@
 // and manifest.json (the graph, the outputs, how to run the tool).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { prng } from './prng.mjs';
 
 function usage(msg) {
   if (msg) console.error(`gen-workspace.mjs: ${msg}`);
@@ -41,18 +42,6 @@ for (let i = 0; i < argv.length; i += 2) {
 if (!['uet', 'turbo', 'wireit'].includes(opts.tool)) usage('--tool must be uet, turbo or wireit');
 if (!opts.out) usage('--out is required');
 for (const k of ['packages', 'width']) if (!Number.isInteger(opts[k]) || opts[k] < 1) usage(`--${k} must be a positive integer`);
-
-/** mulberry32, as in gen.mjs */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const { packages: n, width } = opts;
 const rand = prng(opts.seed);

@@ -164,6 +164,11 @@ function mtimes(dir, manifest) {
   return m;
 }
 
+/** the outputs whose mtime differs from `before` (from mtimes()): what a run rewrote */
+function rewrittenSince(before, dir, manifest) {
+  return new Set([...mtimes(dir, manifest)].filter(([rel, t]) => before.get(rel) !== t).map(([rel]) => rel));
+}
+
 function digestOutputs(dir, manifest) {
   const h = crypto.createHash('sha256');
   const perFile = new Map();
@@ -294,23 +299,24 @@ function cold(n) {
   });
 }
 
+/** the graph trees of every graph tool, fully built (untimed) */
+function builtGraph(n) {
+  const trees = graphTrees(n, touchFor(n));
+  for (const t of GRAPH_TOOLS) ensureBuilt(t, trees.dirs[t]);
+  return { tools: GRAPH_TOOLS, ref: 'ninja', ...trees };
+}
+
 function noop(n) {
-  const { dirs, manifests } = graphTrees(n, touchFor(n));
-  for (const t of GRAPH_TOOLS) ensureBuilt(t, dirs[t]);
   const before = {};
   return scenario({
+    ...builtGraph(n),
     name: `noop-${n / 1000}k`,
     what: `${n} tasks, nothing changed`,
-    tools: GRAPH_TOOLS,
-    ref: 'ninja',
-    dirs,
-    manifests,
     prepare: (tool, dir, m) => {
       before[tool] = mtimes(dir, m);
     },
     check: (tool, dir, m) => {
-      const after = mtimes(dir, m);
-      const rewritten = [...after].filter(([rel, t]) => before[tool].get(rel) !== t).length;
+      const rewritten = rewrittenSince(before[tool], dir, m).size;
       return rewritten > 0 ? `re-ran ${rewritten} tasks on a no-op` : undefined;
     },
   });
@@ -322,17 +328,14 @@ function touchFor(n) {
 }
 
 function touch(n) {
-  const { dirs, manifests } = graphTrees(n, touchFor(n));
-  for (const t of GRAPH_TOOLS) ensureBuilt(t, dirs[t]);
+  const built = builtGraph(n);
+  const m0 = built.manifests.uet;
   const before = {};
   let stamp = 0;
   return scenario({
+    ...built,
     name: `touch-${n / 1000}k`,
-    what: `${n} tasks, ${manifests.uet.touch} changed: ${manifests.uet.rerun.length} must re-run`,
-    tools: GRAPH_TOOLS,
-    ref: 'ninja',
-    dirs,
-    manifests,
+    what: `${n} tasks, ${m0.touch} changed: ${m0.rerun.length} must re-run`,
     prepare: (tool, dir, m) => {
       before[tool] = mtimes(dir, m);
       // new content every time: no tool can answer from a cache, every one must run the tasks
@@ -340,8 +343,7 @@ function touch(n) {
       fs.writeFileSync(file, `source ${m.touch} edit ${++stamp} ${process.hrtime.bigint()}\n`);
     },
     check: (tool, dir, m) => {
-      const after = mtimes(dir, m);
-      const rewritten = new Set([...after].filter(([rel, t]) => before[tool].get(rel) !== t).map(([rel]) => rel));
+      const rewritten = rewrittenSince(before[tool], dir, m);
       const expected = new Set(m.rerun_outputs);
       const extra = [...rewritten].filter((r) => !expected.has(r));
       const missed = [...expected].filter((r) => !rewritten.has(r));

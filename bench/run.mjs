@@ -189,7 +189,7 @@ function digestOutputs(dir, manifest) {
 // ---- scenarios -----------------------------------------------------------------------------
 
 /**
- * Runs `prepare(tool)` (untimed) then the tool (timed), tools in turn, `reps` rounds.
+ * Runs `prepare(tool, dir, manifest, round)` (untimed) then the tool (timed), tools in turn, `reps` rounds.
  * `check(tool)` (untimed) returns a problem or undefined.
  */
 function scenario({ name, what, tools, ref, dirs, manifests, prepare, check }) {
@@ -197,7 +197,7 @@ function scenario({ name, what, tools, ref, dirs, manifests, prepare, check }) {
   for (let rep = 0; rep < opts.reps; rep++) {
     const round = rep % 2 === 0 ? tools : [...tools].reverse(); // A B, then B A: no tool always goes first
     for (const tool of round) {
-      prepare(tool, dirs[tool], manifests[tool]);
+      prepare(tool, dirs[tool], manifests[tool], rep);
       const { ms, rssKb } = runTool(tool, dirs[tool]);
       const r = results[tool];
       r.times.push(ms);
@@ -331,16 +331,16 @@ function touch(n) {
   const built = builtGraph(n);
   const m0 = built.manifests.uet;
   const before = {};
-  let stamp = 0;
+  // the same new content for every tool in a round (their outputs are compared), new in every
+  // round and every invocation: no tool can answer from a cache, every one must run the tasks
+  const nonce = `${process.pid}-${Date.now()}`;
   return scenario({
     ...built,
     name: `touch-${n / 1000}k`,
     what: `${n} tasks, ${m0.touch} changed: ${m0.rerun.length} must re-run`,
-    prepare: (tool, dir, m) => {
+    prepare: (tool, dir, m, round) => {
       before[tool] = mtimes(dir, m);
-      // new content every time: no tool can answer from a cache, every one must run the tasks
-      const file = path.join(dir, m.touch);
-      fs.writeFileSync(file, `source ${m.touch} edit ${++stamp} ${process.hrtime.bigint()}\n`);
+      fs.writeFileSync(path.join(dir, m.touch), `source ${m.touch} edit ${round} ${nonce}\n`);
     },
     check: (tool, dir, m) => {
       const rewritten = rewrittenSince(before[tool], dir, m);

@@ -6,10 +6,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { UET_VERSION } from '../version.js';
 import type { BuildFlags, InterruptSource } from './build-command.js';
 import { buildCommand } from './build-command.js';
-import type { Io } from './context.js';
-import { EXIT_SPEC } from './context.js';
 // Commands other than build are imported when run: `clean` and `explain` load the cache
 // store (cacache, ~50 ms of modules) that a build with nothing to do never needs.
+import type { Io } from './context.js';
+import { EXIT_SPEC } from './context.js';
 import type { Verbosity } from './reporter.js';
 
 interface CommonOpts {
@@ -31,8 +31,9 @@ const processSignals: InterruptSource = {
     const onSignal = (): void => {
       count++;
       handler();
-      // A second Ctrl-C means "now": the children were already signalled by the handler.
-      if (count > 1) process.exit(130);
+      // The handler drains on the first signal and kills on the second; a third means the
+      // user no longer waits for anything.
+      if (count > 2) process.exit(130);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -139,6 +140,33 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .description('list past runs, or show one run’s events')
     .action(async (id: string | undefined, o: { json?: boolean }) => {
       code = await (await import('./runs-command.js')).runsCommand(io, id, { ...dirOpt(), json: o.json === true });
+    });
+
+  program
+    .command('ledger')
+    .argument('[action]', 'show ID | drop ID | requeue ID (default: list the patches)')
+    .argument('[id]', 'a patch id (or a unique prefix of one, or of its hash)')
+    .option('--state <state>', 'list only patches in this state (created, validated, queued, applied, verified, committed, apply_failed, rolled_back, quarantined, dropped)')
+    .option('--workstream <ws>', 'list only patches of this workstream (phase/ws, or ws)')
+    .option('--json', 'print as NDJSON')
+    .description('the patch ledger: every patch, its state and history; drop and requeue are the human overrides')
+    .action(async (action: string | undefined, id: string | undefined, o: { state?: string; workstream?: string; json?: boolean }) => {
+      code = await (await import('./ledger-command.js')).ledgerCommand(io, action, id, {
+        ...dirOpt(),
+        ...(o.state !== undefined ? { state: o.state } : {}),
+        ...(o.workstream !== undefined ? { workstream: o.workstream } : {}),
+        json: o.json === true,
+      });
+    });
+
+  program
+    .command('import')
+    .argument('<paths...>', 'workstream bundle files of the original system (ws-*.json; a bundle or a list of them)')
+    .option('--phase <id>', 'the phase to import into (phases/<id>.yaml is created if missing)', 'imported')
+    .option('--force', 'overwrite workstream files that exist')
+    .description('convert workstream bundles into uet workstream YAML; what cannot be mapped is kept as comments')
+    .action(async (paths: string[], o: { phase: string; force?: boolean }) => {
+      code = await (await import('./import-command.js')).importCommand(io, paths, { ...dirOpt(), phase: o.phase, force: o.force === true });
     });
 
   try {

@@ -7,7 +7,8 @@ import type { Piscina } from 'piscina';
 import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
 import { DEFAULT_GRACE_MS, runCommand, TaskSlot } from './spawn.js';
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
-import type { WorkerTask } from './worker.js';
+import type { WorkerState } from '../events/types.js';
+import type { WorkerBusyMessage, WorkerTask } from './worker.js';
 
 export interface ExecutorOptions {
   /** SIGTERM→SIGKILL grace for timeouts and aborted tasks (default 2000 ms) */
@@ -22,6 +23,8 @@ export interface ExecutorOptions {
 
 export interface PoolExecutorOptions extends ExecutorOptions {
   readonly threads: number;
+  /** each worker's lifecycle, for the run log: SPAWNING → IDLE ⇄ BUSY → DRAINING → TERMINATED */
+  readonly onWorker?: (worker: number, state: WorkerState, task?: string) => void;
 }
 
 const DEFAULT_INTERRUPT_GRACE_MS = 500;
@@ -31,6 +34,8 @@ type Dispatch = (req: RunRequest, slot: TaskSlot, graceMs: number) => Promise<Ru
 
 export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
   const threads = Math.max(1, Math.floor(opts.threads));
+  const onWorker = opts.onWorker;
+  const live = new Set<number>();
   // The pool (and piscina itself) starts with the first task: a build with nothing to run,
   // the common case, pays for neither the module nor the worker threads.
   let pool: Promise<Piscina<WorkerTask, RunOutcome>> | undefined;
@@ -49,13 +54,33 @@ export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
     // errors of a task reject that task's promise; this only covers worker errors outside a
     // task, which an EventEmitter without a listener would rethrow and crash the process with
     p.on('error', () => {});
+    if (onWorker) {
+      p.on('workerCreate', (w: { id: number }) => {
+        live.add(w.id);
+        onWorker(w.id, 'spawning');
+        onWorker(w.id, 'idle');
+      });
+      p.on('message', (m: unknown) => {
+        if (isBusyMessage(m)) onWorker(m.worker, 'busy', m.task);
+      });
+      p.on('workerDestroy', (w: { id: number }) => {
+        live.delete(w.id);
+        onWorker(w.id, 'terminated');
+      });
+    }
     return p;
   };
   return new TrackingExecutor(
-    async (req, slot, graceMs) => (await (pool ??= start())).run({ req, slot: slot.buffer, graceMs }),
+    async (req, slot, graceMs) => {
+      const outcome = await (await (pool ??= start())).run({ req, slot: slot.buffer, graceMs });
+      if (onWorker && outcome.worker !== undefined) onWorker(outcome.worker, 'idle');
+      return outcome;
+    },
     async () => {
       const p = await pool?.catch(() => undefined);
-      await p?.destroy();
+      if (!p) return;
+      if (onWorker) for (const id of live) onWorker(id, 'draining');
+      await p.destroy();
     },
     opts,
   );
@@ -158,6 +183,10 @@ class TrackingExecutor implements TaskExecutor {
       if (slot.runningPid === pid) signalGroup(pid, 'SIGKILL');
     }, this.graceMs);
   }
+}
+
+function isBusyMessage(m: unknown): m is WorkerBusyMessage {
+  return typeof m === 'object' && m !== null && (m as { uet?: unknown }).uet === 'busy';
 }
 
 function notRun(fields: Partial<RunOutcome>): RunOutcome {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'E_GLOB_OUTSIDE_ROOT' // a glob, cwd or path leaves the project root
   | 'E_NO_ACTION' // a task with neither run, tool nor patches
   | 'E_SCOPE_CONFLICT' // two workstreams that may run at once write overlapping files
+  | 'E_POLICY_WEAKENED' // a phase's or workstream's patch_policy loosens the level above
   | 'E_USAGE'; // the command line is wrong
 
 export type WarningCode = 'W_UNUSED_GATE' | 'W_EMPTY_PHASE' | 'W_SCOPE_OVERLAP_SERIAL' | 'W_GROUP_STALL';

@@ -20,6 +20,8 @@ import type {
   ToolSpec,
   WorkstreamSpec,
 } from './model.js';
+import { configPolicy, narrowPolicy, asRawPolicy, policyWeakenings } from '../patch/policy.js';
+import type { PatchPolicy } from '../patch/policy.js';
 import { normaliseRootRelative, shellQuote } from './paths.js';
 import type { LocatedPhase, LocatedWorkstream, RawConfig, RawEnv, RawScope, RawTask, StringOrList } from './raw.js';
 import { asList } from './raw.js';
@@ -234,6 +236,9 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
     return undefined;
   }
   const phaseScope = scopeAt(data.files_scope, src, ['files_scope'], out, `phase '${id}'`);
+  const cfgPolicy = configPolicy(ctx.config.patchPolicy);
+  checkPolicy(cfgPolicy, data.patch_policy, 'config', src, ['patch_policy'], out);
+  const phasePolicy = narrowPolicy(cfgPolicy, asRawPolicy(data.patch_policy));
   const filesScope: FilesScope = { ...EMPTY_SCOPE, ...phaseScope };
   const wsSpecs: WorkstreamSpec[] = [];
   const gateSpecs: GateSpec[] = [];
@@ -263,6 +268,7 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
   };
 
   for (const lw of workstreams) {
+    checkPolicy(phasePolicy, lw.data.patch_policy, `phase '${id}'`, lw.src, [...lw.path, 'patch_policy'], out);
     const wb = buildWorkstream(lw, pb, ctx);
     if (!wb) continue;
     const prev = pb.wsById.get(wb.spec.id);
@@ -329,6 +335,16 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
     gateSpecs.push(gspec);
   });
   return pb;
+}
+
+/** Policies only tighten going down (config -> phase -> workstream): a looser value is an error at its line. */
+function checkPolicy(upper: PatchPolicy, lower: unknown, upperName: string, src: SpecSource, path: Path, out: Out): void {
+  if (lower === undefined) return;
+  for (const w of policyWeakenings(upper, asRawPolicy(lower), upperName)) {
+    out.errors.push(
+      errorAt('E_POLICY_WEAKENED', `patch_policy ${w.detail}`, src.loc([...path, ...w.key]), 'a phase may only tighten the config’s patch_policy, a workstream only its phase’s: lower the limit or remove it'),
+    );
+  }
 }
 
 const WS_MODELLED = new Set(['id', 'name', 'depends_on', 'files_scope', 'conflict_group', 'parallel_ok', 'order', 'isolation', 'circuit_breaker', 'tasks']);
@@ -471,6 +487,7 @@ function buildTask(t: RawTask, src: SpecSource, path: Path, wb: WsB, ctx: BuildC
     env: mergeEnv(config.env, t.env),
     cwd,
     retries: t.retries ?? 0,
+    retryDelay: (t.retry_delay === undefined ? undefined : parseDuration(t.retry_delay)) ?? 1000,
     ...(timeout !== undefined ? { timeout } : {}),
     cache: t.cache ?? true,
     clean: cleanMode(t.clean),

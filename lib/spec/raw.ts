@@ -30,6 +30,7 @@ export interface RawTask {
   readonly env?: RawEnv;
   readonly cwd?: string;
   readonly retries?: number;
+  readonly retry_delay?: string | number;
   readonly timeout?: string | number;
   readonly cache?: boolean;
   readonly clean?: boolean | 'true' | 'false' | 'if-file-deleted';

@@ -313,10 +313,11 @@ const FIXER = `import fs from 'node:fs';
 const [log, mode] = process.argv.slice(2);
 const got = /got (\\w)/.exec(fs.readFileSync(log, 'utf8'))[1];
 const next = mode === 'advance' ? String.fromCharCode(got.charCodeAt(0) + 1) : got === 'a' ? 'b' : 'a';
-process.stdout.write('Subject: ' + got + ' to ' + next + '\\n--- a/lib/v.txt\\n+++ b/lib/v.txt\\n@@ -1 +1 @@\\n-' + got + '\\n+' + next + '\\n');
+if (mode === 'escape' && got === 'b') process.stdout.write('--- a/check.mjs\\n+++ b/check.mjs\\n@@ -1 +1 @@\\n-import fs from \\'node:fs\\';\\n+process.exit(0);\\n');
+else process.stdout.write('Subject: ' + got + ' to ' + next + '\\n--- a/lib/v.txt\\n+++ b/lib/v.txt\\n@@ -1 +1 @@\\n-' + got + '\\n+' + next + '\\n');
 `;
 
-function fixProject(mode: 'advance' | 'oscillate'): string {
+function fixProject(mode: 'advance' | 'oscillate' | 'escape', wsExtra = ''): string {
   return project(
     {
       'uet.config.yaml': `${CONFIG}tools:\n  fixer: { run: "node fixer.mjs {log} ${mode}", produces: patch }\n`,
@@ -328,7 +329,7 @@ function fixProject(mode: 'advance' | 'oscillate'): string {
 files_scope: { write: ["lib/**"] }
 workstreams:
   - id: ws
-    tasks:
+${wsExtra}    tasks:
       - id: check
         kind: static
         run: node check.mjs
@@ -338,8 +339,8 @@ workstreams:
   );
 }
 
-test('FIX loop: the tool answers twice, the second patch fixes it; fix patches verified', async () => {
-  const dir = fixProject('advance');
+test('FIX loop: the tool answers twice, the second patch fixes it; fix patches verified and committed', async () => {
+  const dir = fixProject('advance', '    commit: true\n');
   try {
     const r = await runUet(dir, ['build', '--verbose']);
     assert.is(r.code, 0, r.stdout + r.stderr);
@@ -348,9 +349,10 @@ test('FIX loop: the tool answers twice, the second patch fixes it; fix patches v
     const entries = await ledger(dir);
     assert.equal(
       entries.map((e) => e.state),
-      ['verified', 'verified'],
+      ['committed', 'committed'],
     );
-    assert.ok(exists(dir, `.uet/patches`));
+    assert.match(git(dir, 'log', '-1', '--format=%s'), `uet: a to b (+1 more) [${entries[0]!.patch_id}, ${entries[1]!.patch_id}]`);
+    assert.is(git(dir, 'show', '--name-only', '--format=', 'HEAD'), 'lib/v.txt');
     const r2 = await runUet(dir, ['build']);
     assert.is(r2.code, 0, 'the fixed tree passes on its own');
   } finally {
@@ -420,6 +422,24 @@ workstreams:
     assert.equal(
       entries.map((e) => e.state),
       ['rolled_back', 'verified'],
+    );
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('FIX loop: a fix patch outside files_scope is refused; the loop gives up and the tree is as before it', async () => {
+  const dir = fixProject('escape');
+  try {
+    const before = snapshot(dir);
+    const r = await runUet(dir, ['build']);
+    assert.is(r.code, 1, r.stdout);
+    assert.match(r.stdout, "E_PATCH_SCOPE: 'check.mjs' is outside the workstream's files_scope.write");
+    assert.equal(snapshot(dir), before, 'the first fix (a to b) was reversed');
+    const entries = await ledger(dir);
+    assert.equal(
+      entries.map((e) => e.state),
+      ['quarantined', 'quarantined'],
     );
   } finally {
     removeProject(dir);

@@ -103,8 +103,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
   program
     .command('validate')
     .description('load, check and compile the spec; print errors and warnings; build nothing')
-    .action(async () => {
-      code = await (await import('./validate-command.js')).validateCommand(io, dirOpt());
+    .option('--expand', 'print every workstream as YAML after templates are expanded (the summary goes to stderr)')
+    .action(async (o: { expand?: boolean }) => {
+      code = await (await import('./validate-command.js')).validateCommand(io, { ...dirOpt(), expand: o.expand === true });
     });
 
   program

@@ -6,6 +6,7 @@
  * so that a cycle can be printed as the path the user wrote.
  */
 import { DirectedGraph } from 'graphology';
+import picomatch from 'picomatch';
 import { topologicalSort } from 'graphology-dag';
 import type { Diagnostic, SourceLoc } from '../spec/diagnostic.js';
 import { errorAt } from '../spec/diagnostic.js';
@@ -126,7 +127,7 @@ export function compileProject(spec: ProjectSpec, opts: CompileOptions = {}): Re
   }
   const order = topologicalSort(graph);
   if (!opts.trusted) {
-    const conflicts = findScopeConflicts(graph, spec);
+    const conflicts = findScopeConflicts(graph, spec, order);
     if (conflicts.length > 0) return err(conflicts);
   }
   return ok({ spec, graph, order, workstreams });
@@ -198,32 +199,45 @@ function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
  * E_SCOPE_CONFLICT: two workstreams that declare their own write scope, can run at the same
  * time (neither reaches the other, no shared conflict_group, both parallel_ok) and whose write
  * or create globs can match a common path.
+ *
+ * Built for thousands of workstreams: reachability is one pass over the topological order with
+ * a bitset of scoped workstreams per node, and glob pairs whose literal bases are unrelated
+ * folders are ruled out before the (costlier) overlap test.
  */
-function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] {
+function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec, order: readonly string[]): Diagnostic[] {
   const scoped: WorkstreamSpec[] = [];
   for (const p of spec.phases) for (const ws of p.workstreams) if (ws.declaresScope && ws.tasks.length > 0) scoped.push(ws);
   if (scoped.length < 2) return [];
 
-  const wsOf = new Map<string, string>();
-  for (const ws of scoped) for (const t of ws.tasks) wsOf.set(taskKey(t.fullId), ws.fullId);
-  // Reachability between scoped workstreams: DFS from each one's tasks over the whole graph.
-  const reaches = new Map<string, Set<string>>();
-  for (const ws of scoped) {
-    const seen = new Set<string>();
-    const stack = ws.tasks.map((t) => taskKey(t.fullId));
-    const found = new Set<string>();
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      for (const next of graph.outNeighbors(n)) {
-        if (seen.has(next)) continue;
-        seen.add(next);
-        const other = wsOf.get(next);
-        if (other && other !== ws.fullId) found.add(other);
-        stack.push(next);
-      }
+  const words = Math.ceil(scoped.length / 32);
+  const indexOfTask = new Map<string, number>();
+  scoped.forEach((ws, i) => {
+    for (const t of ws.tasks) indexOfTask.set(taskKey(t.fullId), i);
+  });
+  // reach[n]: the scoped workstreams with a task strictly downstream of node n
+  const reach = new Map<string, Uint32Array>();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    const bits = new Uint32Array(words);
+    for (const next of graph.outNeighbors(n)) {
+      const below = reach.get(next)!;
+      for (let w = 0; w < words; w++) bits[w]! |= below[w]!;
+      const i = indexOfTask.get(next);
+      if (i !== undefined) bits[i >>> 5]! |= 1 << (i & 31);
     }
-    reaches.set(ws.fullId, found);
+    reach.set(n, bits);
   }
+  const wsReach = scoped.map((ws, i) => {
+    const bits = new Uint32Array(words);
+    for (const t of ws.tasks) {
+      const r = reach.get(taskKey(t.fullId))!;
+      for (let w = 0; w < words; w++) bits[w]! |= r[w]!;
+    }
+    bits[i >>> 5]! &= ~(1 << (i & 31));
+    return bits;
+  });
+  const reaches = (a: number, b: number): boolean => (wsReach[a]![b >>> 5]! & (1 << (b & 31))) !== 0;
+  const writes = scoped.map((ws) => [...ws.filesScope.write, ...ws.filesScope.create].map((g) => ({ glob: g, base: picomatch.scan(g).base })));
 
   const out: Diagnostic[] = [];
   for (let i = 0; i < scoped.length; i++) {
@@ -232,8 +246,8 @@ function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] 
       const b = scoped[j]!;
       if (!a.parallelOk || !b.parallelOk) continue;
       if (a.conflictGroup !== undefined && a.conflictGroup === b.conflictGroup) continue;
-      if (reaches.get(a.fullId)!.has(b.fullId) || reaches.get(b.fullId)!.has(a.fullId)) continue;
-      const overlap = firstOverlap([...a.filesScope.write, ...a.filesScope.create], [...b.filesScope.write, ...b.filesScope.create]);
+      if (reaches(i, j) || reaches(j, i)) continue;
+      const overlap = firstOverlap(writes[i]!, writes[j]!);
       if (!overlap) continue;
       out.push(
         errorAt(
@@ -248,7 +262,14 @@ function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec): Diagnostic[] 
   return out;
 }
 
-function firstOverlap(as: readonly string[], bs: readonly string[]): [string, string] | undefined {
-  for (const a of as) for (const b of bs) if (globsOverlap(a, b)) return [a, b];
+/** Two literal bases can only hold a common path when one folder contains the other. */
+function basesRelated(a: string, b: string): boolean {
+  return a === '' || b === '' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+type ScopedGlob = { readonly glob: string; readonly base: string };
+
+function firstOverlap(as: readonly ScopedGlob[], bs: readonly ScopedGlob[]): [string, string] | undefined {
+  for (const a of as) for (const b of bs) if (basesRelated(a.base, b.base) && globsOverlap(a.glob, b.glob)) return [a.glob, b.glob];
   return undefined;
 }

@@ -10,8 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, posix, resolve as resolvePath } from 'node:path';
 import { glob } from 'tinyglobby';
-import type { Diagnostic } from './diagnostic.js';
-import { expandWorkstreams } from './expand.js';
+import type { Diagnostic, SourceLoc } from './diagnostic.js';
 import type { ConfigSpec, ProjectSpec } from './model.js';
 import { buildPhase, byteCompare, CONFIG_DEFAULTS, normaliseConfig } from './normalise.js';
 import type { PhaseB } from './normalise.js';
@@ -19,6 +18,7 @@ import type { LocatedPhase, LocatedWorkstream, RawPhase, RawWorkstream } from '.
 import { indexPhases, resolveAll } from './resolve.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import type { TemplateDef } from './templates.js';
 import type { SpecSource } from './yaml-source.js';
 
 export const CONFIG_FILE = 'uet.config.yaml';
@@ -45,6 +45,20 @@ export function findProjectRoot(startDir: string): string | undefined {
 export interface LoadedProject {
   spec: ProjectSpec;
   warnings: Diagnostic[];
+  /** every workstream as data after template expansion, by phase id (for `uet validate --expand`) */
+  expanded: ExpandedWorkstream[];
+}
+
+/** one workstream as it reads after template expansion */
+export interface ExpandedWorkstream {
+  readonly phase: string;
+  /** its id (a workstream file's name when the data has none) */
+  readonly id: string;
+  /** where it is written (the use site) */
+  readonly loc: SourceLoc;
+  /** the template it was made from, if any */
+  readonly template?: string;
+  readonly data: RawWorkstream;
 }
 
 const YAML_EXT = /\.ya?ml$/;
@@ -138,9 +152,10 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
   const warnings: Diagnostic[] = [];
   const out = { errors: semantic, warnings };
 
-  // The YAML parser and the schema checker (ajv) are loaded only here: a build whose
-  // compiled-graph cache is valid never parses a spec, and loading them costs ~60 ms.
-  const [{ checkSchema }, { readSpecFile }] = await Promise.all([import('./schema-check.js'), import('./yaml-source.js')]);
+  // The YAML parser, the schema checker (ajv) and the template expander are loaded only here:
+  // a build whose compiled-graph cache is valid never parses a spec, and they cost ~60 ms to load.
+  const [{ checkSchema }, { readSpecFile }, { checkUnusedTemplate, expandWorkstreams }, { builtinTemplates, indexTemplates, TemplateRegistry, templateFromFile }] =
+    await Promise.all([import('./schema-check.js'), import('./yaml-source.js'), import('./expand.js'), import('./templates.js')]);
 
   // 1. config
   const cfgFile = await readSpecFile(root, CONFIG_FILE);
@@ -195,17 +210,36 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
       return { data, src, stem: p.stem, workstreams: [...inline, ...fileWs] };
     }),
   );
+  // (uet's own repository: its templates/ folder holds the built-ins, not project templates)
+  const builtins = builtinTemplates();
+  const builtinPaths = new Set(builtins.values());
+  const projectTemplates = found.templates.filter((f) => !builtinPaths.has(join(root, f)));
+  const templateDefs: TemplateDef[] = [];
+  for (const parsed of await Promise.all(projectTemplates.map((f) => readSpecFile(root, f)))) {
+    const t = templateFromFile(parsed);
+    errors.push(...t.errors);
+    if (t.def) templateDefs.push(t.def);
+  }
   if (errors.length > 0 || !config) return err(sortDiagnostics(errors));
 
-  // 3. expand (templates seam), normalise, resolve
+  // 3. expand templates, normalise, resolve
+  const templates = new TemplateRegistry(indexTemplates(templateDefs, [...builtins.keys()], out), builtins, (d) => semantic.push(d));
   const built: PhaseB[] = [];
+  const expanded: ExpandedWorkstream[] = [];
+  const used = new Set<string>();
   for (const lp of located) {
     if (!lp) continue;
-    const ex = expandWorkstreams(lp.workstreams, { templateFiles: found.templates });
+    const ex = expandWorkstreams(lp.workstreams, { templates });
     semantic.push(...ex.errors);
+    for (const t of ex.used) used.add(t);
     const pb = buildPhase(lp, ex.workstreams, { config, out });
-    if (pb) built.push(pb);
+    if (!pb) continue;
+    built.push(pb);
+    for (const w of ex.workstreams) {
+      expanded.push({ phase: pb.spec.id, id: w.data.id ?? w.defaultId ?? '', loc: w.src.loc(w.path), ...(w.template !== undefined ? { template: w.template } : {}), data: w.data });
+    }
   }
+  for (const t of templateDefs) if (!used.has(t.id)) semantic.push(...checkUnusedTemplate(t));
   const byId = indexPhases(built, out);
   resolveAll(byId, out);
   if (semantic.length > 0) return err(sortDiagnostics(semantic));
@@ -214,5 +248,6 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
   return ok({
     spec: { root, config, phases, specFiles: specFilesOf(found) },
     warnings: sortDiagnostics(warnings),
+    expanded,
   });
 }

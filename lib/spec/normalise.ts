@@ -26,7 +26,7 @@ import { normaliseRootRelative, shellQuote } from './paths.js';
 import type { LocatedPhase, LocatedWorkstream, RawConfig, RawEnv, RawScope, RawTask, StringOrList } from './raw.js';
 import { asList } from './raw.js';
 import { didYouMean } from './suggest.js';
-import type { Path, SpecSource } from './yaml-source.js';
+import type { Locator, Path, SpecSource } from './yaml-source.js';
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -173,7 +173,7 @@ export function mergeEnv(base: EnvSpec, own: RawEnv | undefined): EnvSpec {
  * Normalise root-relative globs, reporting E_GLOB_OUTSIDE_ROOT for any that is absolute or
  * leaves the root. `single`: the YAML value is one string, not a list (for locations).
  */
-function checkGlobs(globs: readonly string[], src: SpecSource, path: Path, out: Out, what: string, single = false): string[] {
+function checkGlobs(globs: readonly string[], src: Locator, path: Path, out: Out, what: string, single = false): string[] {
   const res: string[] = [];
   globs.forEach((g, i) => {
     const n = normaliseRootRelative(g);
@@ -191,11 +191,11 @@ function checkGlobs(globs: readonly string[], src: SpecSource, path: Path, out: 
   return res;
 }
 
-function listAt(v: StringOrList | undefined, src: SpecSource, path: Path, out: Out, what: string): string[] {
+function listAt(v: StringOrList | undefined, src: Locator, path: Path, out: Out, what: string): string[] {
   return checkGlobs(asList(v), src, path, out, what, typeof v === 'string');
 }
 
-function refsAt(v: StringOrList | undefined, src: SpecSource, path: Path): PendingRef[] {
+function refsAt(v: StringOrList | undefined, src: Locator, path: Path): PendingRef[] {
   if (v === undefined) return [];
   if (typeof v === 'string') return [{ raw: v, loc: src.loc(path) }];
   return v.map((raw, i) => ({ raw, loc: src.loc([...path, i]) }));
@@ -205,7 +205,7 @@ const EMPTY_SCOPE: FilesScope = { read: [], write: [], create: [], forbidden: []
 
 type PartialScope = { -readonly [K in keyof FilesScope]?: string[] };
 
-function scopeAt(s: RawScope | undefined, src: SpecSource, path: Path, out: Out, what: string): PartialScope | undefined {
+function scopeAt(s: RawScope | undefined, src: Locator, path: Path, out: Out, what: string): PartialScope | undefined {
   if (s === undefined) return undefined;
   if (Array.isArray(s)) return { write: checkGlobs(s as readonly string[], src, path, out, `${what} files_scope`) };
   const o = s as Exclude<RawScope, readonly string[]>;
@@ -338,7 +338,7 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
 }
 
 /** Policies only tighten going down (config -> phase -> workstream): a looser value is an error at its line. */
-function checkPolicy(upper: PatchPolicy, lower: unknown, upperName: string, src: SpecSource, path: Path, out: Out): void {
+function checkPolicy(upper: PatchPolicy, lower: unknown, upperName: string, src: Locator, path: Path, out: Out): void {
   if (lower === undefined) return;
   for (const w of policyWeakenings(upper, asRawPolicy(lower), upperName)) {
     out.errors.push(
@@ -420,7 +420,7 @@ function buildWorkstream(lw: LocatedWorkstream, pb: PhaseB, ctx: BuildContext): 
   return wb;
 }
 
-function buildTask(t: RawTask, src: SpecSource, path: Path, wb: WsB, ctx: BuildContext): TaskB | undefined {
+function buildTask(t: RawTask, src: Locator, path: Path, wb: WsB, ctx: BuildContext): TaskB | undefined {
   const { out, config } = ctx;
   const fullId = `${wb.spec.fullId}/${t.id}`;
   const label = `task '${wb.spec.id}/${t.id}'`;

@@ -19,6 +19,7 @@
 // that changes whenever any input does, and a non-zero exit if an input is missing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { prng } from './prng.mjs';
 
 function usage(msg) {
   if (msg) console.error(`gen.mjs: ${msg}`);
@@ -50,18 +51,6 @@ function parseArgs(argv) {
   if (!Number.isInteger(opts.seed)) usage('--seed must be an integer');
   if (!opts.out) usage('--out is required');
   return opts;
-}
-
-/** mulberry32: a small, fast, seeded PRNG (deterministic across platforms) */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** deps[i]: the upstream task indexes of task i, ascending */

@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, openSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { FreshLog, OutputFile, SuccessRecord } from './types.js';
 
 /** compaction only pays off past this many lines, and only when most of them are dead */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,8 @@ const BLOB_PREFIX = 'blob:';
 /** files stored or restored at once: enough to hide latency, few enough to stay far from EMFILE */
 const IO_CONCURRENCY = 16;
 const ENTRY_NAMESPACE = 'entry';
+const EMPTY_LOG_HASH = sha256('');
+const SMALL_READ = 64 * 1024;
 
 /**
  * Opens the local store at `dir`. Nothing is created or checked yet: a folder that cannot be
@@ -119,8 +121,12 @@ class LocalCacheStore implements CacheStore {
     if (failure) return err(failure);
     const logBytes = Buffer.from(log, 'utf8');
     const logHash = sha256(logBytes);
-    const storedLog = await this.storeBuffer(logBytes, logHash);
-    if (!storedLog.ok) return storedLog;
+    // Most tasks print nothing: an empty log needs no blob (readLog knows its hash), which
+    // saves every such put a content check and an index read.
+    if (logBytes.length > 0) {
+      const storedLog = await this.storeBuffer(logBytes, logHash);
+      if (!storedLog.ok) return storedLog;
+    }
 
     const entry: CacheEntry = {
       formatVersion: CACHE_FORMAT_VERSION,
@@ -190,6 +196,7 @@ class LocalCacheStore implements CacheStore {
   }
 
   async readLog(entry: CacheEntry): Promise<string | undefined> {
+    if (entry.logHash === EMPTY_LOG_HASH) return '';
     try {
       const data = await cacache.get.byDigest(this.dir, integrityOf(entry.logHash), { memoize: false });
       return data.toString('utf8');
@@ -219,7 +226,8 @@ class LocalCacheStore implements CacheStore {
     try {
       if (await this.alreadyStored(key, integrity, o.size)) return ok(undefined);
       if (o.size <= IN_MEMORY_MAX) {
-        await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
+        // a small file is read on this thread: cheaper than a thread-pool round trip
+        await cacache.put(this.dir, key, o.size <= SMALL_READ ? readFileSync(abs) : await fsp.readFile(abs), opts);
       } else {
         await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
       }

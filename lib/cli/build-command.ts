@@ -10,7 +10,7 @@ import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Build } from '../build/runner.js';
 import { WorktreeWorkspaces } from '../build/worktree-workspaces.js';
 import type { Reporter } from '../build/services.js';
-import { openCacheStore } from '../cache/store.js';
+import { openLazyCacheStore } from '../cache/lazy-store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { CacheStore } from '../cache/types.js';
 import { acquireProjectLock } from '../events/lock.js';
@@ -103,7 +103,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   if (!flags.noCache) {
     try {
-      cache = await openCacheStore(cacheDir);
+      cache = openLazyCacheStore(cacheDir);
     } catch (e) {
       emit({ type: 'warning', runId, at: Date.now(), message: `cache at ${config.cache.dir} could not be opened (${String(e)}); building without it` });
     }

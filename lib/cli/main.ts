@@ -6,16 +6,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { UET_VERSION } from '../version.js';
 import type { BuildFlags, InterruptSource } from './build-command.js';
 import { buildCommand } from './build-command.js';
-import { cleanCommand } from './clean-command.js';
+// Commands other than build are imported when run: `clean` and `explain` load the cache
+// store (cacache, ~50 ms of modules) that a build with nothing to do never needs.
 import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
-import { explainCommand } from './explain-command.js';
-import { graphCommand } from './graph-command.js';
-import { importCommand } from './import-command.js';
-import { ledgerCommand } from './ledger-command.js';
 import type { Verbosity } from './reporter.js';
-import { runsCommand } from './runs-command.js';
-import { validateCommand } from './validate-command.js';
 
 interface CommonOpts {
   dir?: string;
@@ -113,7 +108,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .description('load, check and compile the spec; print errors and warnings; build nothing')
     .option('--expand', 'print every workstream as YAML after templates are expanded (the summary goes to stderr)')
     .action(async (o: { expand?: boolean }) => {
-      code = await validateCommand(io, { ...dirOpt(), expand: o.expand === true });
+      code = await (await import('./validate-command.js')).validateCommand(io, { ...dirOpt(), expand: o.expand === true });
     });
 
   program
@@ -122,7 +117,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid', 'json']).default('dot'))
     .description('print the compiled graph')
     .action(async (targets: string[], o: { format: string }) => {
-      code = await graphCommand(io, targets, { ...dirOpt(), format: o.format });
+      code = await (await import('./graph-command.js')).graphCommand(io, targets, { ...dirOpt(), format: o.format });
     });
 
   program
@@ -130,7 +125,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .argument('<task>', 'phase/ws/task or phase/GATE_X')
     .description('why the task would run now (what changed since its last success), and why it last ran')
     .action(async (task: string) => {
-      code = await explainCommand(io, task, dirOpt());
+      code = await (await import('./explain-command.js')).explainCommand(io, task, dirOpt());
     });
 
   program
@@ -139,7 +134,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .option('--cache', 'also remove cache entries (all of them when no target is given)')
     .description('delete outputs and forget successes, so the next build runs again')
     .action(async (targets: string[], o: { cache?: boolean }) => {
-      code = await cleanCommand(io, targets, { ...dirOpt(), cache: o.cache === true });
+      code = await (await import('./clean-command.js')).cleanCommand(io, targets, { ...dirOpt(), cache: o.cache === true });
     });
 
   program
@@ -148,7 +143,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .option('--json', 'print as NDJSON')
     .description('list past runs, or show one run’s events')
     .action(async (id: string | undefined, o: { json?: boolean }) => {
-      code = await runsCommand(io, id, { ...dirOpt(), json: o.json === true });
+      code = await (await import('./runs-command.js')).runsCommand(io, id, { ...dirOpt(), json: o.json === true });
     });
 
   program
@@ -160,7 +155,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .option('--json', 'print as NDJSON')
     .description('the patch ledger: every patch, its state and history; drop and requeue are the human overrides')
     .action(async (action: string | undefined, id: string | undefined, o: { state?: string; workstream?: string; json?: boolean }) => {
-      code = await ledgerCommand(io, action, id, {
+      code = await (await import('./ledger-command.js')).ledgerCommand(io, action, id, {
         ...dirOpt(),
         ...(o.state !== undefined ? { state: o.state } : {}),
         ...(o.workstream !== undefined ? { workstream: o.workstream } : {}),
@@ -175,7 +170,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .option('--force', 'overwrite workstream files that exist')
     .description('convert workstream bundles into uet workstream YAML; what cannot be mapped is kept as comments')
     .action(async (paths: string[], o: { phase: string; force?: boolean }) => {
-      code = await importCommand(io, paths, { ...dirOpt(), phase: o.phase, force: o.force === true });
+      code = await (await import('./import-command.js')).importCommand(io, paths, { ...dirOpt(), phase: o.phase, force: o.force === true });
     });
 
   try {

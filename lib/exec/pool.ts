@@ -3,7 +3,7 @@
  * tests and as a fallback. Both share the spawning code (spawn.ts) and the bookkeeping below;
  * they differ only in which thread calls runCommand().
  */
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
 import { DEFAULT_GRACE_MS, runCommand, TaskSlot } from './spawn.js';
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
@@ -34,44 +34,53 @@ type Dispatch = (req: RunRequest, slot: TaskSlot, graceMs: number) => Promise<Ru
 
 export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
   const threads = Math.max(1, Math.floor(opts.threads));
-  const pool = new Piscina<WorkerTask, RunOutcome>({
-    // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives
-    filename: new URL('./worker.js', import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
-    concurrentTasksPerWorker: 1,
-    // the default ('sync') parks idle workers in Atomics.wait: the cheapest hand-off, and safe
-    // because runCommand leaves no handle open once its promise settles
-    atomics: 'sync',
-  });
-  // errors of a task reject that task's promise; this only covers worker errors outside a
-  // task, which an EventEmitter without a listener would rethrow and crash the process with
-  pool.on('error', () => {});
   const onWorker = opts.onWorker;
   const live = new Set<number>();
-  if (onWorker) {
-    pool.on('workerCreate', (w: { id: number }) => {
-      live.add(w.id);
-      onWorker(w.id, 'spawning');
-      onWorker(w.id, 'idle');
+  // The pool (and piscina itself) starts with the first task: a build with nothing to run,
+  // the common case, pays for neither the module nor the worker threads.
+  let pool: Promise<Piscina<WorkerTask, RunOutcome>> | undefined;
+  const start = async (): Promise<Piscina<WorkerTask, RunOutcome>> => {
+    const { Piscina: Pool } = await import('piscina');
+    const p = new Pool<WorkerTask, RunOutcome>({
+      // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+      // the default ('sync') parks idle workers in Atomics.wait: the cheapest hand-off, and safe
+      // because runCommand leaves no handle open once its promise settles
+      atomics: 'sync',
     });
-    pool.on('message', (m: unknown) => {
-      if (isBusyMessage(m)) onWorker(m.worker, 'busy', m.task);
-    });
-    pool.on('workerDestroy', (w: { id: number }) => {
-      live.delete(w.id);
-      onWorker(w.id, 'terminated');
-    });
-  }
+    // errors of a task reject that task's promise; this only covers worker errors outside a
+    // task, which an EventEmitter without a listener would rethrow and crash the process with
+    p.on('error', () => {});
+    if (onWorker) {
+      p.on('workerCreate', (w: { id: number }) => {
+        live.add(w.id);
+        onWorker(w.id, 'spawning');
+        onWorker(w.id, 'idle');
+      });
+      p.on('message', (m: unknown) => {
+        if (isBusyMessage(m)) onWorker(m.worker, 'busy', m.task);
+      });
+      p.on('workerDestroy', (w: { id: number }) => {
+        live.delete(w.id);
+        onWorker(w.id, 'terminated');
+      });
+    }
+    return p;
+  };
   return new TrackingExecutor(
     async (req, slot, graceMs) => {
-      const outcome = await pool.run({ req, slot: slot.buffer, graceMs });
+      const outcome = await (await (pool ??= start())).run({ req, slot: slot.buffer, graceMs });
       if (onWorker && outcome.worker !== undefined) onWorker(outcome.worker, 'idle');
       return outcome;
     },
     async () => {
+      const p = await pool?.catch(() => undefined);
+      if (!p) return;
       if (onWorker) for (const id of live) onWorker(id, 'draining');
-      await pool.destroy();
+      await p.destroy();
     },
     opts,
   );

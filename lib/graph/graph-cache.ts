@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { FileHasher } from '../hash/types.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
 import { listSpecFiles, loadProject } from '../spec/load.js';

@@ -12,7 +12,6 @@ import type { PatchRunner } from '../build/services.js';
 import { shellQuote } from '../spec/paths.js';
 import type { CompiledProject } from '../graph/compile.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
-import { commitFiles } from './commit.js';
 import type { EditContext, EditOutcome } from './edit-task.js';
 import { applyTaskPatches, readPatchFiles, sha256Text } from './edit-task.js';
 import type { FixOutcome, FixRequest } from './fix-loop.js';
@@ -119,7 +118,8 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
       const files = [...new Set(applied.flatMap((e) => e.files))].sort();
       const message = `uet: ${applied[0]!.summary}${applied.length > 1 ? ` (+${applied.length - 1} more)` : ''} [${applied.map((e) => e.patch_id).join(', ')}]`;
       // One commit at a time: two workstreams committing at once would race for git's index.
-      const turn = gitTurn.then(() => commitFiles(deps.root, files, message));
+      // simple-git is loaded only when a workstream commits: most builds never do
+      const turn = gitTurn.then(async () => (await import('./commit.js')).commitFiles(deps.root, files, message));
       gitTurn = turn;
       const committed = await turn;
       if (!committed.ok) {

@@ -1,0 +1,462 @@
+#!/usr/bin/env node
+// The benchmark suite: uet against make and ninja (a layered graph of N tasks, bench/gen.mjs)
+// and against turbo and wireit (a 50-package workspace, bench/gen-workspace.mjs).
+//
+//   npm run bench -- [--reps 5] [--only NAME[,NAME]] [--jobs 2] [--work DIR] [--out FILE] [--cold-10k]
+//
+// Every scenario runs each tool in turn, A B A B ..., --reps times (default 5), in this one
+// invocation, and reports the median wall time, the ratio to the reference tool (ninja for the
+// graph, turbo for the workspace) and the peak RSS (/usr/bin/time -f %M, the largest of the reps).
+// Each tool works in its own copy of the generated tree; after every run the outputs of all
+// tools are compared byte for byte, and a tool that built something different is reported as
+// WRONG. The one-file touch checks which outputs each tool rewrote against the generator's
+// manifest (what the touch must re-run): a tool that re-ran more or less is reported as WRONG.
+//
+// Scenarios (names for --only):
+//   cold-2k     2,000 tasks, nothing built, -j2                          uet make ninja
+//   cold-1k     1,000 tasks, as above (memory at 1k)                     uet make ninja
+//   noop-1k     1,000 tasks, all built, nothing changed                  uet make ninja
+//   noop-10k    10,000 tasks, as above                                   uet make ninja
+//   touch-10k   10,000 tasks, one late source changed                    uet make ninja
+//   ws-cold     50 packages (100 tasks), nothing built, no cache         uet turbo wireit
+//   ws-noop     50 packages, all built                                   uet turbo wireit
+//   ws-cache    50 packages, outputs deleted, the cache full             uet turbo wireit
+//   cold-10k    10,000 tasks cold (only with --cold-10k: minutes)        uet make ninja
+//
+// Setup: ninja comes from Debian's ninja-build (installed with apt-get when missing); turbo and
+// wireit are devDependencies of this package. Nothing here is part of `npm test`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const UET = path.join(REPO, 'bin', 'uet.js');
+const BIN = path.join(REPO, 'node_modules', '.bin');
+const TIME = '/usr/bin/time';
+
+function parseArgs(argv) {
+  const o = { reps: 5, only: null, jobs: 2, work: path.join(os.tmpdir(), 'uet-bench'), out: '', cold10k: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => {
+      if (argv[i + 1] === undefined) die(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--reps') o.reps = Number(v());
+    else if (a === '--only') o.only = new Set(v().split(','));
+    else if (a === '--jobs') o.jobs = Number(v());
+    else if (a === '--work') o.work = path.resolve(v());
+    else if (a === '--out') o.out = path.resolve(v());
+    else if (a === '--cold-10k') o.cold10k = true;
+    else die(`unknown option ${a}`);
+  }
+  if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be a positive integer');
+  return o;
+}
+
+function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const toolEnv = {
+  ...process.env,
+  PATH: `${BIN}:${process.env.PATH}`,
+  TURBO_TELEMETRY_DISABLED: '1',
+  DO_NOT_TRACK: '1',
+  TURBO_NO_UPDATE_NOTIFIER: '1',
+  // wireit turns its cache off when CI is set; the cache-hit scenario needs it
+  WIREIT_CACHE: 'local',
+  WIREIT_LOGGER: 'quiet',
+};
+
+// ---- setup ---------------------------------------------------------------------------------
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function setup() {
+  if (!fs.existsSync(TIME)) die(`${TIME} is missing (Debian package 'time')`);
+  if (!have('ninja')) {
+    console.log('installing ninja-build (Debian)…');
+    const r = spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq ninja-build'], { stdio: 'inherit' });
+    if (r.status !== 0 || !have('ninja')) die('could not install ninja-build; install it and run again');
+  }
+  if (!have('make')) die('make is missing');
+  for (const t of ['turbo', 'wireit']) if (!fs.existsSync(path.join(BIN, t))) die(`${t} is missing: run npm install (it is a devDependency)`);
+  if (!fs.existsSync(path.join(REPO, 'dist', 'lib', 'cli', 'main.js'))) die('dist/ is missing: run npm run build');
+}
+
+function version(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { env: toolEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+  } catch {
+    return '?';
+  }
+}
+
+// ---- running one tool once -------------------------------------------------------------------
+
+const TOOLS = {
+  uet: { cmd: (dir) => ['node', [UET, 'build', '-j', String(opts.jobs), '--quiet']], state: ['.uet', 'cache'] },
+  make: { cmd: () => ['make', ['-j', String(opts.jobs), '-s']], state: [] },
+  ninja: { cmd: () => ['ninja', ['-j', String(opts.jobs)]], state: ['.ninja_log', '.ninja_deps'] },
+  turbo: { cmd: () => [path.join(BIN, 'turbo'), ['run', 'build', 'test', `--concurrency=${opts.jobs}`, '--output-logs=none', '--log-prefix=none']], state: ['.turbo'] },
+  wireit: { cmd: () => ['npm', ['run', 'all', '--silent']], state: [] },
+};
+
+/** One timed run: wall time from this process, peak RSS from /usr/bin/time. Throws on failure. */
+function runTool(tool, dir) {
+  const [cmd, args] = TOOLS[tool].cmd(dir);
+  const rssFile = path.join(opts.work, `.rss-${process.pid}`);
+  const env = tool === 'wireit' ? { ...toolEnv, WIREIT_PARALLEL: String(opts.jobs) } : toolEnv;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(TIME, ['-f', '%M', '-o', rssFile, cmd, ...args], { cwd: dir, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) {
+    throw new Error(`${tool} failed in ${dir} (exit ${r.status}):\n${(r.stdout ?? '').slice(-2000)}${(r.stderr ?? '').slice(-2000)}`);
+  }
+  const rssKb = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+  return { ms, rssKb };
+}
+
+// ---- trees -------------------------------------------------------------------------------
+
+function gen(dir, args) {
+  execFileSync('node', [path.join(REPO, 'bench', 'gen.mjs'), ...args, '--out', dir], { stdio: 'ignore' });
+  return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+}
+
+function genWs(dir, tool) {
+  execFileSync('node', [path.join(REPO, 'bench', 'gen-workspace.mjs'), '--tool', tool, '--out', dir], { stdio: 'ignore' });
+  return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+}
+
+function outputsOf(manifest) {
+  if (manifest.generator === 'bench/gen-workspace.mjs') return manifest.outputs;
+  return Array.from({ length: manifest.tasks }, (_, i) => `out/${i}.txt`);
+}
+
+function removeState(dir, tool) {
+  for (const rel of TOOLS[tool].state) fs.rmSync(path.join(dir, rel), { recursive: true, force: true });
+  if (tool === 'wireit') for (const p of fs.readdirSync(path.join(dir, 'packages'))) fs.rmSync(path.join(dir, 'packages', p, '.wireit'), { recursive: true, force: true });
+}
+
+function removeOutputs(dir, manifest) {
+  for (const rel of outputsOf(manifest)) fs.rmSync(path.join(dir, rel), { force: true });
+}
+
+/** mtime (ns) of every output, to see which ones a run rewrote */
+function mtimes(dir, manifest) {
+  const m = new Map();
+  for (const rel of outputsOf(manifest)) {
+    try {
+      m.set(rel, fs.statSync(path.join(dir, rel), { bigint: true }).mtimeNs);
+    } catch {
+      m.set(rel, -1n);
+    }
+  }
+  return m;
+}
+
+/** the outputs whose mtime differs from `before` (from mtimes()): what a run rewrote */
+function rewrittenSince(before, dir, manifest) {
+  return new Set([...mtimes(dir, manifest)].filter(([rel, t]) => before.get(rel) !== t).map(([rel]) => rel));
+}
+
+function digestOutputs(dir, manifest) {
+  const h = crypto.createHash('sha256');
+  const perFile = new Map();
+  for (const rel of outputsOf(manifest)) {
+    let bytes;
+    try {
+      bytes = fs.readFileSync(path.join(dir, rel));
+    } catch {
+      bytes = Buffer.from('<missing>');
+    }
+    const d = crypto.createHash('sha256').update(bytes).digest('hex');
+    perFile.set(rel, d);
+    h.update(`${rel}\0${d}\n`);
+  }
+  return { all: h.digest('hex'), perFile };
+}
+
+// ---- scenarios -----------------------------------------------------------------------------
+
+/**
+ * Runs `prepare(tool, dir, manifest, round)` (untimed) then the tool (timed), tools in turn, `reps` rounds.
+ * `check(tool)` (untimed) returns a problem or undefined.
+ */
+function scenario({ name, what, tools, ref, dirs, manifests, prepare, check }) {
+  const results = Object.fromEntries(tools.map((t) => [t, { times: [], rss: 0, wrong: [] }]));
+  for (let rep = 0; rep < opts.reps; rep++) {
+    const round = rep % 2 === 0 ? tools : [...tools].reverse(); // A B, then B A: no tool always goes first
+    for (const tool of round) {
+      prepare(tool, dirs[tool], manifests[tool], rep);
+      const { ms, rssKb } = runTool(tool, dirs[tool]);
+      const r = results[tool];
+      r.times.push(ms);
+      r.rss = Math.max(r.rss, rssKb);
+      const problem = check?.(tool, dirs[tool], manifests[tool]);
+      if (problem) r.wrong.push(problem);
+    }
+    // byte for byte: every tool's outputs against the first tool's
+    const digests = tools.map((t) => digestOutputs(dirs[t], manifests[t]));
+    for (let k = 1; k < tools.length; k++) {
+      if (digests[k].all === digests[0].all) continue;
+      const bad = [...digests[k].perFile].filter(([rel, d]) => digests[0].perFile.get(rel) !== d).map(([rel]) => rel);
+      results[tools[k]].wrong.push(`outputs differ from ${tools[0]}'s: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
+    }
+  }
+  const med = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const refMed = med(results[ref].times);
+  const rows = tools.map((t) => {
+    const r = results[t];
+    const m = med(r.times);
+    return { scenario: name, what, tool: t, median: m, min: Math.min(...r.times), ratio: m / refMed, ref, rssMb: r.rss / 1024, wrong: [...new Set(r.wrong)] };
+  });
+  for (const row of rows) console.log(formatRow(row));
+  return rows;
+}
+
+function formatRow(r) {
+  const status = r.wrong.length > 0 ? `WRONG: ${r.wrong.join('; ')}` : 'ok';
+  return `${r.scenario.padEnd(10)} ${r.tool.padEnd(7)} median ${fmtMs(r.median).padStart(9)}  ${r.ratio.toFixed(2).padStart(6)}× ${r.ref}  peak ${r.rssMb.toFixed(0).padStart(4)} MB  ${status}`;
+}
+
+function fmtMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+/** The graph shape: one tree per tool, built once before the timed runs unless `cold`. */
+function graphTrees(n, touch) {
+  const dirs = {};
+  const manifests = {};
+  for (const tool of ['uet', 'make', 'ninja']) {
+    const dir = path.join(opts.work, `g${n}-${tool}`);
+    fs.mkdirSync(dir, { recursive: true });
+    // a tree left by an earlier invocation is reused when it is the same graph (saves a cold 10k build)
+    let m;
+    try {
+      m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    } catch {
+      m = undefined;
+    }
+    if (!m || m.tasks !== n || m.touch !== touch) {
+      removeState(dir, tool);
+      m = gen(dir, ['--tasks', String(n), '--touch', touch]);
+    }
+    dirs[tool] = dir;
+    manifests[tool] = m;
+  }
+  return { dirs, manifests };
+}
+
+function wsTrees() {
+  const dirs = {};
+  const manifests = {};
+  for (const tool of ['uet', 'turbo', 'wireit']) {
+    const dir = path.join(opts.work, `ws-${tool}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    manifests[tool] = genWs(dir, tool);
+    dirs[tool] = dir;
+  }
+  return { dirs, manifests };
+}
+
+function ensureBuilt(tool, dir) {
+  runTool(tool, dir);
+}
+
+const GRAPH_TOOLS = ['uet', 'make', 'ninja'];
+const WS_TOOLS = ['uet', 'turbo', 'wireit'];
+
+function cold(n) {
+  const { dirs, manifests } = graphTrees(n, touchFor(n));
+  return scenario({
+    name: `cold-${n / 1000}k`,
+    what: `${n} tasks, nothing built, -j${opts.jobs}`,
+    tools: GRAPH_TOOLS,
+    ref: 'ninja',
+    dirs,
+    manifests,
+    prepare: (tool, dir, m) => {
+      removeOutputs(dir, m);
+      removeState(dir, tool);
+    },
+    check: (tool, dir, m) => {
+      const missing = [...mtimes(dir, m)].filter(([, t]) => t < 0n).length;
+      return missing > 0 ? `${missing} outputs missing` : undefined;
+    },
+  });
+}
+
+/** the graph trees of every graph tool, fully built (untimed) */
+function builtGraph(n) {
+  const trees = graphTrees(n, touchFor(n));
+  for (const t of GRAPH_TOOLS) ensureBuilt(t, trees.dirs[t]);
+  return { tools: GRAPH_TOOLS, ref: 'ninja', ...trees };
+}
+
+function noop(n) {
+  const before = {};
+  return scenario({
+    ...builtGraph(n),
+    name: `noop-${n / 1000}k`,
+    what: `${n} tasks, nothing changed`,
+    prepare: (tool, dir, m) => {
+      before[tool] = mtimes(dir, m);
+    },
+    check: (tool, dir, m) => {
+      const rewritten = rewrittenSince(before[tool], dir, m).size;
+      return rewritten > 0 ? `re-ran ${rewritten} tasks on a no-op` : undefined;
+    },
+  });
+}
+
+/** a source of the third layer from the end: a touch re-runs a few dozen tasks, not the whole graph */
+function touchFor(n) {
+  return `src/${Math.max(0, n - 300)}.txt`;
+}
+
+function touch(n) {
+  const built = builtGraph(n);
+  const m0 = built.manifests.uet;
+  const before = {};
+  // the same new content for every tool in a round (their outputs are compared), new in every
+  // round and every invocation: no tool can answer from a cache, every one must run the tasks
+  const nonce = `${process.pid}-${Date.now()}`;
+  return scenario({
+    ...built,
+    name: `touch-${n / 1000}k`,
+    what: `${n} tasks, ${m0.touch} changed: ${m0.rerun.length} must re-run`,
+    prepare: (tool, dir, m, round) => {
+      before[tool] = mtimes(dir, m);
+      fs.writeFileSync(path.join(dir, m.touch), `source ${m.touch} edit ${round} ${nonce}\n`);
+    },
+    check: (tool, dir, m) => {
+      const rewritten = rewrittenSince(before[tool], dir, m);
+      const expected = new Set(m.rerun_outputs);
+      const extra = [...rewritten].filter((r) => !expected.has(r));
+      const missed = [...expected].filter((r) => !rewritten.has(r));
+      if (extra.length === 0 && missed.length === 0) return undefined;
+      return `re-ran ${rewritten.size} tasks, expected ${expected.size} (${extra.length} extra, ${missed.length} missed)`;
+    },
+  });
+}
+
+function wsScenarios() {
+  const rows = [];
+  const want = (s) => !opts.only || opts.only.has(s);
+  if (want('ws-cold')) {
+    const { dirs, manifests } = wsTrees();
+    rows.push(
+      ...scenario({
+        name: 'ws-cold',
+        what: `${manifests.uet.packages} packages (${manifests.uet.tasks} tasks), nothing built, no cache`,
+        tools: WS_TOOLS,
+        ref: 'turbo',
+        dirs,
+        manifests,
+        prepare: (tool, dir, m) => {
+          removeOutputs(dir, m);
+          removeState(dir, tool);
+        },
+      }),
+    );
+  }
+  if (want('ws-noop') || want('ws-cache')) {
+    const { dirs, manifests } = wsTrees();
+    for (const t of WS_TOOLS) ensureBuilt(t, dirs[t]);
+    if (want('ws-noop')) {
+      rows.push(
+        ...scenario({
+          name: 'ws-noop',
+          what: `${manifests.uet.packages} packages, all built, nothing changed`,
+          tools: WS_TOOLS,
+          ref: 'turbo',
+          dirs,
+          manifests,
+          prepare: () => {},
+        }),
+      );
+    }
+    if (want('ws-cache')) {
+      rows.push(
+        ...scenario({
+          name: 'ws-cache',
+          what: `${manifests.uet.packages} packages, every output deleted, all in the cache`,
+          tools: WS_TOOLS,
+          ref: 'turbo',
+          dirs,
+          manifests,
+          prepare: (tool, dir, m) => removeOutputs(dir, m),
+          check: (tool, dir, m) => {
+            const missing = [...mtimes(dir, m)].filter(([, t]) => t < 0n).length;
+            return missing > 0 ? `${missing} outputs not restored` : undefined;
+          },
+        }),
+      );
+    }
+  }
+  return rows;
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+setup();
+fs.mkdirSync(opts.work, { recursive: true });
+const facts = {
+  date: new Date().toISOString(),
+  command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+  availableParallelism: os.availableParallelism(),
+  memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  os: `${os.type()} ${os.release()}`,
+  node: process.version,
+  uet: version('node', [UET, '--version']),
+  make: version('make', ['--version']),
+  ninja: version('ninja', ['--version']),
+  turbo: version(path.join(BIN, 'turbo'), ['--version']),
+  wireit: JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'wireit', 'package.json'), 'utf8')).version,
+  npm: version('npm', ['--version']),
+  jobs: opts.jobs,
+  reps: opts.reps,
+};
+console.log(Object.entries(facts).map(([k, v]) => `${k}: ${v}`).join('\n'));
+console.log('');
+
+const plan = [
+  ['cold-1k', () => cold(1000)],
+  ['cold-2k', () => cold(2000)],
+  ['noop-1k', () => noop(1000)],
+  ['noop-10k', () => noop(10000)],
+  ['touch-10k', () => touch(10000)],
+  ['cold-10k', () => cold(10000)],
+];
+const rows = [];
+for (const [name, fn] of plan) {
+  if (name === 'cold-10k' && !opts.cold10k && !opts.only?.has('cold-10k')) continue;
+  if (opts.only && !opts.only.has(name)) continue;
+  rows.push(...fn());
+}
+rows.push(...wsScenarios());
+
+const table = [
+  '| scenario | what | tool | median | min | ratio | peak RSS | result |',
+  '|---|---|---|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${r.tool} | ${fmtMs(r.median)} | ${fmtMs(r.min)} | ${r.ratio.toFixed(2)}× ${r.ref} | ${r.rssMb.toFixed(0)} MB | ${r.wrong.length > 0 ? `**WRONG**: ${r.wrong.join('; ')}` : 'ok'} |`),
+].join('\n');
+const report = `${Object.entries(facts).map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n\n${table}\n`;
+if (opts.out) fs.writeFileSync(opts.out, report);
+fs.writeFileSync(path.join(opts.work, 'last.json'), JSON.stringify({ facts, rows }, null, 1));
+console.log(`\n${table}`);
+process.exitCode = rows.some((r) => r.wrong.length > 0) ? 1 : 0;

@@ -8,9 +8,9 @@ import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
 import { Build } from '../build/runner.js';
 import type { Reporter } from '../build/services.js';
-import { openCacheStore } from '../cache/store.js';
+import { openProjectCache, pruneProjectCache } from '../cache/open.js';
+import type { TieredCacheStore } from '../cache/tiered.js';
 import { openFreshLog } from '../cache/fresh-log.js';
-import type { CacheStore } from '../cache/types.js';
 import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
@@ -67,9 +67,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   const config = project.spec.config;
   const jobs = flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency);
-  const cacheDir = path.join(root, config.cache.dir);
   const globber = createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] });
-  let cache: CacheStore | undefined;
+  let cache: TieredCacheStore | undefined;
   const runId = ulid();
   const reporter: Reporter = flags.json
     ? createJsonReporter(io.stdout)
@@ -82,7 +81,10 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   if (!flags.noCache) {
     try {
-      cache = await openCacheStore(cacheDir);
+      cache = await openProjectCache(root, config, io.env, {
+        dryRun: flags.dryRun,
+        warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+      });
     } catch (e) {
       emit({ type: 'warning', runId, at: Date.now(), message: `cache at ${config.cache.dir} could not be opened (${String(e)}); building without it` });
     }
@@ -126,6 +128,16 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await freshLog.close();
     await hasher.flush();
     await executor.close();
+  }
+  if (cache) {
+    // under the project lock, after every store has landed; what this build used stays
+    // (a build that stored nothing cannot have grown the cache: a no-op does not list it)
+    const grew = outcome.counts.ran + outcome.counts.restored > 0 || config.cache.maxAge !== undefined;
+    const pruned = flags.dryRun || !grew ? undefined : await pruneProjectCache(root, config, cache.local.touched(), Date.now());
+    if (pruned && !pruned.ok) emit({ type: 'warning', runId, at: Date.now(), message: `cache not pruned: ${pruned.error.detail}` });
+    const p = pruned?.ok ? pruned.value : undefined;
+    emit({ type: 'cache-stats', runId, at: Date.now(), ...cache.stats(), ...(p ? { pruned: { entries: p.entriesRemoved, bytes: p.bytesRemoved, keptBytes: p.bytesKept } } : {}) });
+    await cache.close();
   }
   const durationMs = Date.now() - t0;
   const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';

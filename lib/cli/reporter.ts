@@ -120,6 +120,7 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'phase-end':
         case 'run-start':
         case 'run-end':
+        case 'cache-stats':
           return;
       }
     },

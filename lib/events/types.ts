@@ -12,6 +12,15 @@ export type RunEvent =
   | { type: 'phase-end'; runId: string; at: number; phase: string; status: 'passed' | 'failed' | 'blocked' }
   | { type: 'cache'; runId: string; at: number; task: string; op: 'restore' | 'store' | 'miss' | 'corrupt' | 'error'; detail?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
+  /** the cache's figures for the run, emitted just before run-end (read by `uet cache stats`) */
+  | {
+      type: 'cache-stats';
+      runId: string;
+      at: number;
+      local: { hits: number; misses: number };
+      remote?: { url: string; hits: number; misses: number; stored: number; errors: number };
+      pruned?: { entries: number; bytes: number; keptBytes: number };
+    }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };
 
 export interface RunLog {

@@ -162,3 +162,35 @@ async function readUses(dir: string): Promise<Map<string, number>> {
 function blobHashes(entry: CacheEntry): string[] {
   return [...entry.outputs.map((o) => o.hash), entry.logHash];
 }
+
+/**
+ * After `verifyStore` removed corrupt blobs: entries that are unreadable or name a blob that is
+ * gone are removed too, so they are misses rather than failed restores. Returns how many.
+ */
+export async function dropBrokenEntries(dir: string, parse: (stored: string) => CacheEntry | undefined): Promise<Result<number, CacheFailure>> {
+  try {
+    const index = await listIndex(dir);
+    if (index === undefined) return ok(0);
+    let removed = 0;
+    for (const info of Object.values(index)) {
+      if (!info.key.startsWith('entry:')) continue;
+      let entry: CacheEntry | undefined;
+      try {
+        entry = parse((await cacache.get(dir, info.key, { memoize: false })).data.toString('utf8'));
+      } catch {
+        entry = undefined;
+      }
+      let whole = entry !== undefined;
+      for (const h of entry ? blobHashes(entry) : []) {
+        if (!whole) break;
+        whole = (await cacache.get.hasContent(dir, `sha256-${Buffer.from(h, 'hex').toString('base64')}`)) !== false;
+      }
+      if (whole) continue;
+      await cacache.rm.entry(dir, info.key);
+      removed++;
+    }
+    return ok(removed);
+  } catch (e) {
+    return err({ reason: 'io', detail: e instanceof Error ? e.message : String(e) });
+  }
+}

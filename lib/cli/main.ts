@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UET_VERSION } from '../version.js';
 import type { BuildFlags, InterruptSource } from './build-command.js';
 import { buildCommand } from './build-command.js';
+import { cacheCommand } from './cache-command.js';
 import { cleanCommand } from './clean-command.js';
 import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
@@ -142,6 +143,33 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .description('list past runs, or show one run’s events')
     .action(async (id: string | undefined, o: { json?: boolean }) => {
       code = await runsCommand(io, id, { ...dirOpt(), json: o.json === true });
+    });
+
+  const cache = program.command('cache').description('the local cache: figures, pruning, integrity, clearing');
+  cache
+    .command('stats')
+    .option('--json', 'print the figures as one JSON object')
+    .description('hits and misses, local and shared, of the last run (and what it pruned)')
+    .action(async (o: { json?: boolean }) => {
+      code = await cacheCommand(io, 'stats', { ...dirOpt(), json: o.json === true });
+    });
+  cache
+    .command('prune')
+    .description('remove least-recently-used entries past cache.max_size (default 5GB) and cache.max_age')
+    .action(async () => {
+      code = await cacheCommand(io, 'prune', dirOpt());
+    });
+  cache
+    .command('verify')
+    .description('re-hash every blob; remove corrupt ones and the entries that need them; report')
+    .action(async () => {
+      code = await cacheCommand(io, 'verify', dirOpt());
+    });
+  cache
+    .command('clear')
+    .description('empty the local cache (the shared one is left alone)')
+    .action(async () => {
+      code = await cacheCommand(io, 'clear', dirOpt());
     });
 
   try {

@@ -15,6 +15,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import cacache from 'cacache';
 import writeFileAtomic from 'write-file-atomic';
+import { integrityOf } from '../hash/digest.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
 
@@ -72,12 +73,7 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     for (const info of Object.values(index)) {
       if (!info.key.startsWith('entry:')) continue;
       const key = info.key.slice('entry:'.length);
-      let entry: CacheEntry | undefined;
-      try {
-        entry = parse((await cacache.get(dir, info.key, { memoize: false })).data.toString('utf8'));
-      } catch {
-        entry = undefined;
-      }
+      const entry = await readEntry(dir, info.key, parse);
       entries.push({ key, entry, lastUse: Math.max(info.time, uses.get(key) ?? 0) });
       for (const h of entry ? blobHashes(entry) : []) {
         const b = blobs.get(h);
@@ -159,6 +155,15 @@ async function readUses(dir: string): Promise<Map<string, number>> {
   return uses;
 }
 
+/** undefined when unreadable (a damaged index or a record uet did not write) */
+async function readEntry(dir: string, indexKey: string, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
+  try {
+    return parse((await cacache.get(dir, indexKey, { memoize: false })).data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function blobHashes(entry: CacheEntry): string[] {
   return [...entry.outputs.map((o) => o.hash), entry.logHash];
 }
@@ -174,16 +179,11 @@ export async function dropBrokenEntries(dir: string, parse: (stored: string) => 
     let removed = 0;
     for (const info of Object.values(index)) {
       if (!info.key.startsWith('entry:')) continue;
-      let entry: CacheEntry | undefined;
-      try {
-        entry = parse((await cacache.get(dir, info.key, { memoize: false })).data.toString('utf8'));
-      } catch {
-        entry = undefined;
-      }
+      const entry = await readEntry(dir, info.key, parse);
       let whole = entry !== undefined;
       for (const h of entry ? blobHashes(entry) : []) {
         if (!whole) break;
-        whole = (await cacache.get.hasContent(dir, `sha256-${Buffer.from(h, 'hex').toString('base64')}`)) !== false;
+        whole = (await cacache.get.hasContent(dir, integrityOf(h))) !== false;
       }
       if (whole) continue;
       await cacache.rm.entry(dir, info.key);

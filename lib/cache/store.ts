@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import cacache from 'cacache';
 import Keyv, { type StoredData } from 'keyv';
-import { sha256 } from '../hash/digest.js';
+import { integrityOf, sha256 } from '../hash/digest.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
@@ -370,10 +370,6 @@ async function discard(staged: readonly { tmp: string }[], createdDirs: readonly
   for (const d of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(d).catch(() => undefined);
 }
 
-/** cacache's name for a sha256: Subresource Integrity, base64 of the raw digest */
-export function integrityOf(hexHash: string): string {
-  return `sha256-${Buffer.from(hexHash, 'hex').toString('base64')}`;
-}
 
 function isSafeRelPath(p: string): boolean {
   if (p === '' || p.startsWith('/') || p.includes('\\') || p.includes('\0') || /^[A-Za-z]:/.test(p)) return false;

@@ -67,10 +67,12 @@ class RedisRemoteStore implements RemoteStore {
 
   constructor(private readonly opts: RemoteOptions) {
     this.url = opts.url;
-    // no reconnects: a server that went away fails the next request at once
+    // No reconnects: a server that went away fails the next request at once. No adapter
+    // `connectionTimeout`: its timer is never cleared and would hold the process open that
+    // long after the build; `request` bounds connecting with a timer of its own instead.
     this.adapter = new KeyvRedis<unknown>(
       { url: opts.url, socket: { connectTimeout: opts.timeout, reconnectStrategy: false } },
-      { throwOnConnectError: true, throwOnErrors: true, connectionTimeout: opts.timeout },
+      { throwOnConnectError: true, throwOnErrors: true },
     );
     this.kv = new Keyv<unknown>({ store: this.adapter, namespace: `uet-v${CACHE_FORMAT_VERSION}`, throwOnErrors: true });
     // errors reach callers as rejected requests; the emitters must not crash the process with them

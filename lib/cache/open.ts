@@ -23,7 +23,7 @@ export function resolveRemote(spec: RemoteCacheSpec | undefined, env: Readonly<R
   const fromEnv = env[REMOTE_CACHE_ENV];
   const url = fromEnv !== undefined ? fromEnv.trim() : spec?.url ?? '';
   if (url === '') return ok(undefined);
-  if (!/^rediss?:\/\/[^/]/.test(url)) return err(`${REMOTE_CACHE_ENV}${fromEnv === undefined ? ' (cache.remote.url)' : ''} must be a redis:// or rediss:// URL, not '${url}'`);
+  if (!/^rediss?:\/\/[^/]/.test(url)) return err(`${fromEnv !== undefined ? REMOTE_CACHE_ENV : 'cache.remote.url'} must be a redis:// or rediss:// URL, not '${url}'`);
   return ok({
     url,
     read: spec?.read ?? CONFIG_DEFAULTS.remote.read,

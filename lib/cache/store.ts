@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import cacache from 'cacache';
 import Keyv, { type StoredData } from 'keyv';
-import { sha256 } from '../hash/digest.js';
+import { integrityOf, sha256 } from '../hash/digest.js';
 import { err, ok, type Result } from '../util/result.js';
+import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
@@ -14,7 +15,9 @@ const IN_MEMORY_MAX = 16 * 1024 * 1024;
 const BLOB_PREFIX = 'blob:';
 /** files stored or restored at once: enough to hide latency, few enough to stay far from EMFILE */
 const IO_CONCURRENCY = 16;
-const ENTRY_NAMESPACE = 'entry';
+/** keyv prefixes entry keys with this and ':' inside the cacache index */
+export const ENTRY_NAMESPACE = 'entry';
+export const BLOB_KEY_PREFIX = BLOB_PREFIX;
 const EMPTY_LOG_HASH = sha256('');
 const SMALL_READ = 64 * 1024;
 
@@ -22,8 +25,19 @@ const SMALL_READ = 64 * 1024;
  * Opens the local store at `dir`. Nothing is created or checked yet: a folder that cannot be
  * written shows up as an `io` failure of the first put, never as an exception here.
  */
-export async function openCacheStore(dir: string): Promise<CacheStore> {
+export async function openCacheStore(dir: string): Promise<LocalStore> {
   return new LocalCacheStore(dir);
+}
+
+/** The local store, plus what the shared cache and pruning need of it. */
+export interface LocalStore extends CacheStore {
+  readonly dir: string;
+  /** the blob's bytes as a stream that fails (EINTEGRITY/EBADSIZE) unless they match `hash` and `size` */
+  openBlob(hash: string, size: number): NodeJS.ReadableStream & AsyncIterable<Buffer>;
+  /** keys read (hits) or written by this process: they must survive a prune at the end of the build */
+  touched(): ReadonlySet<string>;
+  /** records when the touched entries were last used (for least-recently-used pruning) */
+  close(): Promise<void>;
 }
 
 /**
@@ -80,10 +94,11 @@ export class CacacheKeyvStore extends EventEmitter {
   }
 }
 
-class LocalCacheStore implements CacheStore {
+class LocalCacheStore implements LocalStore {
   private readonly entries: Keyv<unknown>;
+  private readonly used = new Set<string>();
 
-  constructor(private readonly dir: string) {
+  constructor(readonly dir: string) {
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
     this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true });
   }
@@ -104,7 +119,20 @@ class LocalCacheStore implements CacheStore {
       await this.delete(key);
       return undefined;
     }
+    this.used.add(key);
     return entry;
+  }
+
+  openBlob(hash: string, size: number): NodeJS.ReadableStream & AsyncIterable<Buffer> {
+    return cacache.get.stream.byDigest(this.dir, integrityOf(hash), { size, memoize: false }) as unknown as NodeJS.ReadableStream & AsyncIterable<Buffer>;
+  }
+
+  touched(): ReadonlySet<string> {
+    return this.used;
+  }
+
+  async close(): Promise<void> {
+    await recordUse(this.dir, [...this.used], Date.now());
   }
 
   async put(key: string, taskId: string, root: string, outputs: readonly OutputFile[], log: string): Promise<Result<CacheEntry, CacheFailure>> {
@@ -141,6 +169,7 @@ class LocalCacheStore implements CacheStore {
     } catch (e) {
       return err({ reason: 'io', detail: `writing entry ${key}: ${describe(e)}` });
     }
+    this.used.add(key);
     return ok(entry);
   }
 
@@ -349,10 +378,6 @@ async function discard(staged: readonly { tmp: string }[], createdDirs: readonly
   for (const d of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(d).catch(() => undefined);
 }
 
-/** cacache's name for a sha256: Subresource Integrity, base64 of the raw digest */
-function integrityOf(hexHash: string): string {
-  return `sha256-${Buffer.from(hexHash, 'hex').toString('base64')}`;
-}
 
 function isSafeRelPath(p: string): boolean {
   if (p === '' || p.startsWith('/') || p.includes('\\') || p.includes('\0') || /^[A-Za-z]:/.test(p)) return false;
@@ -361,7 +386,7 @@ function isSafeRelPath(p: string): boolean {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function parseEntry(raw: unknown): CacheEntry | 'other-version' | undefined {
+export function parseEntry(raw: unknown): CacheEntry | 'other-version' | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
   if (r['formatVersion'] !== CACHE_FORMAT_VERSION) return typeof r['formatVersion'] === 'number' ? 'other-version' : undefined;
@@ -386,4 +411,14 @@ function code(e: unknown): string | undefined {
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** an entry as stored in the cacache index (keyv's serialisation: `{"value": …}`), or undefined if unreadable */
+export function parseStoredEntry(text: string): CacheEntry | undefined {
+  try {
+    const entry = parseEntry((JSON.parse(text) as { value?: unknown }).value);
+    return entry === 'other-version' ? undefined : entry;
+  } catch {
+    return undefined;
+  }
 }

@@ -10,9 +10,9 @@ import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Build } from '../build/runner.js';
 import { WorktreeWorkspaces } from '../build/worktree-workspaces.js';
 import type { Reporter } from '../build/services.js';
-import { openLazyCacheStore } from '../cache/lazy-store.js';
+import type { TieredCacheStore } from '../cache/tiered.js';
+import type { CacheFailure, CacheStore } from '../cache/types.js';
 import { openFreshLog } from '../cache/fresh-log.js';
-import type { CacheStore } from '../cache/types.js';
 import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
@@ -87,10 +87,11 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   const config = project.spec.config;
   const jobs = flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency);
-  const cacheDir = path.join(root, config.cache.dir);
   const ignoreDirs = ['.git', 'node_modules', '.uet', `${config.cache.dir}/`];
   const globber = createGlobber(root, { ignoreDirs });
   let cache: CacheStore | undefined;
+  /** the real (local + shared) store, once a task needed it */
+  let tiered: TieredCacheStore | undefined;
   const runId = ulid();
   const reporter: Reporter = flags.json
     ? createJsonReporter(io.stdout)
@@ -102,12 +103,17 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   };
 
   if (!flags.noCache) {
-    try {
-      cache = openLazyCacheStore(cacheDir);
-    } catch (e) {
-      emit({ type: 'warning', runId, at: Date.now(), message: `cache at ${config.cache.dir} could not be opened (${String(e)}); building without it` });
-    }
+    // Opened on first use: a build that finds everything fresh never loads cacache or redis.
+    cache = lazyCache(async () => {
+      const { openProjectCache } = await import('../cache/open.js');
+      tiered = await openProjectCache(root, config, io.env, {
+        dryRun: flags.dryRun,
+        warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+      });
+      return tiered;
+    }, (message) => emit({ type: 'warning', runId, at: Date.now(), message }));
   }
+
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
   emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
@@ -206,6 +212,17 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await workspaces?.close();
     await executor.close();
   }
+  if (tiered) {
+    const { pruneProjectCache } = await import('../cache/open.js');
+    // under the project lock, after every store has landed; what this build used stays
+    // (a build that stored nothing cannot have grown the cache: a no-op does not list it)
+    const grew = outcome.counts.ran + outcome.counts.restored > 0 || config.cache.maxAge !== undefined;
+    const pruned = flags.dryRun || !grew ? undefined : await pruneProjectCache(root, config, tiered.local.touched(), Date.now());
+    if (pruned && !pruned.ok) emit({ type: 'warning', runId, at: Date.now(), message: `cache not pruned: ${pruned.error.detail}` });
+    const p = pruned?.ok ? pruned.value : undefined;
+    emit({ type: 'cache-stats', runId, at: Date.now(), ...tiered.stats(), ...(p ? { pruned: { entries: p.entriesRemoved, bytes: p.bytesRemoved, keptBytes: p.bytesKept } } : {}) });
+    await tiered.close();
+  }
   const durationMs = Date.now() - t0;
   const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';
   emit({ type: 'run-end', runId, at: Date.now(), status, counts: outcome.counts, durationMs });
@@ -225,4 +242,26 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   reporter.close();
   if (outcome.interrupted) return EXIT_INTERRUPTED;
   return outcome.failed ? EXIT_FAILED : EXIT_OK;
+}
+
+/**
+ * A CacheStore that opens the real one on first use. If opening fails, one warning is given
+ * and every call is a miss (or a write that did not happen): the build goes on without a cache.
+ */
+function lazyCache(open: () => Promise<CacheStore>, warn: (message: string) => void): CacheStore {
+  let store: Promise<CacheStore | undefined> | undefined;
+  const real = (): Promise<CacheStore | undefined> =>
+    (store ??= open().catch((e: unknown) => {
+      warn(`the cache could not be opened (${e instanceof Error ? e.message : String(e)}); building without it`);
+      return undefined;
+    }));
+  const unavailable: CacheFailure = { reason: 'io', detail: 'the cache could not be opened' };
+  return {
+    get: async (key) => (await real())?.get(key),
+    put: async (key, taskId, root, outputs, log) => (await real())?.put(key, taskId, root, outputs, log) ?? { ok: false, error: unavailable },
+    restore: async (entry, root) => (await real())?.restore(entry, root) ?? { ok: false, error: unavailable },
+    readLog: async (entry) => (await real())?.readLog(entry),
+    delete: async (key) => (await real())?.delete(key),
+    clear: async () => (await real())?.clear(),
+  };
 }

@@ -146,6 +146,33 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
       code = await (await import('./runs-command.js')).runsCommand(io, id, { ...dirOpt(), json: o.json === true });
     });
 
+  const cache = program.command('cache').description('the local cache: figures, pruning, integrity, clearing');
+  cache
+    .command('stats')
+    .option('--json', 'print the figures as one JSON object')
+    .description('hits and misses, local and shared, of the last run (and what it pruned)')
+    .action(async (o: { json?: boolean }) => {
+      code = await (await import('./cache-command.js')).cacheCommand(io, 'stats', { ...dirOpt(), json: o.json === true });
+    });
+  cache
+    .command('prune')
+    .description('remove least-recently-used entries past cache.max_size (default 5GB) and cache.max_age')
+    .action(async () => {
+      code = await (await import('./cache-command.js')).cacheCommand(io, 'prune', dirOpt());
+    });
+  cache
+    .command('verify')
+    .description('re-hash every blob; remove corrupt ones and the entries that need them; report')
+    .action(async () => {
+      code = await (await import('./cache-command.js')).cacheCommand(io, 'verify', dirOpt());
+    });
+  cache
+    .command('clear')
+    .description('empty the local cache (the shared one is left alone)')
+    .action(async () => {
+      code = await (await import('./cache-command.js')).cacheCommand(io, 'clear', dirOpt());
+    });
+
   program
     .command('ledger')
     .argument('[action]', 'show ID | drop ID | requeue ID (default: list the patches)')

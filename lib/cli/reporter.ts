@@ -162,6 +162,7 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'phase-end':
         case 'run-start':
         case 'run-end':
+        case 'cache-stats':
           return;
         default:
           assertNever(ev, 'event');

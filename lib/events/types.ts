@@ -26,6 +26,15 @@ export type RunEvent =
   | { type: 'worktree'; runId: string; at: number; workstream: string; op: WorktreeOp; branch: string; path?: string; commit?: string; files?: string[]; detail?: string }
   | { type: 'integration'; runId: string; at: number; phase: string; branch: string; into: string; status: IntegrationStatus; files?: string[]; commit?: string; message?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
+  /** the cache's figures for the run, emitted just before run-end (read by `uet cache stats`) */
+  | {
+      type: 'cache-stats';
+      runId: string;
+      at: number;
+      local: { hits: number; misses: number };
+      remote?: { url: string; hits: number; misses: number; stored: number; errors: number };
+      pruned?: { entries: number; bytes: number; keptBytes: number };
+    }
   /** a patch ledger transition (from: null when the entry was created) */
   | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }
   /** a FIX loop gave up: E_OSCILLATION (same error or patch again) or E_FIX_LIMIT (max_fix_attempts/max_attempts) */

@@ -5,6 +5,11 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** cacache's name for a sha256 (hex): Subresource Integrity, base64 of the raw digest */
+export function integrityOf(hexHash: string): string {
+  return `sha256-${Buffer.from(hexHash, 'hex').toString('base64')}`;
+}
+
 /**
  * Builds a task key from ordered, labelled parts. Each label and value is length-prefixed
  * (byte length, then the bytes), so no two different part lists can produce the same byte

@@ -1,0 +1,196 @@
+/**
+ * Bounding the local cache: when each entry was last used, and least-recently-used pruning.
+ *
+ * Last use is kept beside the cacache folders in `last-use.log`, one `<ms> <key>` line per
+ * use, appended once per build (a build that restores 10,000 entries makes one write). The
+ * newest line of a key wins; an entry with no line counts from when it was stored. `prune`
+ * rewrites the file with only the surviving keys.
+ *
+ * Blobs are shared between entries (two tasks with one identical output store it once), so
+ * evicting an entry frees only the blobs no surviving entry names. Blobs no entry names at
+ * all (left by a crash between storing blobs and their entry) are removed too.
+ * Callers hold the project lock: a build storing blobs while this runs could lose them.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import cacache from 'cacache';
+import writeFileAtomic from 'write-file-atomic';
+import { integrityOf } from '../hash/digest.js';
+import { err, ok, type Result } from '../util/result.js';
+import type { CacheEntry, CacheFailure } from './types.js';
+
+export const LAST_USE_FILE = 'last-use.log';
+/** the default of `cache.max_size`: 5 GB */
+export const DEFAULT_MAX_SIZE = 5 * 1024 ** 3;
+
+export async function recordUse(dir: string, keys: readonly string[], at: number): Promise<void> {
+  if (keys.length === 0) return;
+  try {
+    await fsp.appendFile(path.join(dir, LAST_USE_FILE), keys.map((k) => `${at} ${k}\n`).join(''));
+  } catch {
+    // a cache folder we cannot write: entries then age from when they were stored
+  }
+}
+
+export interface PruneLimits {
+  /** bytes */
+  readonly maxSize: number;
+  /** ms since last use; absent: no age limit */
+  readonly maxAge?: number;
+  /** entry keys that must stay (what the current build restored or stored) */
+  readonly protect?: ReadonlySet<string>;
+  readonly now: number;
+}
+
+export interface PruneReport {
+  readonly entriesRemoved: number;
+  readonly blobsRemoved: number;
+  readonly bytesRemoved: number;
+  readonly entriesKept: number;
+  readonly bytesKept: number;
+}
+
+interface Listed {
+  readonly key: string;
+  readonly entry: CacheEntry | undefined;
+  readonly lastUse: number;
+}
+
+/**
+ * `parse` turns an index entry's stored text into an entry (undefined: unreadable, removed).
+ * It is passed in so this module does not depend on the store's serialisation.
+ */
+export async function prune(dir: string, limits: PruneLimits, parse: (stored: string) => CacheEntry | undefined): Promise<Result<PruneReport, CacheFailure>> {
+  try {
+    const index = await listIndex(dir);
+    if (index === undefined) return ok({ entriesRemoved: 0, blobsRemoved: 0, bytesRemoved: 0, entriesKept: 0, bytesKept: 0 });
+    const uses = await readUses(dir);
+    const blobs = new Map<string, { size: number; integrity: string; refs: number }>();
+    const entries: Listed[] = [];
+    for (const info of Object.values(index)) {
+      if (info.key.startsWith('blob:')) blobs.set(info.key.slice(5), { size: info.size ?? 0, integrity: info.integrity, refs: 0 });
+    }
+    for (const info of Object.values(index)) {
+      if (!info.key.startsWith('entry:')) continue;
+      const key = info.key.slice('entry:'.length);
+      const entry = await readEntry(dir, info.key, parse);
+      entries.push({ key, entry, lastUse: Math.max(info.time, uses.get(key) ?? 0) });
+      for (const h of entry ? blobHashes(entry) : []) {
+        const b = blobs.get(h);
+        if (b) b.refs++;
+      }
+    }
+
+    let bytesRemoved = 0;
+    let blobsRemoved = 0;
+    const removeBlob = async (hash: string): Promise<void> => {
+      const b = blobs.get(hash);
+      if (!b) return;
+      blobs.delete(hash);
+      await cacache.rm.entry(dir, `blob:${hash}`);
+      await cacache.rm.content(dir, b.integrity).catch(() => undefined);
+      bytesRemoved += b.size;
+      blobsRemoved++;
+    };
+    for (const [hash, b] of [...blobs]) if (b.refs === 0) await removeBlob(hash);
+
+    let total = [...blobs.values()].reduce((n, b) => n + b.size, 0);
+    let entriesRemoved = 0;
+    const kept = new Map<string, number>();
+    const protect = limits.protect ?? new Set<string>();
+    // oldest first; unreadable entries go regardless of limits
+    entries.sort((a, b) => a.lastUse - b.lastUse);
+    for (const e of entries) {
+      const tooOld = limits.maxAge !== undefined && limits.now - e.lastUse > limits.maxAge;
+      const evict = e.entry === undefined || (!protect.has(e.key) && (tooOld || total > limits.maxSize));
+      if (!evict) {
+        kept.set(e.key, e.lastUse);
+        continue;
+      }
+      await cacache.rm.entry(dir, `entry:${e.key}`);
+      entriesRemoved++;
+      for (const h of e.entry ? blobHashes(e.entry) : []) {
+        const b = blobs.get(h);
+        if (!b) continue;
+        b.refs--;
+        if (b.refs === 0) {
+          total -= b.size;
+          await removeBlob(h);
+        }
+      }
+    }
+    await writeFileAtomic(path.join(dir, LAST_USE_FILE), [...kept].map(([k, t]) => `${t} ${k}\n`).join(''));
+    return ok({ entriesRemoved, blobsRemoved, bytesRemoved, entriesKept: kept.size, bytesKept: total });
+  } catch (e) {
+    return err({ reason: 'io', detail: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+/** the cacache index, or undefined when there is no cache folder yet */
+async function listIndex(dir: string): Promise<Record<string, { key: string; integrity: string; size?: number; time: number }> | undefined> {
+  try {
+    await fsp.access(dir);
+  } catch {
+    return undefined;
+  }
+  return (await cacache.ls(dir)) as Record<string, { key: string; integrity: string; size?: number; time: number }>;
+}
+
+async function readUses(dir: string): Promise<Map<string, number>> {
+  const uses = new Map<string, number>();
+  let text: string;
+  try {
+    text = await fsp.readFile(path.join(dir, LAST_USE_FILE), 'utf8');
+  } catch {
+    return uses;
+  }
+  for (const line of text.split('\n')) {
+    const space = line.indexOf(' ');
+    const at = Number(line.slice(0, space));
+    // a torn last line (a crash mid-append) or a hand-edited one is just ignored
+    if (space <= 0 || !Number.isFinite(at)) continue;
+    const key = line.slice(space + 1);
+    uses.set(key, Math.max(at, uses.get(key) ?? 0));
+  }
+  return uses;
+}
+
+/** undefined when unreadable (a damaged index or a record uet did not write) */
+async function readEntry(dir: string, indexKey: string, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
+  try {
+    return parse((await cacache.get(dir, indexKey, { memoize: false })).data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function blobHashes(entry: CacheEntry): string[] {
+  return [...entry.outputs.map((o) => o.hash), entry.logHash];
+}
+
+/**
+ * After `verifyStore` removed corrupt blobs: entries that are unreadable or name a blob that is
+ * gone are removed too, so they are misses rather than failed restores. Returns how many.
+ */
+export async function dropBrokenEntries(dir: string, parse: (stored: string) => CacheEntry | undefined): Promise<Result<number, CacheFailure>> {
+  try {
+    const index = await listIndex(dir);
+    if (index === undefined) return ok(0);
+    let removed = 0;
+    for (const info of Object.values(index)) {
+      if (!info.key.startsWith('entry:')) continue;
+      const entry = await readEntry(dir, info.key, parse);
+      let whole = entry !== undefined;
+      for (const h of entry ? blobHashes(entry) : []) {
+        if (!whole) break;
+        whole = (await cacache.get.hasContent(dir, integrityOf(h))) !== false;
+      }
+      if (whole) continue;
+      await cacache.rm.entry(dir, info.key);
+      removed++;
+    }
+    return ok(removed);
+  } catch (e) {
+    return err({ reason: 'io', detail: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -40,10 +40,23 @@ export interface BuildOptions {
   readonly shell: string;
   /** how many key changes a reason lists (explain lists them all) */
   readonly reasonDetail?: number;
+  /** watch: how nodes outside the plan ended in an earlier build (their digests feed keys, their failures block) */
+  readonly earlier?: ReadonlyMap<string, Settled>;
+  /** watch: failures remembered per key, so a task is not retried until its inputs change */
+  readonly failures?: FailureMemory;
+}
+
+/** Watch mode's memory of failures (lib/watch/failure-memory.ts). */
+export interface FailureMemory {
+  /** why the task failed before with exactly this key, if it did */
+  failedBefore(taskId: string, key: string): string | undefined;
+  failed(taskId: string, key: string, why: string): void;
+  /** the task's inputs changed while it ran, from keyBefore to keyAfter (perhaps written by the task itself) */
+  changedWhileRunning(taskId: string, keyBefore: string, keyAfter: string): void;
 }
 
 /** How a settled node ended, as its dependents see it. */
-interface Settled {
+export interface Settled {
   readonly status: TaskStatus | 'passed' | 'gate-failed';
   /** digest of what the node produced, for downstream keys; undefined = unknown (dry run) */
   readonly digest: string | undefined;
@@ -89,6 +102,9 @@ export class Build {
   /** decisions in flight, waiting for a slot or not */
   private deciding = 0;
   private readonly decisionQueue: Array<() => void> = [];
+  /** watch, on_change restart: nodes a change made obsolete; they settle as skipped */
+  private readonly superseded = new Set<string>();
+  private readonly taskAborts = new Map<string, AbortController>();
 
   readonly counts: Record<TaskStatus, number> = { fresh: 0, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   readonly gatesFailed: string[] = [];
@@ -101,6 +117,7 @@ export class Build {
     private readonly opts: BuildOptions,
   ) {
     this.pendingNodes = plan.size;
+    for (const [k, s] of opts.earlier ?? []) if (!plan.has(k)) this.settled.set(k, s);
     project.order.forEach((k, i) => this.topoIndex.set(k, i));
     for (const k of plan) {
       const attrs = project.graph.getNodeAttributes(k);
@@ -117,6 +134,23 @@ export class Build {
     this.stopping = true;
     this.abort.abort();
     this.svc.executor.killAll();
+  }
+
+  /**
+   * Watch, on_change restart: these nodes are obsolete. Running ones have their process trees
+   * killed, the others never start; all settle as skipped and nothing they produced is recorded.
+   * The caller passes a set closed under dependents, so nothing downstream runs on them.
+   */
+  supersede(keys: Iterable<string>): void {
+    for (const k of keys) {
+      this.superseded.add(k);
+      this.taskAborts.get(k)?.abort();
+    }
+  }
+
+  /** How each node of the plan (and the earlier ones given) ended, for the next build of a watch session. */
+  get settledNodes(): ReadonlyMap<string, Settled> {
+    return this.settled;
   }
 
   async run(): Promise<BuildOutcome> {
@@ -148,11 +182,11 @@ export class Build {
     if (blocker !== undefined) return this.settleBlocked(key, attrs, blocker);
     switch (attrs.kind) {
       case 'task':
-        if (this.stopping) return this.settleSkipped(key, attrs);
+        if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, attrs);
         void this.withDecisionSlot(() => this.processTask(key, attrs.task, undefined));
         return;
       case 'gate':
-        if (this.stopping) return this.settleSkipped(key, attrs);
+        if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, attrs);
         if (attrs.gate.run === undefined) return this.settleGate(key, attrs.gate, true, undefined);
         void this.withDecisionSlot(() => this.processTask(key, gateAsTask(attrs.gate, this.project.spec.config.env), attrs.gate));
         return;
@@ -207,7 +241,7 @@ export class Build {
   private settleSkipped(key: string, attrs: NodeAttrs): void {
     if (attrs.kind === 'task') {
       this.counts.skipped++;
-      this.emit({ type: 'task-end', task: attrs.id, status: 'skipped', durationMs: 0, reason: this.interrupted ? 'interrupted' : 'build stopped after a failure' });
+      this.emit({ type: 'task-end', task: attrs.id, status: 'skipped', durationMs: 0, reason: this.interrupted ? 'interrupted' : this.superseded.has(key) ? 'superseded by a change' : 'build stopped after a failure' });
     }
     this.settle(key, { status: 'skipped', digest: undefined });
   }
@@ -276,7 +310,7 @@ export class Build {
   private async processTask(key: string, task: TaskSpec, gate: GateSpec | undefined): Promise<void> {
     const started = this.svc.now();
     try {
-      if (this.stopping) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       // Only tasks depended on directly feed the key (their outputs: early cutoff). A gate or
       // a phase barrier orders work without feeding keys: what a task reads from an earlier
       // phase is declared in its inputs, so it re-runs exactly when those files change.
@@ -308,6 +342,10 @@ export class Build {
         return this.finishTask(key, gate, 'fresh', record!.outputs, taskKeyValue, task);
       }
 
+      const failedBefore = taskKeyValue !== undefined && !this.opts.force ? this.opts.failures?.failedBefore(task.fullId, taskKeyValue) : undefined;
+      if (failedBefore !== undefined) {
+        return this.failTask(key, task, gate, `failed before with the same inputs (${failedBefore}); not retried until they change`, '', 0, null);
+      }
       const reason = decision.reason === 'key changed' && parts ? await this.whyKeyChanged(task.fullId, parts) : decision.reason;
       // --force means "run it": a cached result is not restored (the new one is still stored).
       const useCache = decision.cacheable && !this.opts.force && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
@@ -499,7 +537,7 @@ export class Build {
 
   private async execute(run: PendingRun): Promise<void> {
     const { key, task, gate, parts, taskKeyValue, reason, cacheable } = run;
-    if (this.stopping) {
+    if (this.stopping || this.superseded.has(key)) {
       this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       return;
     }
@@ -509,6 +547,8 @@ export class Build {
       if (claimed) this.unclaim(key);
       claimed = false;
     };
+    const abort = new AbortController();
+    this.taskAborts.set(key, abort);
     try {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
@@ -529,7 +569,7 @@ export class Build {
           env: this.taskEnv(task),
           ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
         },
-        this.abort.signal,
+        AbortSignal.any([this.abort.signal, abort.signal]),
       );
       release();
       const durationMs = this.svc.now() - t0;
@@ -540,7 +580,7 @@ export class Build {
       this.svc.globber.invalidateUnder(task.outputs ?? []);
       if (outcome.cancelled) {
         this.counts.skipped++;
-        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: 'interrupted' }, outcome.output);
+        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: this.superseded.has(key) ? 'superseded by a change' : 'interrupted' }, outcome.output);
         this.settle(key, { status: 'skipped', digest: undefined });
         return;
       }
@@ -552,7 +592,7 @@ export class Build {
             : outcome.signal
               ? `killed by ${outcome.signal}`
               : `exit code ${outcome.exitCode}`;
-        return this.failTask(key, task, gate, why, outcome.output, durationMs, outcome.exitCode);
+        return this.failTask(key, task, gate, why, outcome.output, durationMs, outcome.exitCode, taskKeyValue);
       }
 
       let outputs: OutputFile[] = [];
@@ -569,8 +609,10 @@ export class Build {
       let changedDuringRun: string | undefined;
       if (parts && taskKeyValue !== undefined) {
         const again = await this.keyParts(task, parts.upstream);
-        if (computeKey(again) !== taskKeyValue) {
+        const keyAfter = computeKey(again);
+        if (keyAfter !== taskKeyValue) {
           changedDuringRun = diffKeyParts(parts, again).map(describeChange)[0] ?? 'inputs changed';
+          this.opts.failures?.changedWhileRunning(task.fullId, taskKeyValue, keyAfter);
         }
       }
       if (changedDuringRun !== undefined) {
@@ -596,10 +638,12 @@ export class Build {
       this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
     } finally {
       release();
+      this.taskAborts.delete(key);
     }
   }
 
-  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null): void {
+  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null, taskKeyValue?: string): void {
+    if (taskKeyValue !== undefined) this.opts.failures?.failed(task.fullId, taskKeyValue, why);
     if (gate) {
       this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why }, output);
       return this.settleGate(key, gate, false, `run failed: ${why}`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ulid } from 'ulid';
 import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
+import type { BuildOutcome } from '../build/runner.js';
 import { Build } from '../build/runner.js';
 import type { Reporter } from '../build/services.js';
 import { openCacheStore } from '../cache/store.js';
@@ -15,6 +16,7 @@ import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
+import type { CompiledProject } from '../graph/compile.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import type { Io } from './context.js';
@@ -51,7 +53,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   if (!targetKeys.ok) return specFailed(io, targetKeys.error);
   const plan = planClosure(project, targetKeys.value);
   const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
-  const label = targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
+  const label = targetLabel(project, targets);
 
   let lock: { release(): void } | undefined;
   if (!flags.dryRun) {
@@ -133,17 +135,27 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   await runLog?.close();
   lock?.release();
 
+  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
+    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
+  }
+  reporter.summary(summaryLine(label, taskCount, outcome, durationMs, flags.dryRun));
+  reporter.close();
+  if (outcome.interrupted) return EXIT_INTERRUPTED;
+  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+}
+
+/** What the summary line calls the targets. */
+export function targetLabel(project: CompiledProject, targets: readonly string[]): string {
+  return targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
+}
+
+/** `phase-3: 42 tasks — 30 fresh, 2 restored, 10 ran, 0 failed (3.2 s)` */
+export function summaryLine(label: string, taskCount: number, outcome: BuildOutcome, durationMs: number, dryRun: boolean): string {
   const c = outcome.counts;
   const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '']
     .filter(Boolean)
     .map((s) => `, ${s}`)
     .join('');
-  const verbs = flags.dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
-  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
-    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
-  }
-  reporter.summary(`${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${flags.dryRun ? ' [dry run]' : ''}`);
-  reporter.close();
-  if (outcome.interrupted) return EXIT_INTERRUPTED;
-  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+  const verbs = dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
+  return `${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${dryRun ? ' [dry run]' : ''}`;
 }

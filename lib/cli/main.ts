@@ -14,6 +14,7 @@ import { graphCommand } from './graph-command.js';
 import type { Verbosity } from './reporter.js';
 import { runsCommand } from './runs-command.js';
 import { validateCommand } from './validate-command.js';
+import { stdinKeys, watchCommand } from './watch-command.js';
 
 interface CommonOpts {
   dir?: string;
@@ -100,6 +101,21 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
   buildFlags(program.command('build').argument('[targets...]', 'phase, phase/ws, phase/ws/task, phase/GATE_X, or a glob of these').description('build targets and everything they need'))
     .action(async (targets: string[], o: CommonOpts) => {
       code = await buildCommand(io, targets, flagsOf(o), signals);
+    });
+
+  program
+    .command('watch')
+    .argument('[targets...]', 'what to build and keep up to date (as for build)')
+    .description('build, then re-run what changed files affect, until q or Ctrl-C')
+    .option('-j, --jobs <n>', 'run at most n tasks at once (default: config concurrency)', parseJobs)
+    .option('--json', 'stream the events of every run, and the watch events, as NDJSON on stdout')
+    .option('--quiet', 'print only failures and the summaries')
+    .option('--verbose', 'also print fresh tasks and why each task ran; never clear the screen')
+    .option('--no-cache', 'neither restore from nor write to the cache')
+    .option('--replay-logs', 'print the saved log of tasks restored from the cache')
+    .action(async (targets: string[], o: CommonOpts) => {
+      const { dryRun: _d, force: _f, keepGoing: _k, ...flags } = flagsOf(o);
+      code = await watchCommand(io, targets, flags, signals, stdinKeys);
     });
 
   program

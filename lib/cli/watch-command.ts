@@ -1,0 +1,207 @@
+/**
+ * `uet watch`: wire the real services to a watch session (lib/watch/session.ts), hold the
+ * project lock while watching, print what changed, what re-ran and the summary of each run,
+ * and stop on `q` or Ctrl-C with every task's process tree gone.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { createExplainStore } from '../build/explain-store.js';
+import { createProjectFiles } from '../build/project-files.js';
+import type { Reporter } from '../build/services.js';
+import { openCacheStore } from '../cache/store.js';
+import { openFreshLog } from '../cache/fresh-log.js';
+import type { CacheStore } from '../cache/types.js';
+import { acquireProjectLock } from '../events/lock.js';
+import { createRunLog } from '../events/run-log.js';
+import type { WatchEvent } from '../events/types.js';
+import { createPoolExecutor } from '../exec/pool.js';
+import { loadCompiledProject } from '../graph/graph-cache.js';
+import { resolveTargets } from '../graph/targets.js';
+import { createGlobber } from '../hash/globber.js';
+import { realClock } from '../watch/clock.js';
+import type { RunReport, WatchHost } from '../watch/session.js';
+import { WatchSession } from '../watch/session.js';
+import { watchSettings } from '../watch/settings.js';
+import type { InterruptSource } from './build-command.js';
+import { summaryLine, targetLabel } from './build-command.js';
+import type { Io } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import type { Verbosity } from './reporter.js';
+import { createJsonReporter, createTextReporter } from './reporter.js';
+
+export interface WatchFlags {
+  readonly dir?: string;
+  readonly jobs?: number;
+  readonly json: boolean;
+  readonly verbosity: Verbosity;
+  readonly noCache: boolean;
+  readonly replayLogs: boolean;
+}
+
+/** Single keys typed by the user (`q` quits); wired by the caller, like signals. */
+export interface KeySource {
+  onKey(handler: (key: string) => void): () => void;
+}
+
+const CLEAR_SCREEN = '\x1b[2J\x1b[3J\x1b[H';
+const LISTED_FILES = 5;
+
+export async function watchCommand(io: Io, targets: readonly string[], flags: WatchFlags, signals: InterruptSource, keys: KeySource): Promise<number> {
+  const opened = await openProject(io, flags.dir);
+  if (!opened.ok) return specFailed(io, opened.error);
+  const { root, uetDir, hasher, loaded } = opened.value;
+  const project = loaded.project;
+  if (!flags.json) printDiagnostics(io, loaded.warnings);
+  const targetKeys = resolveTargets(project, targets);
+  if (!targetKeys.ok) return specFailed(io, targetKeys.error);
+
+  const acquired = await acquireProjectLock(uetDir, {
+    onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
+  });
+  if (!acquired.ok) {
+    io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
+    return EXIT_FAILED;
+  }
+  const lock = acquired.value;
+
+  const config = project.spec.config;
+  const jobs = Math.max(1, flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency));
+  let cache: CacheStore | undefined;
+  if (!flags.noCache) {
+    try {
+      cache = await openCacheStore(path.join(root, config.cache.dir));
+    } catch (e) {
+      io.stderr.write(`warning: cache at ${config.cache.dir} could not be opened (${String(e)}); building without it\n`);
+    }
+  }
+  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
+  const executor = createPoolExecutor({ threads: jobs });
+  const out = (line: string): void => (flags.json ? undefined : io.stdout.write(`${line}\n`));
+  const json = (ev: object): void => io.stdout.write(`${JSON.stringify(ev)}\n`);
+
+  const host: WatchHost = {
+    root,
+    services: {
+      root,
+      hasher,
+      globber: createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] }),
+      cache,
+      freshLog,
+      executor,
+      explain: createExplainStore(uetDir),
+      files: createProjectFiles(root),
+      now: Date.now,
+      hostEnv: io.env,
+    },
+    jobs,
+    replayLogs: flags.replayLogs,
+    clock: realClock,
+    async compile() {
+      const again = await loadCompiledProject(root, uetDir, hasher);
+      return again.ok ? { ok: true, value: again.value.project } : again;
+    },
+    async openRun(runId, tasks, runTargets): Promise<RunReport> {
+      const runLog = await createRunLog(uetDir, runId);
+      const reporter: Reporter = flags.json ? createJsonReporter(io.stdout) : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: tasks, dryRun: false });
+      const label = targetLabel(project, runTargets);
+      return {
+        emit(ev, output) {
+          runLog.append(ev);
+          reporter.event(ev, output);
+        },
+        async finish(outcome, s) {
+          const end = { type: 'run-end', runId, at: Date.now(), status: outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success', counts: outcome.counts, durationMs: s.durationMs } as const;
+          runLog.append(end);
+          reporter.event(end);
+          await runLog.close();
+          reporter.summary(summaryLine(label, s.tasks, outcome, s.durationMs, false));
+          reporter.close();
+        },
+      };
+    },
+    report(ev: WatchEvent) {
+      if (flags.json) return json(ev);
+      switch (ev.type) {
+        case 'watch-change': {
+          if (ev.during === 'idle' && io.stdout.isTTY && flags.verbosity !== 'verbose') io.stdout.write(CLEAR_SCREEN);
+          const shown = ev.files.slice(0, LISTED_FILES).join(', ') + (ev.files.length > LISTED_FILES ? ` (+${ev.files.length - LISTED_FILES} more)` : '');
+          const then = ev.during === 'queue' ? ' — runs after the current run' : ev.during === 'restart' ? ' — restarting what it affects' : '';
+          out(`changed: ${shown}${ev.spec ? ' (spec: compiling again)' : ''}${then}`);
+          return;
+        }
+        case 'watch-spec-error':
+          for (const e of ev.errors) io.stderr.write(`${e}\n`);
+          io.stderr.write(`spec error: still watching with the last good graph\n`);
+          return;
+        case 'watch-idle':
+          out(`watching ${ev.files} file${ev.files === 1 ? '' : 's'}${io.stdout.isTTY ? ' — press q to quit' : ''}`);
+          return;
+      }
+    },
+    warn(message) {
+      if (flags.json) json({ type: 'warning', at: Date.now(), message });
+      else io.stderr.write(`warning: ${message}\n`);
+    },
+  };
+
+  const session = new WatchSession(host, project, targets, watchSettings(config));
+  let code = EXIT_OK;
+  const stopped = new Promise<void>((resolve) => {
+    const stopListening = signals.onInterrupt(() => {
+      code = EXIT_INTERRUPTED;
+      stopListening();
+      stopKeys();
+      resolve();
+    });
+    const stopKeys = keys.onKey((key) => {
+      if (key !== 'q' && key !== 'Q') return;
+      stopListening();
+      stopKeys();
+      resolve();
+    });
+  });
+  const started = session.start();
+  started.catch(() => {}); // awaited below, once stopped
+  await stopped;
+  try {
+    await session.close();
+    await started;
+  } finally {
+    await freshLog.close();
+    await hasher.flush();
+    await executor.close();
+    lock.release();
+  }
+  if (!flags.json) io.stderr.write(code === EXIT_INTERRUPTED ? 'interrupted: stopped watching\n' : 'stopped watching\n');
+  return code;
+}
+
+/**
+ * Keys from stdin: on a terminal, single key presses (raw mode; Ctrl-C then arrives as a key
+ * and is turned back into SIGINT); elsewhere, lines (`q` + Enter). An ended stdin (a job in the
+ * background, CI) is not a request to stop: only q or a signal is.
+ */
+export const stdinKeys: KeySource = {
+  onKey(handler) {
+    const stdin = process.stdin;
+    const raw = stdin.isTTY === true;
+    const onData = (chunk: Buffer | string): void => {
+      const text = chunk.toString();
+      if (raw && text.includes('\x03')) {
+        process.kill(process.pid, 'SIGINT');
+        return;
+      }
+      for (const key of raw ? [...text] : text.split(/\r?\n/).map((l) => l.trim())) handler(key);
+    };
+    if (raw) stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.resume();
+    return () => {
+      stdin.off('data', onData);
+      if (raw) stdin.setRawMode(false);
+      stdin.pause();
+      // an open pipe would keep the process alive after the command returned
+      stdin.unref();
+    };
+  },
+};

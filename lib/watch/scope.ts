@@ -45,11 +45,41 @@ const IGNORED_DIR_NAMES = new Set(['.git', 'node_modules', '.uet']);
 
 type Match = (p: string) => boolean;
 
+const isLiteral = (g: string): boolean => !g.startsWith('!') && !picomatch.scan(g).isGlob;
+
+/**
+ * One test for many globs. Literal paths (most inputs and outputs name files) are a set
+ * lookup; only real globs go through picomatch, which tests its patterns one by one: with
+ * 1,000 tasks' outputs that made every file chokidar lists cost 1,000 regex tests.
+ */
 function matcher(globs: readonly string[]): Match {
-  const positive = globs.filter((g) => !g.startsWith('!'));
-  if (positive.length === 0) return () => false;
   const negative = globs.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
-  return picomatch(positive, { dot: true, ...(negative.length > 0 ? { ignore: negative } : {}) });
+  const literals = new Set(negative.length > 0 ? [] : globs.filter(isLiteral));
+  const patterns = globs.filter((g) => !g.startsWith('!') && !literals.has(g));
+  if (patterns.length === 0) return literals.size === 0 ? () => false : (p) => literals.has(p);
+  const test = picomatch(patterns, { dot: true, ...(negative.length > 0 ? { ignore: negative } : {}) });
+  return literals.size === 0 ? test : (p) => literals.has(p) || test(p);
+}
+
+/**
+ * Which tasks' globs match a path: literal paths through an index, globs tested task by task
+ * (each task's negations apply to its own globs only).
+ */
+function globIndex(tasks: ReadonlyArray<{ key: string; globs: readonly string[] }>): (p: string) => string[] {
+  const byPath = new Map<string, string[]>();
+  const byGlob: Array<{ key: string; match: Match }> = [];
+  for (const t of tasks) {
+    if (t.globs.length === 0) continue;
+    if (t.globs.every(isLiteral)) {
+      for (const g of t.globs) byPath.set(g, [...(byPath.get(g) ?? []), t.key]);
+    } else {
+      byGlob.push({ key: t.key, match: matcher(t.globs) });
+    }
+  }
+  return (p) => {
+    const hits = byPath.get(p) ?? [];
+    return byGlob.length === 0 ? hits : [...hits, ...byGlob.filter((t) => t.match(p)).map((t) => t.key)];
+  };
 }
 
 /** The static folder a glob starts in, and how deep below it a match can be. */
@@ -83,19 +113,14 @@ export function coverFolders(folders: readonly WatchFolder[]): WatchFolder[] {
 export function watchScope(project: CompiledProject, plan: ReadonlySet<string>, opts: { readonly ignore: readonly string[] }): WatchScope {
   const config = project.spec.config;
   const cacheDir = config.cache.dir.replace(/\/+$/, '');
-  const byTask: Array<{ key: string; reads: Match }> = [];
-  const readGlobs: string[] = [];
-  const outputGlobs: string[] = [];
+  const reads: Array<{ key: string; globs: readonly string[] }> = [];
   for (const key of plan) {
     const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind !== 'task') continue;
-    const reads = [...(attrs.task.inputs ?? []), ...attrs.task.patches];
-    readGlobs.push(...reads);
-    outputGlobs.push(...(attrs.task.outputs ?? []));
-    if (reads.length > 0) byTask.push({ key, reads: matcher(reads) });
+    if (attrs.kind === 'task') reads.push({ key, globs: [...(attrs.task.inputs ?? []), ...attrs.task.patches] });
   }
+  const readGlobs = reads.flatMap((r) => r.globs);
   // every task's outputs, not only the plan's: a restored or built file is never a change
-  for (const t of project.spec.phases.flatMap((p) => p.workstreams.flatMap((w) => w.tasks))) outputGlobs.push(...(t.outputs ?? []));
+  const writes = project.spec.phases.flatMap((p) => p.workstreams.flatMap((w) => w.tasks.map((t) => ({ key: t.fullId, globs: t.outputs ?? [] }))));
 
   const phaseMatch = matcher(config.phases);
   const templateMatch = matcher(config.templates);
@@ -110,9 +135,11 @@ export function watchScope(project: CompiledProject, plan: ReadonlySet<string>, 
     if (rel === cacheDir || rel.startsWith(`${cacheDir}/`)) return true;
     return rel.split('/').some((seg) => IGNORED_DIR_NAMES.has(seg));
   };
-  const isOutput = matcher(outputGlobs);
+  const writersOf = globIndex(writes);
+  const isOutput = (p: string): boolean => writersOf(p).length > 0;
   const isUserIgnored = matcher(opts.ignore);
-  const isRead = matcher(readGlobs);
+  const readersOf = globIndex(reads);
+  const isRead = (p: string): boolean => readersOf(p).length > 0;
   const ours = (rel: string): boolean => isIgnoredDir(rel) || isOutput(rel) || isUserIgnored(rel);
 
   const specGlobs = [CONFIG_FILE, ...config.phases, ...config.templates];
@@ -126,7 +153,7 @@ export function watchScope(project: CompiledProject, plan: ReadonlySet<string>, 
 
   return {
     folders,
-    globs: [...new Set([...readGlobs, ...specGlobs])],
+    globs: [...new Set([...readGlobs.filter((g) => !g.startsWith('!')), ...specGlobs])],
     isIgnoredDir,
     isWatched: (rel) => !ours(rel) && (isSpec(rel) || isRead(rel)),
     classify(paths) {
@@ -140,9 +167,8 @@ export function watchScope(project: CompiledProject, plan: ReadonlySet<string>, 
           spec = true;
           matters = true;
         }
-        for (const t of byTask) {
-          if (!t.reads(p)) continue;
-          tasks.add(t.key);
+        for (const t of readersOf(p)) {
+          tasks.add(t);
           matters = true;
         }
         if (matters) relevant.push(p);

@@ -72,6 +72,8 @@ export class WatchSession {
   /** how every node ended, as of the last run that settled it */
   private known = new Map<string, Settled>();
   private pending: Pending = emptyPending();
+  /** files added or removed since the last batch: their folders must be listed again */
+  private listed = new Set<string>();
   private current: { build: Build; plan: ReadonlySet<string> } | undefined;
   private loop: Promise<void> | undefined;
   private closing = false;
@@ -115,7 +117,10 @@ export class WatchSession {
       this.host.root,
       this.scope.folders,
       () => this.scope,
-      (rel) => this.batcher.add(rel),
+      (rel, listed) => {
+        if (listed) this.listed.add(rel);
+        this.batcher.add(rel);
+      },
       (message) => this.host.warn(`watcher: ${message}`),
     );
   }
@@ -127,9 +132,11 @@ export class WatchSession {
 
   private onBatch(paths: Set<string>): void {
     if (this.closing) return;
-    // what uet knows of these files is stale: hash them again, list their folders again
+    // what uet knows of these files is stale: hash them again; list a folder again only when
+    // a file came or went (re-listing a folder of 1,000 files on every save cost 10s of ms)
     for (const p of paths) this.host.services.hasher.forget(p);
-    this.host.services.globber.invalidateUnder([...paths]);
+    if (this.listed.size > 0) this.host.services.globber.invalidateUnder([...this.listed]);
+    this.listed = new Set();
     const c = this.scope.classify(paths);
     if (c.relevant.length === 0) return;
     this.pending.spec ||= c.spec;

@@ -19,7 +19,8 @@ export function watchFolders(
   root: string,
   folders: readonly WatchFolder[],
   scope: () => WatchScope,
-  onChange: (rel: string) => void,
+  /** `listed`: the file was added or removed (its folder's listing changed), not only modified */
+  onChange: (rel: string, listed: boolean) => void,
   onError: (message: string) => void,
 ): FileWatcher {
   const relOf = (abs: string): string => path.relative(root, abs).split(path.sep).join('/');
@@ -39,11 +40,13 @@ export function watchFolders(
       atomic: false,
       ...(f.depth === Infinity ? {} : { depth: f.depth }),
     });
-    const report = (abs: string): void => {
-      const rel = relOf(abs);
-      if (scope().isWatched(rel)) onChange(rel);
-    };
-    w.on('add', report).on('change', report).on('unlink', report);
+    const report =
+      (listed: boolean) =>
+      (abs: string): void => {
+        const rel = relOf(abs);
+        if (scope().isWatched(rel)) onChange(rel, listed);
+      };
+    w.on('add', report(true)).on('change', report(false)).on('unlink', report(true));
     // (a folder removed is reported as an unlink of each watched file it held)
     w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
     w.add(path.join(root, f.dir));

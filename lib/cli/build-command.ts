@@ -12,7 +12,6 @@ import type { Reporter } from '../build/services.js';
 import { openCacheStore } from '../cache/store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { CacheStore } from '../cache/types.js';
-import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
@@ -20,7 +19,7 @@ import type { CompiledProject } from '../graph/compile.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openProject, printDiagnostics, specFailed } from './context.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -57,14 +56,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   let lock: { release(): void } | undefined;
   if (!flags.dryRun) {
-    const acquired = await acquireProjectLock(uetDir, {
-      onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
-    });
-    if (!acquired.ok) {
-      io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
-      return EXIT_FAILED;
-    }
-    lock = acquired.value;
+    lock = await lockProject(io, uetDir);
+    if (!lock) return EXIT_FAILED;
   }
 
   const config = project.spec.config;

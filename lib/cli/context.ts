@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { acquireProjectLock } from '../events/lock.js';
 import type { LoadedGraph } from '../graph/graph-cache.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
 import { createFileHasher } from '../hash/file-hasher.js';
@@ -54,6 +55,16 @@ export async function openProject(io: Io, dir: string | undefined, opts: { useGr
     return err(loaded.error);
   }
   return ok({ root: root.value, uetDir, hasher, loaded: loaded.value });
+}
+
+/** Takes the project lock, saying so while it waits; undefined (and an error printed) if it cannot. */
+export async function lockProject(io: Io, uetDir: string): Promise<{ release(): void } | undefined> {
+  const acquired = await acquireProjectLock(uetDir, {
+    onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
+  });
+  if (acquired.ok) return acquired.value;
+  io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
+  return undefined;
 }
 
 export function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[]): void {

@@ -11,7 +11,6 @@ import type { Reporter } from '../build/services.js';
 import { openCacheStore } from '../cache/store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { CacheStore } from '../cache/types.js';
-import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { WatchEvent } from '../events/types.js';
 import { createPoolExecutor } from '../exec/pool.js';
@@ -25,7 +24,7 @@ import { watchSettings } from '../watch/settings.js';
 import type { InterruptSource } from './build-command.js';
 import { summaryLine, targetLabel } from './build-command.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openProject, printDiagnostics, specFailed } from './context.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -55,14 +54,9 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   const targetKeys = resolveTargets(project, targets);
   if (!targetKeys.ok) return specFailed(io, targetKeys.error);
 
-  const acquired = await acquireProjectLock(uetDir, {
-    onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
-  });
-  if (!acquired.ok) {
-    io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
-    return EXIT_FAILED;
-  }
-  const lock = acquired.value;
+  // held while watching: a build elsewhere waits, and says who holds it
+  const lock = await lockProject(io, uetDir);
+  if (!lock) return EXIT_FAILED;
 
   const config = project.spec.config;
   const jobs = Math.max(1, flags.jobs ?? (config.concurrency === 'auto' ? os.availableParallelism() : config.concurrency));

@@ -16,10 +16,10 @@ import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import type { CompiledProject } from '../graph/compile.js';
-import { planClosure, resolveTargets } from '../graph/targets.js';
+import { planClosure } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openProject, printDiagnostics, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -42,15 +42,11 @@ export interface InterruptSource {
 
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource): Promise<number> {
   const t0 = Date.now();
-  const opened = await openProject(io, flags.dir);
-  if (!opened.ok) return specFailed(io, opened.error);
-  const { root, uetDir, hasher, loaded } = opened.value;
+  const opened = await openTargets(io, flags.dir, targets, flags.json);
+  if (!opened.ok) return opened.error;
+  const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
-  if (!flags.json) printDiagnostics(io, loaded.warnings);
-
-  const targetKeys = resolveTargets(project, targets);
-  if (!targetKeys.ok) return specFailed(io, targetKeys.error);
-  const plan = planClosure(project, targetKeys.value);
+  const plan = planClosure(project, targetKeys);
   const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
   const label = targetLabel(project, targets);
 

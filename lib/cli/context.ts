@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { acquireProjectLock } from '../events/lock.js';
 import type { LoadedGraph } from '../graph/graph-cache.js';
+import { resolveTargets } from '../graph/targets.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import type { FileHasher } from '../hash/types.js';
@@ -55,6 +56,16 @@ export async function openProject(io: Io, dir: string | undefined, opts: { useGr
     return err(loaded.error);
   }
   return ok({ root: root.value, uetDir, hasher, loaded: loaded.value });
+}
+
+/** openProject for a command taking targets: the targets resolved too, or the exit code (the errors printed). */
+export async function openTargets(io: Io, dir: string | undefined, targets: readonly string[], json: boolean): Promise<Result<OpenProject & { targetKeys: string[] }, number>> {
+  const opened = await openProject(io, dir);
+  if (!opened.ok) return err(specFailed(io, opened.error));
+  if (!json) printDiagnostics(io, opened.value.loaded.warnings);
+  const targetKeys = resolveTargets(opened.value.loaded.project, targets);
+  if (!targetKeys.ok) return err(specFailed(io, targetKeys.error));
+  return ok({ ...opened.value, targetKeys: targetKeys.value });
 }
 
 /** Takes the project lock, saying so while it waits; undefined (and an error printed) if it cannot. */

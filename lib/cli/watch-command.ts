@@ -15,7 +15,6 @@ import { createRunLog } from '../events/run-log.js';
 import type { WatchEvent } from '../events/types.js';
 import { createPoolExecutor } from '../exec/pool.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
-import { resolveTargets } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import { realClock } from '../watch/clock.js';
 import type { RunReport, WatchHost } from '../watch/session.js';
@@ -24,7 +23,7 @@ import { watchSettings } from '../watch/settings.js';
 import type { InterruptSource } from './build-command.js';
 import { summaryLine, targetLabel } from './build-command.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openProject, printDiagnostics, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -46,13 +45,10 @@ const CLEAR_SCREEN = '\x1b[2J\x1b[3J\x1b[H';
 const LISTED_FILES = 5;
 
 export async function watchCommand(io: Io, targets: readonly string[], flags: WatchFlags, signals: InterruptSource, keys: KeySource): Promise<number> {
-  const opened = await openProject(io, flags.dir);
-  if (!opened.ok) return specFailed(io, opened.error);
+  const opened = await openTargets(io, flags.dir, targets, flags.json);
+  if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded } = opened.value;
   const project = loaded.project;
-  if (!flags.json) printDiagnostics(io, loaded.warnings);
-  const targetKeys = resolveTargets(project, targets);
-  if (!targetKeys.ok) return specFailed(io, targetKeys.error);
 
   // held while watching: a build elsewhere waits, and says who holds it
   const lock = await lockProject(io, uetDir);

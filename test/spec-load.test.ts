@@ -166,7 +166,7 @@ const VALID = {
   ),
   'phases/phase-2/legacy.yaml': L('id: old', 'files_scope: ["lib/old/**"]', 'tasks:', '  - { id: t, run: "true" }'),
   'phases/notes.txt': 'not a phase',
-  'templates/ts-package.yaml': L('id: ts-package'),
+  'templates/ts-package.yaml': L('id: ts-package', 'body: { tasks: [{ id: t, run: make }] }'),
 };
 
 test('a valid multi-phase project loads with defaults, tools, env, refs and gates', async () => {
@@ -365,16 +365,19 @@ test('W_EMPTY_PHASE and W_UNUSED_GATE are warnings, not errors', async () => {
   );
 });
 
-test('phase and workstream ids default to their file names; a templated matrix id is accepted', async () => {
+test('phase and workstream ids default to their file names; a templated matrix id is expanded', async () => {
   const { spec } = await load({
     [CONFIG_FILE]: L('version: 1', 'phases: phases/*.yaml'),
+    'templates/ts.yaml': L('id: ts-package', 'params: { pkg: { type: string } }', 'body: { tasks: [{ id: t, run: "make {{pkg}}" }] }'),
     'phases/PH-CORE-01.yaml': L('workstreams:', '  - id: "pkg-{{pkg}}"', '    use: ts-package', '    matrix: { pkg: [cli, web] }', '    x-note: hi'),
     'phases/PH-CORE-01/w.yaml': L('tasks: [{ id: t, run: make }]'),
   });
   const p = spec.phases[0]!;
   assert.is(p.id, 'PH-CORE-01');
-  assert.equal(p.workstreams.map((w) => w.id), ['pkg-{{pkg}}', 'w']);
-  assert.equal(p.workstreams[0]!.extra, { use: 'ts-package', matrix: { pkg: ['cli', 'web'] }, 'x-note': 'hi' });
+  assert.equal(p.workstreams.map((w) => w.id), ['pkg-cli', 'pkg-web', 'w']);
+  // use/with/matrix are spent by the expansion: only the workstream's own extra keys remain
+  assert.equal(p.workstreams[0]!.extra, { 'x-note': 'hi' });
+  assert.is(p.workstreams[1]!.tasks[0]!.run, 'make web');
 });
 
 // ------------------------------------------------------------------------------ errors

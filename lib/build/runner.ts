@@ -23,7 +23,8 @@ import type { OutputFile } from '../cache/types.js';
 import type { RunEvent, TaskStatus } from '../events/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/compile.js';
 import { nodeId } from '../graph/compile.js';
-import type { EnvSpec, GateSpec, TaskSpec } from '../spec/model.js';
+import type { RunOutcome } from '../exec/types.js';
+import type { EnvSpec, GateSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import { assertNever } from '../util/result.js';
 import { decideFreshness } from './decide.js';
 import type { KeyParts } from './key.js';
@@ -128,7 +129,14 @@ export class Build {
     }
   }
 
-  /** Ctrl-C: start nothing new, kill running process trees; nothing they produced is recorded. */
+  /** First Ctrl-C: start nothing new, let running tasks finish (and be recorded). */
+  drain(): void {
+    this.interrupted = true;
+    this.stopping = true;
+    this.pump();
+  }
+
+  /** Second Ctrl-C: kill running process trees now; nothing they produced is recorded. */
   interrupt(): void {
     this.interrupted = true;
     this.stopping = true;
@@ -311,6 +319,11 @@ export class Build {
     const started = this.svc.now();
     try {
       if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      if (!gate && task.patches.length > 0) {
+        // Patches are applied by lib/patch (incrementally, from its own record); a `run:` beside them runs after.
+        const edit = await this.applyPatches(key, task, started);
+        if (!edit || task.run === undefined) return;
+      }
       // Only tasks depended on directly feed the key (their outputs: early cutoff). A gate or
       // a phase barrier orders work without feeding keys: what a task reads from an earlier
       // phase is declared in its inputs, so it re-runs exactly when those files change.
@@ -365,6 +378,95 @@ export class Build {
       this.queueRun({ key, task, gate, parts, taskKeyValue, reason, cacheable: decision.cacheable });
     } catch (e) {
       this.internalFailure(key, task, e, started);
+    }
+  }
+
+  /** An edit task's patches; settles the node unless a `run:` is still to come. False when it settled as failed. */
+  private async applyPatches(key: string, task: TaskSpec, started: number): Promise<boolean> {
+    const out = await this.svc.patches.applyEditTask(task);
+    if (out.status === 'failed') {
+      this.failTask(key, task, undefined, out.reason, out.detail ? `hint: ${out.detail}\n` : '', this.svc.now() - started, null);
+      return false;
+    }
+    for (const p of out.changed) this.svc.hasher.forget(p);
+    if (out.changed.length > 0) this.svc.globber.invalidateUnder(out.changed);
+    if (task.run !== undefined) return true;
+    if (out.status === 'fresh') this.counts.fresh++;
+    else {
+      this.counts.ran++;
+      this.emit({ type: 'task-start', task: task.fullId, reason: out.reason });
+    }
+    this.emit({ type: 'task-end', task: task.fullId, status: out.status === 'fresh' ? 'fresh' : 'ran', durationMs: this.svc.now() - started, reason: out.reason });
+    this.settle(key, { status: out.status === 'fresh' ? 'fresh' : 'ran', digest: out.digest });
+    return true;
+  }
+
+  /** A failed task with `fix:`: the FIX loop (lib/patch) patches and re-runs it. */
+  private async fixLoop(task: TaskSpec, failed: RunOutcome, runOnce: () => Promise<RunOutcome>): Promise<{ outcome: RunOutcome; note?: string }> {
+    let last = failed;
+    const res = await this.svc.patches.fix({
+      task,
+      log: failed.output,
+      rerun: async () => {
+        last = await runOnce();
+        return { exitCode: last.exitCode, output: last.output };
+      },
+      runTool: async (command, timeoutMs) => {
+        const o = await this.svc.executor.run(
+          { taskId: `fix:${task.fullId}`, command, shell: this.opts.shell, cwd: this.svc.root, env: this.taskEnv(task), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+          this.abort.signal,
+        );
+        return { exitCode: o.exitCode, output: o.output };
+      },
+    });
+    if (!res) return { outcome: failed };
+    for (const p of res.changed) this.svc.hasher.forget(p);
+    if (res.changed.length > 0) this.svc.globber.invalidateUnder(res.changed);
+    return { outcome: last, note: res.note };
+  }
+
+  /**
+   * Runs the task's process, again after a failure while `retries` allow, waiting
+   * retry_delay × 2^(attempt-1) (capped at 60 s, with jitter) between attempts. A tool's
+   * circuit breaker is asked before every attempt: while it is open no process starts.
+   */
+  private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, signal: AbortSignal): Promise<AttemptResult> {
+    const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
+    const breakers = task.tool !== undefined ? this.svc.breakers : undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (breakers && task.tool !== undefined) {
+        const admission = breakers.admit(task.tool, this.svc.now());
+        if (admission.kind === 'reject') {
+          return {
+            kind: 'circuit-open',
+            reason: `E_CIRCUIT_OPEN tool '${task.tool}' failed ${admission.failures} times in a row; its breaker stays open until ${new Date(admission.retryAt).toISOString()} (no process was started)`,
+          };
+        }
+      }
+      if (task.outputs && (await this.shouldClean(task, parts))) {
+        const old = await this.svc.globber.expand(task.outputs);
+        await this.svc.files.remove(old);
+        for (const p of old) this.svc.hasher.forget(p);
+        this.svc.globber.invalidateUnder(task.outputs);
+      }
+      const outcome = await this.svc.executor.run(
+        {
+          taskId: task.fullId,
+          command,
+          shell: this.opts.shell,
+          cwd: path.join(this.svc.root, task.cwd),
+          env: this.taskEnv(task),
+          ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
+        },
+        signal,
+      );
+      if (outcome.cancelled) return { kind: 'ran', outcome, attempts: attempt };
+      if (breakers && task.tool !== undefined) breakers.record(task.tool, outcome.exitCode === 0, this.svc.now());
+      if (outcome.exitCode === 0 || attempt > task.retries || this.stopping || signal.aborted) return { kind: 'ran', outcome, attempts: attempt };
+      const delayMs = retryDelay(task.retryDelay, attempt, this.svc.random());
+      this.emit({ type: 'task-attempt', task: task.fullId, attempt, of: task.retries + 1, reason: outcome.timedOut ? 'timed out' : `exit code ${outcome.exitCode}`, delayMs, ...workerOf(outcome) });
+      await this.svc.sleep(delayMs, signal);
+      if (this.stopping || signal.aborted) return { kind: 'ran', outcome, attempts: attempt };
     }
   }
 
@@ -533,6 +635,16 @@ export class Build {
     if (left > 0) return;
     const ws = this.project.workstreams.get(wsId);
     if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
+    if (ws && this.workstreamPassed(ws)) this.inBackground(this.svc.patches.workstreamPassed(ws));
+  }
+
+  /** Every edit, static and runtime task of the workstream was planned and passed in this run. */
+  private workstreamPassed(ws: WorkstreamSpec): boolean {
+    const checked = ws.tasks.filter((t) => t.kind === 'static' || t.kind === 'runtime' || t.patches.length > 0);
+    return checked.every((t) => {
+      const s = this.settled.get(`t:${t.fullId}`)?.status;
+      return s === 'fresh' || s === 'restored' || s === 'ran';
+    });
   }
 
   private async execute(run: PendingRun): Promise<void> {
@@ -552,27 +664,25 @@ export class Build {
     try {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
-      if (task.outputs && (await this.shouldClean(task, parts))) {
-        const old = await this.svc.globber.expand(task.outputs);
-        await this.svc.files.remove(old);
-        for (const p of old) this.svc.hasher.forget(p);
-        this.svc.globber.invalidateUnder(task.outputs);
-      }
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      const command = (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId));
-      const outcome = await this.svc.executor.run(
-        {
-          taskId: task.fullId,
-          command,
-          shell: this.opts.shell,
-          cwd: path.join(this.svc.root, task.cwd),
-          env: this.taskEnv(task),
-          ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
-        },
-        AbortSignal.any([this.abort.signal, abort.signal]),
-      );
+      const signal = AbortSignal.any([this.abort.signal, abort.signal]);
+      let attempt = await this.runAttempts(task, parts, signal);
+      let fixNote: string | undefined;
+      if (attempt.kind === 'ran' && attempt.outcome.exitCode !== 0 && !attempt.outcome.cancelled && task.fix !== undefined && !gate && (task.kind === 'static' || task.kind === 'runtime')) {
+        const rerun = async (): Promise<RunOutcome> => {
+          const again = await this.runAttempts(task, parts, signal);
+          return again.kind === 'ran' ? again.outcome : { exitCode: null, signal: null, timedOut: false, cancelled: false, output: again.reason, durationMs: 0 };
+        };
+        const fixed = await this.fixLoop(task, attempt.outcome, rerun);
+        fixNote = fixed.note;
+        attempt = { kind: 'ran', outcome: fixed.outcome, attempts: attempt.attempts };
+      }
       release();
       const durationMs = this.svc.now() - t0;
+      if (attempt.kind === 'circuit-open') {
+        return this.failTask(key, task, gate, attempt.reason, '', durationMs, null);
+      }
+      const { outcome, attempts } = attempt;
       // The last non-empty log is kept for humans and for `{log}` (most tasks print nothing).
       if (outcome.output.length > 0 || outcome.exitCode !== 0) this.inBackground(this.svc.explain.putLog(task.fullId, outcome.output));
       // Only the folders the task declares it writes are listed again: re-listing everything
@@ -580,7 +690,7 @@ export class Build {
       this.svc.globber.invalidateUnder(task.outputs ?? []);
       if (outcome.cancelled) {
         this.counts.skipped++;
-        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: this.superseded.has(key) ? 'superseded by a change' : 'interrupted' }, outcome.output);
+        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: this.superseded.has(key) ? 'superseded by a change' : 'interrupted', ...workerOf(outcome) }, outcome.output);
         this.settle(key, { status: 'skipped', digest: undefined });
         return;
       }
@@ -592,7 +702,15 @@ export class Build {
             : outcome.signal
               ? `killed by ${outcome.signal}`
               : `exit code ${outcome.exitCode}`;
-        return this.failTask(key, task, gate, why, outcome.output, durationMs, outcome.exitCode, taskKeyValue);
+        const after = attempts > 1 ? ` after ${attempts} attempts` : '';
+        return this.failTask(key, task, gate, `${why}${after}${fixNote !== undefined ? `; ${fixNote}` : ''}`, outcome.output, durationMs, outcome.exitCode, outcome.worker, taskKeyValue);
+      }
+      if (!gate && task.tool !== undefined && this.project.spec.config.tools[task.tool]?.produces === 'patch') {
+        // The tool's answer is a patch: uet applies it (through the ledger), never the tool.
+        const answer = await this.svc.patches.applyToolAnswer(task, outcome.output);
+        if (answer.status === 'failed') return this.failTask(key, task, gate, answer.reason, outcome.output, durationMs, outcome.exitCode, outcome.worker);
+        for (const p of answer.changed) this.svc.hasher.forget(p);
+        if (answer.changed.length > 0) this.svc.globber.invalidateUnder(answer.changed);
       }
 
       let outputs: OutputFile[] = [];
@@ -615,7 +733,9 @@ export class Build {
           this.opts.failures?.changedWhileRunning(task.fullId, taskKeyValue, keyAfter);
         }
       }
-      if (changedDuringRun !== undefined) {
+      if (fixNote !== undefined) {
+        // Fixed: the key was of the files before the fix; the next build keys (and records) the fixed ones.
+      } else if (changedDuringRun !== undefined) {
         this.emit({ type: 'warning', message: `${task.fullId}: ${changedDuringRun} while it ran; result not recorded, it will run again next build` });
       } else if (taskKeyValue !== undefined && parts) {
         this.svc.freshLog.record({ taskId: task.fullId, key: taskKeyValue, outputs, at: this.svc.now() });
@@ -634,7 +754,7 @@ export class Build {
         }
       }
       if (!gate) this.counts.ran++;
-      this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason, ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
+      this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason: fixNote !== undefined ? `${reason}; ${fixNote}` : reason, ...workerOf(outcome), ...(attempts > 1 ? { attempts } : {}), ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
       this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
     } finally {
       release();
@@ -642,15 +762,16 @@ export class Build {
     }
   }
 
-  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null, taskKeyValue?: string): void {
+  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null, worker?: number, taskKeyValue?: string): void {
     if (taskKeyValue !== undefined) this.opts.failures?.failed(task.fullId, taskKeyValue, why);
+    const ev = { type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why, ...(worker !== undefined ? { worker } : {}) } as const;
     if (gate) {
-      this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why }, output);
+      this.emit(ev, output);
       return this.settleGate(key, gate, false, `run failed: ${why}`);
     }
     this.counts.failed++;
     if (!this.opts.keepGoing) this.stopping = true;
-    this.emit({ type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why }, output);
+    this.emit(ev, output);
     this.settle(key, { status: 'failed', digest: EMPTY_DIGEST });
   }
 
@@ -732,6 +853,22 @@ export class Build {
   }
 }
 
+type AttemptResult =
+  | { readonly kind: 'ran'; readonly outcome: RunOutcome; readonly attempts: number }
+  | { readonly kind: 'circuit-open'; readonly reason: string };
+
+const MAX_RETRY_DELAY_MS = 60_000;
+
+/** Exponential backoff with jitter: base × 2^(attempt-1), capped, then scaled into [50 %, 100 %]. */
+export function retryDelay(baseMs: number, attempt: number, random: number): number {
+  const capped = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** (attempt - 1));
+  return Math.round(capped * (0.5 + random / 2));
+}
+
+function workerOf(outcome: RunOutcome): { worker?: number } {
+  return outcome.worker !== undefined ? { worker: outcome.worker } : {};
+}
+
 /** A task decided to run, waiting for a slot. */
 interface PendingRun {
   readonly key: string;
@@ -762,6 +899,7 @@ function gateAsTask(gate: GateSpec, env: EnvSpec): TaskSpec {
     env,
     cwd: '',
     retries: 0,
+    retryDelay: 0,
     cache: false,
     clean: 'false',
     loc: gate.loc,
@@ -780,6 +918,7 @@ function toolTask(tool: string): TaskSpec {
     env: { pass: [], hash: [], set: {} },
     cwd: '',
     retries: 0,
+    retryDelay: 0,
     cache: false,
     clean: 'false',
     loc: { file: '', line: 0, col: 0 },

@@ -6,6 +6,10 @@ import type { CacheStore, FreshLog } from '../cache/types.js';
 import type { RunEvent } from '../events/types.js';
 import type { TaskExecutor } from '../exec/types.js';
 import type { FileHasher, Globber } from '../hash/types.js';
+import type { EditOutcome } from '../patch/edit-task.js';
+import type { FixOutcome, FixRequest } from '../patch/fix-loop.js';
+import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import type { Breakers } from './breaker.js';
 import type { KeyParts } from './key.js';
 
 /** Where the key parts of each task's last success are kept, for `uet explain`. */
@@ -30,6 +34,20 @@ export interface Reporter {
   close(): void;
 }
 
+/** The patch pipeline as the scheduler sees it (lib/patch/service.ts; a dry run plans without writing). */
+export interface PatchRunner {
+  /** check and apply a task's `patches:` (incrementally; a failure writes nothing) */
+  applyEditTask(task: TaskSpec): Promise<EditOutcome>;
+  /** the FIX loop of a failed task with `fix:`; undefined when there is none to run (dry run) */
+  fix(req: Omit<FixRequest, 'maxFixAttempts' | 'maxAttempts' | 'tool'>): Promise<FixOutcome | undefined>;
+  /** a `tool:` task's command with the patch placeholders ({patch}, {files}) filled in */
+  toolCommand(task: TaskSpec, command: string): string;
+  /** a `produces: patch` tool ran: its answer (the file at {patch}, else its output) is applied like an edit task's patch */
+  applyToolAnswer(task: TaskSpec, output: string): Promise<EditOutcome>;
+  /** every static and runtime task of the workstream passed in this run: its applied patches are verified (and committed) */
+  workstreamPassed(ws: WorkstreamSpec): Promise<void>;
+}
+
 export interface BuildServices {
   readonly root: string;
   readonly hasher: FileHasher;
@@ -40,8 +58,15 @@ export interface BuildServices {
   readonly executor: TaskExecutor;
   readonly explain: ExplainStore;
   readonly files: ProjectFiles;
+  readonly patches: PatchRunner;
   readonly emit: (ev: RunEvent, output?: string) => void;
   readonly now: () => number;
+  /** circuit breakers of tools; absent in dry runs */
+  readonly breakers?: Breakers;
+  /** waits (between retries); resolves early when the signal aborts */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** [0, 1): jitter for retry delays */
+  readonly random: () => number;
   /** the environment task env vars are read from (process.env in real builds) */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
 }

@@ -7,6 +7,7 @@ import { ulid } from 'ulid';
 import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
 import type { BuildOutcome } from '../build/runner.js';
+import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Build } from '../build/runner.js';
 import type { Reporter } from '../build/services.js';
 import { openCacheStore } from '../cache/store.js';
@@ -18,6 +19,10 @@ import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import type { CompiledProject } from '../graph/compile.js';
 import { planClosure } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
+import { Ledger } from '../patch/ledger.js';
+import { createPatchRunner } from '../patch/service.js';
+import { parseDuration } from '../spec/durations.js';
+import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
 import type { Verbosity } from './reporter.js';
@@ -79,13 +84,35 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     }
   }
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
-  const executor = flags.dryRun ? createDirectExecutor() : createPoolExecutor({ threads: Math.max(1, jobs) });
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
+  emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
+  const executor = flags.dryRun
+    ? createDirectExecutor()
+    : createPoolExecutor({
+        threads: Math.max(1, jobs),
+        onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
+      });
+  const breakers = flags.dryRun
+    ? undefined
+    : Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emit({ type: 'breaker', runId, at: Date.now(), ...c }));
 
+  const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
+  const patches = createPatchRunner({
+    root,
+    uetDir,
+    project,
+    ledger,
+    runId,
+    dryRun: flags.dryRun,
+    expand: (globs) => globber.expand(globs),
+    breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
+    warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+  });
   const build = new Build(
     project,
     plan,
     {
+      patches,
       root,
       hasher,
       globber,
@@ -96,19 +123,28 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       files: createProjectFiles(root),
       emit,
       now: Date.now,
+      sleep,
+      random: Math.random,
+      ...(breakers ? { breakers } : {}),
       hostEnv: io.env,
     },
     { runId, jobs: Math.max(1, jobs), force: flags.force, keepGoing: flags.keepGoing, dryRun: flags.dryRun, replayLogs: flags.replayLogs, shell: config.shell },
   );
 
+  // First Ctrl-C drains (nothing new starts, running tasks finish and are recorded);
+  // the second kills every running process tree now.
   let interrupts = 0;
   const stopListening = signals.onInterrupt(() => {
     interrupts++;
-    if (interrupts === 1 && !flags.json) io.stderr.write('\ninterrupted: stopping running tasks\n');
-    build.interrupt();
+    if (interrupts === 1) {
+      io.stderr.write('\ninterrupted: starting nothing new, waiting for running tasks to finish (Ctrl-C again to kill them)\n');
+      build.drain();
+    } else {
+      if (interrupts === 2) io.stderr.write('\ninterrupted again: killing running tasks\n');
+      build.interrupt();
+    }
   });
 
-  emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
   let outcome;
   try {
     outcome = await build.run();
@@ -116,6 +152,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     stopListening();
     await freshLog.close();
     await hasher.flush();
+    await breakers?.save();
     await executor.close();
   }
   const durationMs = Date.now() - t0;

@@ -15,8 +15,11 @@ import { createDirectExecutor } from '../exec/pool.js';
 import { gateKey, taskKey } from '../graph/compile.js';
 import { planClosure, targetNames } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
+import { Ledger } from '../patch/ledger.js';
+import { createPatchRunner } from '../patch/service.js';
 import { errorAt } from '../spec/diagnostic.js';
 import { suggest } from '../spec/suggest.js';
+import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_OK, openProject, specFailed } from './context.js';
 
@@ -36,13 +39,26 @@ export async function explainCommand(io: Io, target: string, opts: { dir?: strin
   const config = project.spec.config;
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   const executor = createDirectExecutor();
+  const globber = createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] });
+  const patches = createPatchRunner({
+    root,
+    uetDir,
+    project,
+    ledger: await Ledger.open(uetDir),
+    runId: 'explain',
+    dryRun: true,
+    expand: (globs) => globber.expand(globs),
+    breaker: () => {},
+    warn: () => {},
+  });
   const build = new Build(
     project,
     planClosure(project, [key]),
     {
       root,
       hasher,
-      globber: createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] }),
+      globber,
+      patches,
       cache: await openCacheStore(path.join(root, config.cache.dir)).catch(() => undefined),
       freshLog,
       executor,
@@ -50,6 +66,8 @@ export async function explainCommand(io: Io, target: string, opts: { dir?: strin
       files: createProjectFiles(root),
       emit: (ev) => events.push({ ev }),
       now: Date.now,
+      sleep,
+      random: Math.random,
       hostEnv: io.env,
     },
     { runId: 'explain', jobs: 1, force: false, keepGoing: true, dryRun: true, replayLogs: false, shell: config.shell, reasonDetail: Number.POSITIVE_INFINITY },

@@ -11,6 +11,8 @@ import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
 import { explainCommand } from './explain-command.js';
 import { graphCommand } from './graph-command.js';
+import { importCommand } from './import-command.js';
+import { ledgerCommand } from './ledger-command.js';
 import type { Verbosity } from './reporter.js';
 import { runsCommand } from './runs-command.js';
 import { validateCommand } from './validate-command.js';
@@ -35,8 +37,9 @@ const processSignals: InterruptSource = {
     const onSignal = (): void => {
       count++;
       handler();
-      // A second Ctrl-C means "now": the children were already signalled by the handler.
-      if (count > 1) process.exit(130);
+      // The handler drains on the first signal and kills on the second; a third means the
+      // user no longer waits for anything.
+      if (count > 2) process.exit(130);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -121,8 +124,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
   program
     .command('validate')
     .description('load, check and compile the spec; print errors and warnings; build nothing')
-    .action(async () => {
-      code = await validateCommand(io, dirOpt());
+    .option('--expand', 'print every workstream as YAML after templates are expanded (the summary goes to stderr)')
+    .action(async (o: { expand?: boolean }) => {
+      code = await validateCommand(io, { ...dirOpt(), expand: o.expand === true });
     });
 
   program
@@ -158,6 +162,33 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     .description('list past runs, or show one run’s events')
     .action(async (id: string | undefined, o: { json?: boolean }) => {
       code = await runsCommand(io, id, { ...dirOpt(), json: o.json === true });
+    });
+
+  program
+    .command('ledger')
+    .argument('[action]', 'show ID | drop ID | requeue ID (default: list the patches)')
+    .argument('[id]', 'a patch id (or a unique prefix of one, or of its hash)')
+    .option('--state <state>', 'list only patches in this state (created, validated, queued, applied, verified, committed, apply_failed, rolled_back, quarantined, dropped)')
+    .option('--workstream <ws>', 'list only patches of this workstream (phase/ws, or ws)')
+    .option('--json', 'print as NDJSON')
+    .description('the patch ledger: every patch, its state and history; drop and requeue are the human overrides')
+    .action(async (action: string | undefined, id: string | undefined, o: { state?: string; workstream?: string; json?: boolean }) => {
+      code = await ledgerCommand(io, action, id, {
+        ...dirOpt(),
+        ...(o.state !== undefined ? { state: o.state } : {}),
+        ...(o.workstream !== undefined ? { workstream: o.workstream } : {}),
+        json: o.json === true,
+      });
+    });
+
+  program
+    .command('import')
+    .argument('<paths...>', 'workstream bundle files of the original system (ws-*.json; a bundle or a list of them)')
+    .option('--phase <id>', 'the phase to import into (phases/<id>.yaml is created if missing)', 'imported')
+    .option('--force', 'overwrite workstream files that exist')
+    .description('convert workstream bundles into uet workstream YAML; what cannot be mapped is kept as comments')
+    .action(async (paths: string[], o: { phase: string; force?: boolean }) => {
+      code = await importCommand(io, paths, { ...dirOpt(), phase: o.phase, force: o.force === true });
     });
 
   try {

@@ -6,6 +6,7 @@
 import pc from 'picocolors';
 import type { RunEvent } from '../events/types.js';
 import type { Reporter } from '../build/services.js';
+import { assertNever } from '../util/result.js';
 
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
@@ -117,10 +118,27 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'warning':
           print(`${pc.yellow('warning:')} ${ev.message}`);
           return;
+        case 'patch':
+          if (opts.verbosity === 'verbose' || ev.to === 'quarantined' || ev.to === 'rolled_back' || ev.to === 'committed') {
+            print(`${ev.to === 'quarantined' ? pc.yellow('patch   ') : pc.dim('patch   ')} ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to}: ${ev.reason}`);
+          }
+          return;
+        case 'fix-breaker':
+          print(`${pc.red('breaker ')} ${ev.task}: ${ev.code} ${ev.reason}`);
+          return;
+        case 'task-attempt':
+          if (opts.verbosity !== 'quiet') print(`${pc.yellow('retry   ')} ${ev.task}: attempt ${ev.attempt}/${ev.of} failed (${ev.reason}); next in ${(ev.delayMs / 1000).toFixed(1)} s`);
+          return;
+        case 'breaker':
+          print(`${pc.yellow('breaker ')} tool ${ev.tool}: ${ev.from} -> ${ev.to}`);
+          return;
+        case 'worker':
         case 'phase-end':
         case 'run-start':
         case 'run-end':
           return;
+        default:
+          assertNever(ev, 'event');
       }
     },
     summary(line) {

@@ -45,7 +45,18 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
         io.stdout.write(`${t} start    ${ev.task}: ${ev.reason}\n`);
         break;
       case 'task-end':
-        io.stdout.write(`${t} ${ev.status.padEnd(8)} ${ev.task}${ev.durationMs ? ` (${ev.durationMs} ms)` : ''}${ev.reason ? `: ${ev.reason}` : ''}\n`);
+        io.stdout.write(
+          `${t} ${ev.status.padEnd(8)} ${ev.task}${ev.durationMs ? ` (${ev.durationMs} ms)` : ''}${ev.worker !== undefined ? ` on worker ${ev.worker}` : ''}${ev.attempts ? `, ${ev.attempts} attempts` : ''}${ev.reason ? `: ${ev.reason}` : ''}\n`,
+        );
+        break;
+      case 'task-attempt':
+        io.stdout.write(`${t} retry    ${ev.task}: attempt ${ev.attempt}/${ev.of} failed (${ev.reason}), next in ${ev.delayMs} ms\n`);
+        break;
+      case 'breaker':
+        io.stdout.write(`${t} breaker  ${ev.tool}: ${ev.from} -> ${ev.to}\n`);
+        break;
+      case 'worker':
+        io.stdout.write(`${t} worker   ${ev.worker} ${ev.state}${ev.task ? ` ${ev.task}` : ''}\n`);
         break;
       case 'gate-end':
         io.stdout.write(`${t} gate     ${ev.gate} ${ev.status}${ev.reason ? `: ${ev.reason}` : ''}\n`);
@@ -58,6 +69,12 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
         break;
       case 'warning':
         io.stdout.write(`${t} warning  ${ev.message}\n`);
+        break;
+      case 'patch':
+        io.stdout.write(`${t} patch    ${ev.patchId} ${ev.from ?? 'new'} -> ${ev.to} (${ev.task}): ${ev.reason}\n`);
+        break;
+      case 'fix-breaker':
+        io.stdout.write(`${t} breaker  ${ev.task} ${ev.code}: ${ev.reason}\n`);
         break;
       case 'run-end':
         io.stdout.write(`${t} run ended: ${ev.status} in ${(ev.durationMs / 1000).toFixed(1)} s\n`);

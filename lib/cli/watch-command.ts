@@ -12,10 +12,15 @@ import { openCacheStore } from '../cache/store.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { CacheStore } from '../cache/types.js';
 import { createRunLog } from '../events/run-log.js';
-import type { WatchEvent } from '../events/types.js';
+import type { RunEvent, WatchEvent } from '../events/types.js';
 import { createPoolExecutor } from '../exec/pool.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
 import { createGlobber } from '../hash/globber.js';
+import { Breakers, breakerConfig } from '../build/breaker.js';
+import { Ledger } from '../patch/ledger.js';
+import { createPatchRunner } from '../patch/service.js';
+import { parseDuration } from '../spec/durations.js';
+import { sleep } from '../util/sleep.js';
 import { realClock } from '../watch/clock.js';
 import type { RunReport, WatchHost } from '../watch/session.js';
 import { WatchSession } from '../watch/session.js';
@@ -66,22 +71,32 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   }
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   const executor = createPoolExecutor({ threads: jobs });
+  // the breakers' events go to the run log of whichever run is current
+  let emitBreaker: (ev: RunEvent) => void = () => {};
+  const breakers = Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emitBreaker({ type: 'breaker', runId: '', at: Date.now(), ...c }));
   const out = (line: string): void => (flags.json ? undefined : io.stdout.write(`${line}\n`));
   const json = (ev: object): void => io.stdout.write(`${JSON.stringify(ev)}\n`);
 
+  const globber = createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] });
+  const explain = createExplainStore(uetDir);
+  const files = createProjectFiles(root);
   const host: WatchHost = {
     root,
-    services: {
-      root,
-      hasher,
-      globber: createGlobber(root, { ignoreDirs: ['.git', 'node_modules', '.uet', `${config.cache.dir}/`] }),
-      cache,
-      freshLog,
-      executor,
-      explain: createExplainStore(uetDir),
-      files: createProjectFiles(root),
-      now: Date.now,
-      hostEnv: io.env,
+    services: { hasher, globber },
+    async servicesFor(runId, current, emit) {
+      const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
+      const patches = createPatchRunner({
+        root,
+        uetDir,
+        project: current,
+        ledger,
+        runId,
+        dryRun: false,
+        expand: (globs) => globber.expand(globs),
+        breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
+        warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+      });
+      return { root, hasher, globber, cache, freshLog, executor, explain, files, emit, patches, breakers, now: Date.now, sleep, random: Math.random, hostEnv: io.env };
     },
     jobs,
     replayLogs: flags.replayLogs,
@@ -94,11 +109,13 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
       const runLog = await createRunLog(uetDir, runId);
       const reporter: Reporter = flags.json ? createJsonReporter(io.stdout) : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: tasks, dryRun: false });
       const label = targetLabel(project, runTargets);
+      const emit = (ev: RunEvent, output?: string): void => {
+        runLog.append(ev);
+        reporter.event(ev, output);
+      };
+      emitBreaker = (ev) => emit({ ...ev, runId });
       return {
-        emit(ev, output) {
-          runLog.append(ev);
-          reporter.event(ev, output);
-        },
+        emit,
         async finish(outcome, s) {
           const end = { type: 'run-end', runId, at: Date.now(), status: outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success', counts: outcome.counts, durationMs: s.durationMs } as const;
           runLog.append(end);
@@ -159,6 +176,7 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   } finally {
     await freshLog.close();
     await hasher.flush();
+    await breakers.save();
     await executor.close();
     lock.release();
   }

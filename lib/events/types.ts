@@ -2,16 +2,26 @@
  * The events of one run, appended as JSON lines to .uet/runs/<ULID>.jsonl as they happen.
  * `at` is ms since epoch. Later issues add patch, worker and breaker events.
  */
+/** A pool worker's life: SPAWNING → IDLE ⇄ BUSY → DRAINING → TERMINATED. */
+export type WorkerState = 'spawning' | 'idle' | 'busy' | 'draining' | 'terminated';
+
 export type TaskStatus = 'fresh' | 'restored' | 'ran' | 'failed' | 'blocked' | 'skipped';
 
 export type RunEvent =
   | { type: 'run-start'; runId: string; at: number; targets: string[]; argv: string[]; pid: number; tasks: number }
   | { type: 'task-start'; runId: string; at: number; task: string; reason: string }
-  | { type: 'task-end'; runId: string; at: number; task: string; status: TaskStatus; durationMs: number; exitCode?: number | null; reason?: string; key?: string }
+  | { type: 'task-end'; runId: string; at: number; task: string; status: TaskStatus; durationMs: number; exitCode?: number | null; reason?: string; key?: string; worker?: number; attempts?: number }
+  | { type: 'task-attempt'; runId: string; at: number; task: string; attempt: number; of: number; reason: string; delayMs: number; worker?: number }
+  | { type: 'breaker'; runId: string; at: number; tool: string; from: 'closed' | 'open' | 'half-open'; to: 'closed' | 'open' | 'half-open' }
+  | { type: 'worker'; runId: string; at: number; worker: number; state: WorkerState; task?: string }
   | { type: 'gate-end'; runId: string; at: number; gate: string; status: 'passed' | 'failed' | 'blocked'; blocking: boolean; reason?: string }
   | { type: 'phase-end'; runId: string; at: number; phase: string; status: 'passed' | 'failed' | 'blocked' }
   | { type: 'cache'; runId: string; at: number; task: string; op: 'restore' | 'store' | 'miss' | 'corrupt' | 'error'; detail?: string }
   | { type: 'warning'; runId: string; at: number; message: string }
+  /** a patch ledger transition (from: null when the entry was created) */
+  | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }
+  /** a FIX loop gave up: E_OSCILLATION (same error or patch again) or E_FIX_LIMIT (max_fix_attempts/max_attempts) */
+  | { type: 'fix-breaker'; runId: string; at: number; task: string; code: 'E_OSCILLATION' | 'E_FIX_LIMIT'; reason: string }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };
 
 export interface RunLog {

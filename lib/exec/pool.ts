@@ -7,7 +7,8 @@ import { Piscina } from 'piscina';
 import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
 import { DEFAULT_GRACE_MS, runCommand, TaskSlot } from './spawn.js';
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
-import type { WorkerTask } from './worker.js';
+import type { WorkerState } from '../events/types.js';
+import type { WorkerBusyMessage, WorkerTask } from './worker.js';
 
 export interface ExecutorOptions {
   /** SIGTERM→SIGKILL grace for timeouts and aborted tasks (default 2000 ms) */
@@ -22,6 +23,8 @@ export interface ExecutorOptions {
 
 export interface PoolExecutorOptions extends ExecutorOptions {
   readonly threads: number;
+  /** each worker's lifecycle, for the run log: SPAWNING → IDLE ⇄ BUSY → DRAINING → TERMINATED */
+  readonly onWorker?: (worker: number, state: WorkerState, task?: string) => void;
 }
 
 const DEFAULT_INTERRUPT_GRACE_MS = 500;
@@ -44,9 +47,32 @@ export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
   // errors of a task reject that task's promise; this only covers worker errors outside a
   // task, which an EventEmitter without a listener would rethrow and crash the process with
   pool.on('error', () => {});
+  const onWorker = opts.onWorker;
+  const live = new Set<number>();
+  if (onWorker) {
+    pool.on('workerCreate', (w: { id: number }) => {
+      live.add(w.id);
+      onWorker(w.id, 'spawning');
+      onWorker(w.id, 'idle');
+    });
+    pool.on('message', (m: unknown) => {
+      if (isBusyMessage(m)) onWorker(m.worker, 'busy', m.task);
+    });
+    pool.on('workerDestroy', (w: { id: number }) => {
+      live.delete(w.id);
+      onWorker(w.id, 'terminated');
+    });
+  }
   return new TrackingExecutor(
-    (req, slot, graceMs) => pool.run({ req, slot: slot.buffer, graceMs }),
-    () => pool.destroy(),
+    async (req, slot, graceMs) => {
+      const outcome = await pool.run({ req, slot: slot.buffer, graceMs });
+      if (onWorker && outcome.worker !== undefined) onWorker(outcome.worker, 'idle');
+      return outcome;
+    },
+    async () => {
+      if (onWorker) for (const id of live) onWorker(id, 'draining');
+      await pool.destroy();
+    },
     opts,
   );
 }
@@ -148,6 +174,10 @@ class TrackingExecutor implements TaskExecutor {
       if (slot.runningPid === pid) signalGroup(pid, 'SIGKILL');
     }, this.graceMs);
   }
+}
+
+function isBusyMessage(m: unknown): m is WorkerBusyMessage {
+  return typeof m === 'object' && m !== null && (m as { uet?: unknown }).uet === 'busy';
 }
 
 function notRun(fields: Partial<RunOutcome>): RunOutcome {

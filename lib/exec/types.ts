@@ -21,6 +21,8 @@ export interface RunOutcome {
   /** stdout and stderr interleaved in arrival order */
   readonly output: string;
   readonly durationMs: number;
+  /** the pool worker (thread id) that ran it, when a pool ran it */
+  readonly worker?: number;
   /** set when the shell could not be started at all */
   readonly spawnError?: string;
 }

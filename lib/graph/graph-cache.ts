@@ -10,6 +10,7 @@ import writeFileAtomic from 'write-file-atomic';
 import type { FileHasher } from '../hash/types.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
 import { listSpecFiles, loadProject } from '../spec/load.js';
+import type { ExpandedWorkstream } from '../spec/load.js';
 import type { ProjectSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -28,6 +29,8 @@ export interface LoadedGraph {
   readonly project: CompiledProject;
   readonly warnings: readonly Diagnostic[];
   readonly fromCache: boolean;
+  /** the workstreams after template expansion, when loaded from the YAML (not from the cache) */
+  readonly expanded?: readonly ExpandedWorkstream[];
 }
 
 export async function loadCompiledProject(root: string, uetDir: string, hasher: FileHasher, opts: { useCache?: boolean } = {}): Promise<Result<LoadedGraph, Diagnostic[]>> {
@@ -52,7 +55,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
   } catch {
     // Only a speed-up: a build goes on without it.
   }
-  return ok({ project: compiled.value, warnings: loaded.value.warnings, fromCache: false });
+  return ok({ project: compiled.value, warnings: loaded.value.warnings, fromCache: false, expanded: loaded.value.expanded });
 }
 
 async function readCache(cachePath: string): Promise<GraphCacheFile | undefined> {

@@ -10,8 +10,8 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, posix, resolve as resolvePath } from 'node:path';
 import { glob } from 'tinyglobby';
-import type { Diagnostic } from './diagnostic.js';
-import { expandWorkstreams } from './expand.js';
+import type { Diagnostic, SourceLoc } from './diagnostic.js';
+import { checkUnusedTemplate, expandWorkstreams } from './expand.js';
 import type { ConfigSpec, ProjectSpec } from './model.js';
 import { buildPhase, byteCompare, CONFIG_DEFAULTS, normaliseConfig } from './normalise.js';
 import type { PhaseB } from './normalise.js';
@@ -20,6 +20,8 @@ import { indexPhases, resolveAll } from './resolve.js';
 import { checkSchema } from './schema-check.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import type { TemplateDef } from './templates.js';
+import { builtinTemplates, indexTemplates, TemplateRegistry, templateFromFile } from './templates.js';
 import { readSpecFile } from './yaml-source.js';
 import type { SpecSource } from './yaml-source.js';
 
@@ -47,6 +49,20 @@ export function findProjectRoot(startDir: string): string | undefined {
 export interface LoadedProject {
   spec: ProjectSpec;
   warnings: Diagnostic[];
+  /** every workstream as data after template expansion, by phase id (for `uet validate --expand`) */
+  expanded: ExpandedWorkstream[];
+}
+
+/** one workstream as it reads after template expansion */
+export interface ExpandedWorkstream {
+  readonly phase: string;
+  /** its id (a workstream file's name when the data has none) */
+  readonly id: string;
+  /** where it is written (the use site) */
+  readonly loc: SourceLoc;
+  /** the template it was made from, if any */
+  readonly template?: string;
+  readonly data: RawWorkstream;
 }
 
 const YAML_EXT = /\.ya?ml$/;
@@ -193,17 +209,36 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
       return { data, src, stem: p.stem, workstreams: [...inline, ...fileWs] };
     }),
   );
+  // (uet's own repository: its templates/ folder holds the built-ins, not project templates)
+  const builtins = builtinTemplates();
+  const builtinPaths = new Set(builtins.values());
+  const projectTemplates = found.templates.filter((f) => !builtinPaths.has(join(root, f)));
+  const templateDefs: TemplateDef[] = [];
+  for (const parsed of await Promise.all(projectTemplates.map((f) => readSpecFile(root, f)))) {
+    const t = templateFromFile(parsed);
+    errors.push(...t.errors);
+    if (t.def) templateDefs.push(t.def);
+  }
   if (errors.length > 0 || !config) return err(sortDiagnostics(errors));
 
-  // 3. expand (templates seam), normalise, resolve
+  // 3. expand templates, normalise, resolve
+  const templates = new TemplateRegistry(indexTemplates(templateDefs, [...builtins.keys()], out), builtins, (d) => semantic.push(d));
   const built: PhaseB[] = [];
+  const expanded: ExpandedWorkstream[] = [];
+  const used = new Set<string>();
   for (const lp of located) {
     if (!lp) continue;
-    const ex = expandWorkstreams(lp.workstreams, { templateFiles: found.templates });
+    const ex = expandWorkstreams(lp.workstreams, { templates });
     semantic.push(...ex.errors);
+    for (const t of ex.used) used.add(t);
     const pb = buildPhase(lp, ex.workstreams, { config, out });
-    if (pb) built.push(pb);
+    if (!pb) continue;
+    built.push(pb);
+    for (const w of ex.workstreams) {
+      expanded.push({ phase: pb.spec.id, id: w.data.id ?? w.defaultId ?? '', loc: w.src.loc(w.path), ...(w.template !== undefined ? { template: w.template } : {}), data: w.data });
+    }
   }
+  for (const t of templateDefs) if (!used.has(t.id)) semantic.push(...checkUnusedTemplate(t));
   const byId = indexPhases(built, out);
   resolveAll(byId, out);
   if (semantic.length > 0) return err(sortDiagnostics(semantic));
@@ -212,5 +247,6 @@ export async function loadProject(rootDir: string): Promise<Result<LoadedProject
   return ok({
     spec: { root, config, phases, specFiles: specFilesOf(found) },
     warnings: sortDiagnostics(warnings),
+    expanded,
   });
 }

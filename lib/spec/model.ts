@@ -115,6 +115,8 @@ export interface TaskSpec {
   /** root-relative, '' for the root */
   readonly cwd: string;
   readonly retries: number;
+  /** milliseconds before the first retry; doubles each attempt, capped at 60 s, with jitter */
+  readonly retryDelay: number;
   /** milliseconds */
   readonly timeout?: number;
   readonly cache: boolean;

@@ -20,11 +20,13 @@ import type {
   ToolSpec,
   WorkstreamSpec,
 } from './model.js';
+import { configPolicy, narrowPolicy, asRawPolicy, policyWeakenings } from '../patch/policy.js';
+import type { PatchPolicy } from '../patch/policy.js';
 import { normaliseRootRelative, shellQuote } from './paths.js';
 import type { LocatedPhase, LocatedWorkstream, RawConfig, RawEnv, RawScope, RawTask, StringOrList } from './raw.js';
 import { asList } from './raw.js';
 import { didYouMean } from './suggest.js';
-import type { Path, SpecSource } from './yaml-source.js';
+import type { Locator, Path, SpecSource } from './yaml-source.js';
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -171,7 +173,7 @@ export function mergeEnv(base: EnvSpec, own: RawEnv | undefined): EnvSpec {
  * Normalise root-relative globs, reporting E_GLOB_OUTSIDE_ROOT for any that is absolute or
  * leaves the root. `single`: the YAML value is one string, not a list (for locations).
  */
-function checkGlobs(globs: readonly string[], src: SpecSource, path: Path, out: Out, what: string, single = false): string[] {
+function checkGlobs(globs: readonly string[], src: Locator, path: Path, out: Out, what: string, single = false): string[] {
   const res: string[] = [];
   globs.forEach((g, i) => {
     const n = normaliseRootRelative(g);
@@ -189,11 +191,11 @@ function checkGlobs(globs: readonly string[], src: SpecSource, path: Path, out: 
   return res;
 }
 
-function listAt(v: StringOrList | undefined, src: SpecSource, path: Path, out: Out, what: string): string[] {
+function listAt(v: StringOrList | undefined, src: Locator, path: Path, out: Out, what: string): string[] {
   return checkGlobs(asList(v), src, path, out, what, typeof v === 'string');
 }
 
-function refsAt(v: StringOrList | undefined, src: SpecSource, path: Path): PendingRef[] {
+function refsAt(v: StringOrList | undefined, src: Locator, path: Path): PendingRef[] {
   if (v === undefined) return [];
   if (typeof v === 'string') return [{ raw: v, loc: src.loc(path) }];
   return v.map((raw, i) => ({ raw, loc: src.loc([...path, i]) }));
@@ -203,7 +205,7 @@ const EMPTY_SCOPE: FilesScope = { read: [], write: [], create: [], forbidden: []
 
 type PartialScope = { -readonly [K in keyof FilesScope]?: string[] };
 
-function scopeAt(s: RawScope | undefined, src: SpecSource, path: Path, out: Out, what: string): PartialScope | undefined {
+function scopeAt(s: RawScope | undefined, src: Locator, path: Path, out: Out, what: string): PartialScope | undefined {
   if (s === undefined) return undefined;
   if (Array.isArray(s)) return { write: checkGlobs(s as readonly string[], src, path, out, `${what} files_scope`) };
   const o = s as Exclude<RawScope, readonly string[]>;
@@ -234,6 +236,9 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
     return undefined;
   }
   const phaseScope = scopeAt(data.files_scope, src, ['files_scope'], out, `phase '${id}'`);
+  const cfgPolicy = configPolicy(ctx.config.patchPolicy);
+  checkPolicy(cfgPolicy, data.patch_policy, 'config', src, ['patch_policy'], out);
+  const phasePolicy = narrowPolicy(cfgPolicy, asRawPolicy(data.patch_policy));
   const filesScope: FilesScope = { ...EMPTY_SCOPE, ...phaseScope };
   const wsSpecs: WorkstreamSpec[] = [];
   const gateSpecs: GateSpec[] = [];
@@ -263,6 +268,7 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
   };
 
   for (const lw of workstreams) {
+    checkPolicy(phasePolicy, lw.data.patch_policy, `phase '${id}'`, lw.src, [...lw.path, 'patch_policy'], out);
     const wb = buildWorkstream(lw, pb, ctx);
     if (!wb) continue;
     const prev = pb.wsById.get(wb.spec.id);
@@ -329,6 +335,16 @@ export function buildPhase(lp: LocatedPhase, workstreams: readonly LocatedWorkst
     gateSpecs.push(gspec);
   });
   return pb;
+}
+
+/** Policies only tighten going down (config -> phase -> workstream): a looser value is an error at its line. */
+function checkPolicy(upper: PatchPolicy, lower: unknown, upperName: string, src: Locator, path: Path, out: Out): void {
+  if (lower === undefined) return;
+  for (const w of policyWeakenings(upper, asRawPolicy(lower), upperName)) {
+    out.errors.push(
+      errorAt('E_POLICY_WEAKENED', `patch_policy ${w.detail}`, src.loc([...path, ...w.key]), 'a phase may only tighten the config’s patch_policy, a workstream only its phase’s: lower the limit or remove it'),
+    );
+  }
 }
 
 const WS_MODELLED = new Set(['id', 'name', 'depends_on', 'files_scope', 'conflict_group', 'parallel_ok', 'order', 'isolation', 'circuit_breaker', 'tasks']);
@@ -404,7 +420,7 @@ function buildWorkstream(lw: LocatedWorkstream, pb: PhaseB, ctx: BuildContext): 
   return wb;
 }
 
-function buildTask(t: RawTask, src: SpecSource, path: Path, wb: WsB, ctx: BuildContext): TaskB | undefined {
+function buildTask(t: RawTask, src: Locator, path: Path, wb: WsB, ctx: BuildContext): TaskB | undefined {
   const { out, config } = ctx;
   const fullId = `${wb.spec.fullId}/${t.id}`;
   const label = `task '${wb.spec.id}/${t.id}'`;
@@ -471,6 +487,7 @@ function buildTask(t: RawTask, src: SpecSource, path: Path, wb: WsB, ctx: BuildC
     env: mergeEnv(config.env, t.env),
     cwd,
     retries: t.retries ?? 0,
+    retryDelay: (t.retry_delay === undefined ? undefined : parseDuration(t.retry_delay)) ?? 1000,
     ...(timeout !== undefined ? { timeout } : {}),
     cache: t.cache ?? true,
     clean: cleanMode(t.clean),

@@ -3,7 +3,7 @@
  * (snake_case keys, as users write them), and where each piece came from.
  */
 import type { TaskKind } from './model.js';
-import type { Path, SpecSource } from './yaml-source.js';
+import type { Locator, Path, SpecSource } from './yaml-source.js';
 
 export type StringOrList = string | readonly string[];
 
@@ -30,6 +30,7 @@ export interface RawTask {
   readonly env?: RawEnv;
   readonly cwd?: string;
   readonly retries?: number;
+  readonly retry_delay?: string | number;
   readonly timeout?: string | number;
   readonly cache?: boolean;
   readonly clean?: boolean | 'true' | 'false' | 'if-file-deleted';
@@ -101,10 +102,13 @@ export interface RawConfig {
 /** a raw workstream and where it is: its file and its path inside that file */
 export interface LocatedWorkstream {
   readonly data: RawWorkstream;
-  readonly src: SpecSource;
+  /** its file; after template expansion, a locator that maps each value to where it was written */
+  readonly src: Locator;
   readonly path: Path;
   /** the id when the data has none: a workstream file's name */
   readonly defaultId?: string;
+  /** the template it was made from (use:), once expanded */
+  readonly template?: string;
 }
 
 /** a phase file, parsed and schema-checked, with its workstream files */

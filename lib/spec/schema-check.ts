@@ -10,10 +10,10 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from './diagnostic.js';
 import { errorAt } from './diagnostic.js';
 import { suggest } from './suggest.js';
-import type { Path, PathSeg, SpecSource } from './yaml-source.js';
+import type { Locator, Path, PathSeg } from './yaml-source.js';
 
-export type SchemaName = 'config' | 'phase' | 'workstream' | 'task';
-const SCHEMA_NAMES: readonly SchemaName[] = ['task', 'workstream', 'phase', 'config'];
+export type SchemaName = 'config' | 'phase' | 'workstream' | 'task' | 'template';
+const SCHEMA_NAMES: readonly SchemaName[] = ['task', 'workstream', 'phase', 'config', 'template'];
 
 /** the folder holding the JSON Schemas: `schema/` at the package root */
 export function schemaDir(): string {
@@ -51,7 +51,7 @@ function getChecker(): Checker {
     return v;
   };
   checker = {
-    validators: { config: get('config'), phase: get('phase'), workstream: get('workstream'), task: get('task') },
+    validators: { config: get('config'), phase: get('phase'), workstream: get('workstream'), task: get('task'), template: get('template') },
     descriptions,
   };
   return checker;
@@ -75,7 +75,7 @@ function collectDescriptions(schema: unknown, out: Map<string, string>): void {
 }
 
 /** Validate `data` (the parsed content of `src`) against one of the schemas. */
-export function checkSchema(name: SchemaName, src: SpecSource, defaultId?: string): Diagnostic[] {
+export function checkSchema(name: SchemaName, src: Locator, defaultId?: string): Diagnostic[] {
   const data = src.data;
   const c = getChecker();
   const validate = c.validators[name];
@@ -140,7 +140,7 @@ function toTree(errors: readonly ErrorObject[]): Node[] {
 }
 
 interface Ctx {
-  readonly src: SpecSource;
+  readonly src: Locator;
   readonly data: unknown;
   readonly name: SchemaName;
   readonly descriptions: ReadonlyMap<string, string>;

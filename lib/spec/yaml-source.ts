@@ -16,7 +16,14 @@ import { parseFast } from './yaml-fast.js';
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
 
-export class SpecSource {
+/** what maps a path inside some spec data back to `file:line:col` (a file, or an expanded workstream) */
+export interface Locator {
+  /** the data the paths point into */
+  readonly data: unknown;
+  loc(path: Path, which?: 'value' | 'key'): SourceLoc;
+}
+
+export class SpecSource implements Locator {
   private lineStarts: number[] | undefined;
 
   constructor(

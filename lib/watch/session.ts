@@ -43,8 +43,10 @@ export interface RunReport {
 
 export interface WatchHost {
   readonly root: string;
-  /** everything a build needs but its emit, shared by every run of the session */
-  readonly services: Omit<BuildServices, 'emit'>;
+  /** what the session itself uses between runs (the same objects the runs' services hold) */
+  readonly services: Pick<BuildServices, 'hasher' | 'globber'>;
+  /** everything one run needs (some services, such as the patch runner, belong to one run) */
+  servicesFor(runId: string, project: CompiledProject, emit: BuildServices['emit']): Promise<BuildServices>;
   readonly jobs: number;
   readonly replayLogs: boolean;
   readonly clock: Clock;
@@ -236,10 +238,11 @@ export class WatchSession {
     const runId = ulid();
     const tasks = countTasks(plan);
     const report = await this.host.openRun(runId, tasks, this.targets);
+    const services = await this.host.servicesFor(runId, this.project, (ev, output) => report.emit(ev, output));
     const build = new Build(
       this.project,
       plan,
-      { ...this.host.services, emit: (ev, output) => report.emit(ev, output) },
+      services,
       {
         runId,
         jobs: this.host.jobs,

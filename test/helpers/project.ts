@@ -241,3 +241,24 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Every file under dir as path -> content (latin1, byte-exact; a symlink as `-> target`),
+ * skipping the root-relative paths in `skip`: for "the tree is byte-identical" assertions.
+ */
+export function snapshotTree(dir: string, skip: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (skip.includes(r)) continue;
+      if (e.isSymbolicLink()) out[r] = `-> ${fs.readlinkSync(path.join(dir, r))}`;
+      else if (e.isDirectory()) {
+        out[`${r}/`] = '';
+        walk(r);
+      } else out[r] = fs.readFileSync(path.join(dir, r)).toString('latin1');
+    }
+  };
+  walk('');
+  return out;
+}

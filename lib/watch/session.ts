@@ -79,7 +79,6 @@ export class WatchSession {
   private current: { build: Build; plan: ReadonlySet<string> } | undefined;
   private loop: Promise<void> | undefined;
   private closing = false;
-  private lastOutcomeFailed = false;
 
   constructor(
     private readonly host: WatchHost,
@@ -98,11 +97,6 @@ export class WatchSession {
     this.watcher = this.openWatcher();
     await this.watcher.ready;
     await this.drain(this.targetPlan);
-  }
-
-  /** true when the last run ended with a failure */
-  get failed(): boolean {
-    return this.lastOutcomeFailed;
   }
 
   /** Stop: interrupt the running build (its process trees are killed), stop watching. */
@@ -257,6 +251,8 @@ export class WatchSession {
       },
     );
     this.current = { build, plan };
+    // closed while this run was being set up: it starts nothing
+    if (this.closing) build.interrupt();
     report.emit({ type: 'run-start', runId, at: t0, targets: [...this.targets], argv: process.argv.slice(2), pid: process.pid, tasks });
     let outcome: BuildOutcome;
     try {
@@ -266,7 +262,6 @@ export class WatchSession {
       await this.host.services.hasher.flush();
     }
     this.known = new Map(build.settledNodes);
-    this.lastOutcomeFailed = outcome.failed;
     await report.finish(outcome, { tasks, durationMs: this.host.clock.now() - t0 });
   }
 

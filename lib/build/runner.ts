@@ -47,10 +47,23 @@ export interface BuildOptions {
   readonly forceGates?: boolean;
   /** how many key changes a reason lists (explain lists them all) */
   readonly reasonDetail?: number;
+  /** watch: how nodes outside the plan ended in an earlier build (their digests feed keys, their failures block) */
+  readonly earlier?: ReadonlyMap<string, Settled>;
+  /** watch: failures remembered per key, so a task is not retried until its inputs change */
+  readonly failures?: FailureMemory;
+}
+
+/** Watch mode's memory of failures (lib/watch/failure-memory.ts). */
+export interface FailureMemory {
+  /** why the task failed before with exactly this key, if it did */
+  failedBefore(taskId: string, key: string): string | undefined;
+  failed(taskId: string, key: string, why: string): void;
+  /** the task's inputs changed while it ran, from keyBefore to keyAfter (perhaps written by the task itself) */
+  changedWhileRunning(taskId: string, keyBefore: string, keyAfter: string): void;
 }
 
 /** How a settled node ended, as its dependents see it. */
-interface Settled {
+export interface Settled {
   readonly status: TaskStatus | 'passed' | 'gate-failed';
   /** digest of what the node produced, for downstream keys; undefined = unknown (dry run) */
   readonly digest: string | undefined;
@@ -98,6 +111,9 @@ export class Build {
   /** decisions in flight, waiting for a slot or not */
   private deciding = 0;
   private readonly decisionQueue: Array<() => void> = [];
+  /** watch, on_change restart: nodes a change made obsolete; they settle as skipped */
+  private readonly superseded = new Set<string>();
+  private readonly taskAborts = new Map<string, AbortController>();
 
   readonly counts: Record<TaskStatus, number> = { fresh: 0, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   readonly gatesFailed: string[] = [];
@@ -117,6 +133,7 @@ export class Build {
     private readonly outside: ReadonlyMap<string, Settled> = new Map(),
   ) {
     this.pendingNodes = plan.size;
+    for (const [k, s] of opts.earlier ?? []) if (!plan.has(k)) this.settled.set(k, s);
     project.order.forEach((k, i) => this.topoIndex.set(k, i));
     for (const k of plan) {
       const attrs = project.graph.getNodeAttributes(k);
@@ -142,6 +159,23 @@ export class Build {
     this.abort.abort();
     this.recheck?.interrupt();
     this.svc.executor.killAll();
+  }
+
+  /**
+   * Watch, on_change restart: these nodes are obsolete. Running ones have their process trees
+   * killed, the others never start; all settle as skipped and nothing they produced is recorded.
+   * The caller passes a set closed under dependents, so nothing downstream runs on them.
+   */
+  supersede(keys: Iterable<string>): void {
+    for (const k of keys) {
+      this.superseded.add(k);
+      this.taskAborts.get(k)?.abort();
+    }
+  }
+
+  /** How each node of the plan (and the earlier ones given) ended, for the next build of a watch session. */
+  get settledNodes(): ReadonlyMap<string, Settled> {
+    return this.settled;
   }
 
   async run(): Promise<BuildOutcome> {
@@ -174,11 +208,11 @@ export class Build {
     if (blocker !== undefined) return this.settleBlocked(key, attrs, blocker);
     switch (attrs.kind) {
       case 'task':
-        if (this.stopping) return this.settleSkipped(key, attrs);
+        if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, attrs);
         void this.withDecisionSlot(() => this.processTask(key, attrs.task, undefined));
         return;
       case 'gate':
-        if (this.stopping) return this.settleSkipped(key, attrs);
+        if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, attrs);
         if (attrs.gate.run === undefined) return this.settleGate(key, attrs.gate, true, undefined);
         void this.withDecisionSlot(() => this.processTask(key, gateAsTask(attrs.gate, this.project.spec.config.env), attrs.gate));
         return;
@@ -297,7 +331,7 @@ export class Build {
   private settleSkipped(key: string, attrs: NodeAttrs): void {
     if (attrs.kind === 'task') {
       this.counts.skipped++;
-      this.emit({ type: 'task-end', task: attrs.id, status: 'skipped', durationMs: 0, reason: this.interrupted ? 'interrupted' : 'build stopped after a failure' });
+      this.emit({ type: 'task-end', task: attrs.id, status: 'skipped', durationMs: 0, reason: this.interrupted ? 'interrupted' : this.superseded.has(key) ? 'superseded by a change' : 'build stopped after a failure' });
     }
     this.settle(key, { status: 'skipped', digest: undefined });
   }
@@ -369,7 +403,7 @@ export class Build {
   private async processTask(key: string, task: TaskSpec, gate: GateSpec | undefined): Promise<void> {
     const started = this.svc.now();
     try {
-      if (this.stopping) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
+      if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       if (!gate && task.patches.length > 0) {
         // Patches are applied by lib/patch (incrementally, from its own record); a `run:` beside them runs after.
         const edit = await this.applyPatches(key, task, started);
@@ -409,6 +443,10 @@ export class Build {
         return this.finishTask(key, gate, 'fresh', record!.outputs, taskKeyValue, task);
       }
 
+      const failedBefore = taskKeyValue !== undefined && !this.opts.force ? this.opts.failures?.failedBefore(task.fullId, taskKeyValue) : undefined;
+      if (failedBefore !== undefined) {
+        return this.failTask(key, task, gate, `failed before with the same inputs (${failedBefore}); not retried until they change`, '', 0, null);
+      }
       const reason = decision.reason === 'key changed' && parts ? await this.whyKeyChanged(task.fullId, parts) : decision.reason;
       // --force means "run it": a cached result is not restored (the new one is still stored).
       const useCache = decision.cacheable && !this.opts.force && task.cache && this.svc.cache !== undefined && taskKeyValue !== undefined;
@@ -480,7 +518,7 @@ export class Build {
    * retry_delay × 2^(attempt-1) (capped at 60 s, with jitter) between attempts. A tool's
    * circuit breaker is asked before every attempt: while it is open no process starts.
    */
-  private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, view: FileView): Promise<AttemptResult> {
+  private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, view: FileView, signal: AbortSignal): Promise<AttemptResult> {
     const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
     const breakers = task.tool !== undefined ? this.svc.breakers : undefined;
     for (let attempt = 1; ; attempt++) {
@@ -508,15 +546,15 @@ export class Build {
           env: this.taskEnv(task),
           ...(task.timeout !== undefined ? { timeoutMs: task.timeout } : {}),
         },
-        this.abort.signal,
+        signal,
       );
       if (outcome.cancelled) return { kind: 'ran', outcome, attempts: attempt };
       if (breakers && task.tool !== undefined) breakers.record(task.tool, outcome.exitCode === 0, this.svc.now());
-      if (outcome.exitCode === 0 || attempt > task.retries || this.stopping) return { kind: 'ran', outcome, attempts: attempt };
+      if (outcome.exitCode === 0 || attempt > task.retries || this.stopping || signal.aborted) return { kind: 'ran', outcome, attempts: attempt };
       const delayMs = retryDelay(task.retryDelay, attempt, this.svc.random());
       this.emit({ type: 'task-attempt', task: task.fullId, attempt, of: task.retries + 1, reason: outcome.timedOut ? 'timed out' : `exit code ${outcome.exitCode}`, delayMs, ...workerOf(outcome) });
-      await this.svc.sleep(delayMs, this.abort.signal);
-      if (this.stopping) return { kind: 'ran', outcome, attempts: attempt };
+      await this.svc.sleep(delayMs, signal);
+      if (this.stopping || signal.aborted) return { kind: 'ran', outcome, attempts: attempt };
     }
   }
 
@@ -700,7 +738,7 @@ export class Build {
 
   private async execute(run: PendingRun): Promise<void> {
     const { key, task, gate, parts, taskKeyValue, reason, cacheable, view } = run;
-    if (this.stopping) {
+    if (this.stopping || this.superseded.has(key)) {
       this.settleSkipped(key, this.project.graph.getNodeAttributes(key));
       return;
     }
@@ -710,15 +748,18 @@ export class Build {
       if (claimed) this.unclaim(key);
       claimed = false;
     };
+    const abort = new AbortController();
+    this.taskAborts.set(key, abort);
     try {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      let attempt = await this.runAttempts(task, parts, view);
+      const signal = AbortSignal.any([this.abort.signal, abort.signal]);
+      let attempt = await this.runAttempts(task, parts, view, signal);
       let fixNote: string | undefined;
       if (attempt.kind === 'ran' && attempt.outcome.exitCode !== 0 && !attempt.outcome.cancelled && task.fix !== undefined && !gate && (task.kind === 'static' || task.kind === 'runtime')) {
         const rerun = async (): Promise<RunOutcome> => {
-          const again = await this.runAttempts(task, parts, view);
+          const again = await this.runAttempts(task, parts, view, signal);
           return again.kind === 'ran' ? again.outcome : { exitCode: null, signal: null, timedOut: false, cancelled: false, output: again.reason, durationMs: 0 };
         };
         const fixed = await this.fixLoop(task, attempt.outcome, rerun);
@@ -738,7 +779,7 @@ export class Build {
       view.globber.invalidateUnder(task.outputs ?? []);
       if (outcome.cancelled) {
         this.counts.skipped++;
-        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: 'interrupted', ...workerOf(outcome) }, outcome.output);
+        this.emit({ type: 'task-end', task: task.fullId, status: 'skipped', durationMs, reason: this.superseded.has(key) ? 'superseded by a change' : 'interrupted', ...workerOf(outcome) }, outcome.output);
         this.settle(key, { status: 'skipped', digest: undefined });
         return;
       }
@@ -751,7 +792,7 @@ export class Build {
               ? `killed by ${outcome.signal}`
               : `exit code ${outcome.exitCode}`;
         const after = attempts > 1 ? ` after ${attempts} attempts` : '';
-        return this.failTask(key, task, gate, `${why}${after}${fixNote !== undefined ? `; ${fixNote}` : ''}`, outcome.output, durationMs, outcome.exitCode, outcome.worker);
+        return this.failTask(key, task, gate, `${why}${after}${fixNote !== undefined ? `; ${fixNote}` : ''}`, outcome.output, durationMs, outcome.exitCode, outcome.worker, taskKeyValue);
       }
       if (!gate && task.tool !== undefined && this.project.spec.config.tools[task.tool]?.produces === 'patch') {
         // The tool's answer is a patch: uet applies it (through the ledger), never the tool.
@@ -775,8 +816,10 @@ export class Build {
       let changedDuringRun: string | undefined;
       if (parts && taskKeyValue !== undefined) {
         const again = await this.keyParts(task, parts.upstream, view);
-        if (computeKey(again) !== taskKeyValue) {
+        const keyAfter = computeKey(again);
+        if (keyAfter !== taskKeyValue) {
           changedDuringRun = diffKeyParts(parts, again).map(describeChange)[0] ?? 'inputs changed';
+          this.opts.failures?.changedWhileRunning(task.fullId, taskKeyValue, keyAfter);
         }
       }
       if (fixNote !== undefined) {
@@ -804,10 +847,12 @@ export class Build {
       this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
     } finally {
       release();
+      this.taskAborts.delete(key);
     }
   }
 
-  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null, worker?: number): void {
+  private failTask(key: string, task: TaskSpec, gate: GateSpec | undefined, why: string, output: string, durationMs: number, exitCode: number | null, worker?: number, taskKeyValue?: string): void {
+    if (taskKeyValue !== undefined) this.opts.failures?.failed(task.fullId, taskKeyValue, why);
     const ev = { type: 'task-end', task: task.fullId, status: 'failed', durationMs, exitCode, reason: why, ...(worker !== undefined ? { worker } : {}) } as const;
     if (gate) {
       this.emit(ev, output);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ulid } from 'ulid';
 import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
+import type { BuildOutcome } from '../build/runner.js';
 import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Build } from '../build/runner.js';
 import { WorktreeWorkspaces } from '../build/worktree-workspaces.js';
@@ -13,11 +14,11 @@ import type { Reporter } from '../build/services.js';
 import type { TieredCacheStore } from '../cache/tiered.js';
 import type { CacheFailure, CacheStore } from '../cache/types.js';
 import { openFreshLog } from '../cache/fresh-log.js';
-import { acquireProjectLock } from '../events/lock.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
-import { planClosure, resolveTargets } from '../graph/targets.js';
+import type { CompiledProject } from '../graph/compile.js';
+import { planClosure } from '../graph/targets.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';
 import { Ledger } from '../patch/ledger.js';
@@ -26,7 +27,7 @@ import { parseDuration } from '../spec/durations.js';
 import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets, specFailed } from './context.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
@@ -52,17 +53,13 @@ export interface InterruptSource {
 
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource): Promise<number> {
   const t0 = Date.now();
-  const opened = await openProject(io, flags.dir);
-  if (!opened.ok) return specFailed(io, opened.error);
-  const { root, uetDir, hasher, loaded } = opened.value;
+  const opened = await openTargets(io, flags.dir, targets, flags.json);
+  if (!opened.ok) return opened.error;
+  const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
-  if (!flags.json) printDiagnostics(io, loaded.warnings);
-
-  const targetKeys = resolveTargets(project, targets);
-  if (!targetKeys.ok) return specFailed(io, targetKeys.error);
-  const plan = planClosure(project, targetKeys.value);
+  const plan = planClosure(project, targetKeys);
   const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
-  const label = targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
+  const label = targetLabel(project, targets);
 
   // Git is checked before anything runs: a refused integration must not come after the work.
   const gitReady = flags.dryRun ? ok(undefined) : await gitPreflight(root, isolatedWorkstreams(project, plan), !flags.noIntegrate);
@@ -75,14 +72,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   let lock: { release(): void } | undefined;
   if (!flags.dryRun) {
-    const acquired = await acquireProjectLock(uetDir, {
-      onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
-    });
-    if (!acquired.ok) {
-      io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
-      return EXIT_FAILED;
-    }
-    lock = acquired.value;
+    lock = await lockProject(io, uetDir);
+    if (!lock) return EXIT_FAILED;
   }
 
   const config = project.spec.config;
@@ -229,19 +220,29 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   await runLog?.close();
   lock?.release();
 
+  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
+    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
+  }
+  reporter.summary(summaryLine(label, taskCount, outcome, durationMs, flags.dryRun));
+  reporter.close();
+  if (outcome.interrupted) return EXIT_INTERRUPTED;
+  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+}
+
+/** What the summary line calls the targets. */
+export function targetLabel(project: CompiledProject, targets: readonly string[]): string {
+  return targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
+}
+
+/** `phase-3: 42 tasks — 30 fresh, 2 restored, 10 ran, 0 failed (3.2 s)` */
+export function summaryLine(label: string, taskCount: number, outcome: BuildOutcome, durationMs: number, dryRun: boolean): string {
   const c = outcome.counts;
   const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '', outcome.integrationFailed.length > 0 ? `integration failed: ${outcome.integrationFailed.join(', ')}` : '']
     .filter(Boolean)
     .map((s) => `, ${s}`)
     .join('');
-  const verbs = flags.dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
-  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
-    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
-  }
-  reporter.summary(`${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${flags.dryRun ? ' [dry run]' : ''}`);
-  reporter.close();
-  if (outcome.interrupted) return EXIT_INTERRUPTED;
-  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+  const verbs = dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
+  return `${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${dryRun ? ' [dry run]' : ''}`;
 }
 
 /**

@@ -4,7 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { acquireProjectLock } from '../events/lock.js';
 import type { LoadedGraph } from '../graph/graph-cache.js';
+import { resolveTargets } from '../graph/targets.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import type { FileHasher } from '../hash/types.js';
@@ -54,6 +56,26 @@ export async function openProject(io: Io, dir: string | undefined, opts: { useGr
     return err(loaded.error);
   }
   return ok({ root: root.value, uetDir, hasher, loaded: loaded.value });
+}
+
+/** openProject for a command taking targets: the targets resolved too, or the exit code (the errors printed). */
+export async function openTargets(io: Io, dir: string | undefined, targets: readonly string[], json: boolean): Promise<Result<OpenProject & { targetKeys: string[] }, number>> {
+  const opened = await openProject(io, dir);
+  if (!opened.ok) return err(specFailed(io, opened.error));
+  if (!json) printDiagnostics(io, opened.value.loaded.warnings);
+  const targetKeys = resolveTargets(opened.value.loaded.project, targets);
+  if (!targetKeys.ok) return err(specFailed(io, targetKeys.error));
+  return ok({ ...opened.value, targetKeys: targetKeys.value });
+}
+
+/** Takes the project lock, saying so while it waits; undefined (and an error printed) if it cannot. */
+export async function lockProject(io: Io, uetDir: string): Promise<{ release(): void } | undefined> {
+  const acquired = await acquireProjectLock(uetDir, {
+    onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
+  });
+  if (acquired.ok) return acquired.value;
+  io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);
+  return undefined;
 }
 
 export function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[]): void {

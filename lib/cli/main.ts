@@ -104,6 +104,22 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
     });
 
   program
+    .command('watch')
+    .argument('[targets...]', 'what to build and keep up to date (as for build)')
+    .description('build, then re-run what changed files affect, until q or Ctrl-C')
+    .option('-j, --jobs <n>', 'run at most n tasks at once (default: config concurrency)', parseJobs)
+    .option('--json', 'stream the events of every run, and the watch events, as NDJSON on stdout')
+    .option('--quiet', 'print only failures and the summaries')
+    .option('--verbose', 'also print fresh tasks and why each task ran; never clear the screen')
+    .option('--no-cache', 'neither restore from nor write to the cache')
+    .option('--replay-logs', 'print the saved log of tasks restored from the cache')
+    .action(async (targets: string[], o: CommonOpts) => {
+      const { dryRun: _d, force: _f, keepGoing: _k, ...flags } = flagsOf(o);
+      const { stdinKeys, watchCommand } = await import('./watch-command.js');
+      code = await watchCommand(io, targets, flags, signals, stdinKeys);
+    });
+
+  program
     .command('validate')
     .description('load, check and compile the spec; print errors and warnings; build nothing')
     .option('--expand', 'print every workstream as YAML after templates are expanded (the summary goes to stderr)')

@@ -47,3 +47,13 @@ export interface RunLog {
   append(event: RunEvent): void;
   close(): Promise<void>;
 }
+
+/**
+ * What `uet watch` says between its runs (with --json, one NDJSON line each, between the runs'
+ * own events). `session` is the watch session's id; each run has its own run id.
+ */
+export type WatchEvent =
+  /** files that matter changed; `tasks` read them; `during`: what the session was doing (a run: queued, or restarted) */
+  | { type: 'watch-change'; session: string; at: number; files: string[]; spec: boolean; tasks: number; during: 'idle' | 'queue' | 'restart' }
+  | { type: 'watch-spec-error'; session: string; at: number; errors: string[] }
+  | { type: 'watch-idle'; session: string; at: number; files: number };

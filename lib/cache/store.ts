@@ -18,7 +18,6 @@ const IO_CONCURRENCY = 16;
 /** keyv prefixes entry keys with this and ':' inside the cacache index */
 export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
-const EMPTY_LOG_HASH = sha256('');
 const SMALL_READ = 64 * 1024;
 
 /**
@@ -149,12 +148,10 @@ class LocalCacheStore implements LocalStore {
     if (failure) return err(failure);
     const logBytes = Buffer.from(log, 'utf8');
     const logHash = sha256(logBytes);
-    // Most tasks print nothing: an empty log needs no blob (readLog knows its hash), which
-    // saves every such put a content check and an index read.
-    if (logBytes.length > 0) {
-      const storedLog = await this.storeBuffer(logBytes, logHash);
-      if (!storedLog.ok) return storedLog;
-    }
+    // Every entry's log is a real blob, empty or not: the shared cache uploads and verify checks
+    // each blob an entry names, and a blob that exists only by convention breaks both.
+    const storedLog = await this.storeBuffer(logBytes, logHash);
+    if (!storedLog.ok) return storedLog;
 
     const entry: CacheEntry = {
       formatVersion: CACHE_FORMAT_VERSION,
@@ -225,7 +222,6 @@ class LocalCacheStore implements LocalStore {
   }
 
   async readLog(entry: CacheEntry): Promise<string | undefined> {
-    if (entry.logHash === EMPTY_LOG_HASH) return '';
     try {
       const data = await cacache.get.byDigest(this.dir, integrityOf(entry.logHash), { memoize: false });
       return data.toString('utf8');

@@ -312,12 +312,14 @@ function setsIntersect(a: CharSet, b: CharSet): boolean {
   return false;
 }
 
-/** can one segment name match both token sequences? (product automaton, searched depth-first) */
-function segmentsOverlap(a: readonly Tok[], b: readonly Tok[]): boolean {
-  const n = a.length;
-  const m = b.length;
+/**
+ * Depth-first search of the product of two sequences' automata, from (0, 0): can both reach
+ * their ends together? `step` pushes the states reachable from (i, j).
+ */
+function productReachesEnd(n: number, m: number, step: (i: number, j: number, push: (i: number, j: number) => void) => void): boolean {
   const seen = new Uint8Array((n + 1) * (m + 1));
   const stack: number[] = [0, 0];
+  const push = (i: number, j: number): void => void stack.push(i, j);
   while (stack.length > 0) {
     const j = stack.pop()!;
     const i = stack.pop()!;
@@ -325,39 +327,33 @@ function segmentsOverlap(a: readonly Tok[], b: readonly Tok[]): boolean {
     if (seen[key]) continue;
     seen[key] = 1;
     if (i === n && j === m) return true;
-    const ta = a[i];
-    const tb = b[j];
-    if (ta?.t === 'star') stack.push(i + 1, j);
-    if (tb?.t === 'star') stack.push(i, j + 1);
-    if (ta && tb && setsIntersect(setOf(ta), setOf(tb))) {
-      stack.push(ta.t === 'star' ? i : i + 1, tb.t === 'star' ? j : j + 1);
-    }
+    step(i, j, push);
   }
   return false;
 }
 
+/** can one segment name match both token sequences? */
+function segmentsOverlap(a: readonly Tok[], b: readonly Tok[]): boolean {
+  return productReachesEnd(a.length, b.length, (i, j, push) => {
+    const ta = a[i];
+    const tb = b[j];
+    if (ta?.t === 'star') push(i + 1, j);
+    if (tb?.t === 'star') push(i, j + 1);
+    if (ta && tb && setsIntersect(setOf(ta), setOf(tb))) push(ta.t === 'star' ? i : i + 1, tb.t === 'star' ? j : j + 1);
+  });
+}
+
 /** can one path match both segment sequences? */
 function pathsOverlap(a: readonly Seg[], b: readonly Seg[]): boolean {
-  const n = a.length;
-  const m = b.length;
-  const seen = new Uint8Array((n + 1) * (m + 1));
-  const stack: number[] = [0, 0];
-  while (stack.length > 0) {
-    const j = stack.pop()!;
-    const i = stack.pop()!;
-    const key = i * (m + 1) + j;
-    if (seen[key]) continue;
-    seen[key] = 1;
-    if (i === n && j === m) return true;
+  return productReachesEnd(a.length, b.length, (i, j, push) => {
     const sa = a[i];
     const sb = b[j];
-    if (sa?.globstar) stack.push(i + 1, j);
-    if (sb?.globstar) stack.push(i, j + 1);
-    if (!sa || !sb) continue;
-    if (sa.globstar && sb.globstar) continue; // both consuming: same state
-    if (sa.globstar) stack.push(i, j + 1);
-    else if (sb.globstar) stack.push(i + 1, j);
-    else if (segmentsOverlap(sa.toks, sb.toks)) stack.push(i + 1, j + 1);
-  }
-  return false;
+    if (sa?.globstar) push(i + 1, j);
+    if (sb?.globstar) push(i, j + 1);
+    if (!sa || !sb) return;
+    if (sa.globstar && sb.globstar) return; // both consuming: same state
+    if (sa.globstar) push(i, j + 1);
+    else if (sb.globstar) push(i + 1, j);
+    else if (segmentsOverlap(sa.toks, sb.toks)) push(i + 1, j + 1);
+  });
 }

@@ -396,26 +396,38 @@ test('isolation: worktree outside a git repository is a spec error with its loca
   }
 });
 
-test('patches in an isolated workstream are refused, not applied to the main checkout', async () => {
+test('patches of an isolated workstream apply and commit in its worktree, then merge into the checkout', async () => {
   const dir = project({
     'a.txt': 'a\n',
-    'patches/a.diff': '--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n',
     'phases/p.yaml': `id: p
 workstreams:
   - id: a
     isolation: worktree
+    commit: true
     files_scope: { write: ["a.txt"] }
     tasks:
       - id: apply
         kind: edit
-        patches: ["patches/a.diff"]
+        patches: ["patches/*.diff"]
+      - id: check
+        kind: static
+        run: "grep -q b a.txt && pwd > where.txt"
+        inputs: [a.txt]
 `,
   });
   try {
+    // The patch is not committed: an AI tool's fresh answer lives in the user's checkout only.
+    writeText(dir, 'patches/a.diff', '--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n');
     const r = await runUet(dir, ['build']);
-    assert.is(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, /phases\/p\.yaml:\d+:\d+ E_WORKTREE_PATCHES task 'p\/a\/apply' has patches/);
-    assert.is(readText(dir, 'a.txt'), 'a\n');
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(readText(dir, 'a.txt'), 'b\n', 'the merged branch brought the patched file');
+    const log = git(dir, 'log', '--format=%s', '--all');
+    assert.match(log, /uet/);
+    const ledger = await runUet(dir, ['ledger', '--json']);
+    const entries = ledger.stdout.trim().split('\n').map((l) => JSON.parse(l) as { state: string });
+    assert.is(entries.length, 1);
+    assert.ok(['verified', 'committed'].includes(entries[0]!.state), entries[0]!.state);
+    assert.is(git(dir, 'status', '--porcelain', '--untracked-files=no').trim(), '');
   } finally {
     removeProject(dir);
   }

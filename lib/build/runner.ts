@@ -33,7 +33,7 @@ import { assertNever, err, ok } from '../util/result.js';
 import { decideFreshness } from './decide.js';
 import type { KeyParts } from './key.js';
 import { baseParts, computeKey, describeChange, diffKeyParts, outputsDigest, sha256 } from './key.js';
-import type { BuildServices, FileView } from './services.js';
+import type { BuildServices, FileView, PatchRunner } from './services.js';
 
 export interface BuildOptions {
   readonly runId: string;
@@ -238,8 +238,13 @@ export class Build {
   private viewOf(task: TaskSpec): Promise<Result<FileView, string>> {
     const isolated = this.svc.workspaces?.viewOf(task);
     if (isolated) return isolated;
+    return Promise.resolve(ok(this.mainView()));
+  }
+
+  /** The user's checkout. */
+  private mainView(): FileView {
     const { root, hasher, globber, files } = this.svc;
-    return Promise.resolve(ok({ root, hasher, globber, files }));
+    return { root, hasher, globber, files };
   }
 
   /** A phase whose gates passed integrates its worktree branches before its barrier settles. */
@@ -471,13 +476,19 @@ export class Build {
 
   /** An edit task's patches; settles the node unless a `run:` is still to come. False when it settled as failed. */
   private async applyPatches(key: string, task: TaskSpec, started: number): Promise<boolean> {
-    const out = await this.svc.patches.applyEditTask(task);
+    const viewed = await this.viewOf(task);
+    if (!viewed.ok) {
+      this.failTask(key, task, undefined, viewed.error, '', this.svc.now() - started, null);
+      return false;
+    }
+    const view = viewed.value;
+    const out = await this.patchesOf(view).applyEditTask(task);
     if (out.status === 'failed') {
       this.failTask(key, task, undefined, out.reason, out.detail ? `hint: ${out.detail}\n` : '', this.svc.now() - started, null);
       return false;
     }
-    for (const p of out.changed) this.svc.hasher.forget(p);
-    if (out.changed.length > 0) this.svc.globber.invalidateUnder(out.changed);
+    for (const p of out.changed) view.hasher.forget(p);
+    if (out.changed.length > 0) view.globber.invalidateUnder(out.changed);
     if (task.run !== undefined) return true;
     if (out.status === 'fresh') this.counts.fresh++;
     else {
@@ -489,10 +500,15 @@ export class Build {
     return true;
   }
 
+  /** The patch pipeline of a view: a worktree's own, else the build's. */
+  private patchesOf(view: FileView): PatchRunner {
+    return view.patches ?? this.svc.patches;
+  }
+
   /** A failed task with `fix:`: the FIX loop (lib/patch) patches and re-runs it. */
-  private async fixLoop(task: TaskSpec, failed: RunOutcome, runOnce: () => Promise<RunOutcome>): Promise<{ outcome: RunOutcome; note?: string }> {
+  private async fixLoop(task: TaskSpec, view: FileView, failed: RunOutcome, runOnce: () => Promise<RunOutcome>): Promise<{ outcome: RunOutcome; note?: string }> {
     let last = failed;
-    const res = await this.svc.patches.fix({
+    const res = await this.patchesOf(view).fix({
       task,
       log: failed.output,
       rerun: async () => {
@@ -519,7 +535,7 @@ export class Build {
    * circuit breaker is asked before every attempt: while it is open no process starts.
    */
   private async runAttempts(task: TaskSpec, parts: KeyParts | undefined, view: FileView, signal: AbortSignal): Promise<AttemptResult> {
-    const command = this.svc.patches.toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
+    const command = this.patchesOf(view).toolCommand(task, (task.run ?? '').replaceAll('{log}', this.svc.explain.logPath(task.fullId)));
     const breakers = task.tool !== undefined ? this.svc.breakers : undefined;
     for (let attempt = 1; ; attempt++) {
       if (breakers && task.tool !== undefined) {
@@ -721,10 +737,18 @@ export class Build {
     const left = (this.wsRemaining.get(wsId) ?? 1) - 1;
     this.wsRemaining.set(wsId, left);
     if (left > 0) return;
-    this.svc.workspaces?.workstreamSettled(wsId, !this.wsFailed.has(wsId));
     const ws = this.project.workstreams.get(wsId);
     if (ws?.conflictGroup !== undefined && this.groupHolder.get(ws.conflictGroup) === wsId) this.groupHolder.delete(ws.conflictGroup);
-    if (ws && this.workstreamPassed(ws)) this.inBackground(this.svc.patches.workstreamPassed(ws));
+    // Its patches are verified (and committed) first, in its own checkout; an isolated
+    // workstream's commit of its worktree waits for that.
+    const verified = ws && this.workstreamPassed(ws) ? this.verifyPatches(ws, task) : Promise.resolve();
+    this.inBackground(verified);
+    this.svc.workspaces?.workstreamSettled(wsId, !this.wsFailed.has(wsId), verified.catch(() => undefined));
+  }
+
+  private async verifyPatches(ws: WorkstreamSpec, task: TaskSpec): Promise<void> {
+    const viewed = await this.viewOf(task);
+    await (viewed.ok ? this.patchesOf(viewed.value) : this.svc.patches).workstreamPassed(ws);
   }
 
   /** Every edit, static and runtime task of the workstream was planned and passed in this run. */
@@ -762,7 +786,7 @@ export class Build {
           const again = await this.runAttempts(task, parts, view, signal);
           return again.kind === 'ran' ? again.outcome : { exitCode: null, signal: null, timedOut: false, cancelled: false, output: again.reason, durationMs: 0 };
         };
-        const fixed = await this.fixLoop(task, attempt.outcome, rerun);
+        const fixed = await this.fixLoop(task, view, attempt.outcome, rerun);
         fixNote = fixed.note;
         attempt = { kind: 'ran', outcome: fixed.outcome, attempts: attempt.attempts };
       }
@@ -796,7 +820,7 @@ export class Build {
       }
       if (!gate && task.tool !== undefined && this.project.spec.config.tools[task.tool]?.produces === 'patch') {
         // The tool's answer is a patch: uet applies it (through the ledger), never the tool.
-        const answer = await this.svc.patches.applyToolAnswer(task, outcome.output);
+        const answer = await this.patchesOf(view).applyToolAnswer(task, outcome.output);
         if (answer.status === 'failed') return this.failTask(key, task, gate, answer.reason, outcome.output, durationMs, outcome.exitCode, outcome.worker);
         for (const p of answer.changed) this.svc.hasher.forget(p);
         if (answer.changed.length > 0) this.svc.globber.invalidateUnder(answer.changed);
@@ -894,7 +918,8 @@ export class Build {
 
   private async keyParts(task: TaskSpec, upstream: ReadonlyArray<readonly [string, string]>, view: FileView): Promise<KeyParts> {
     const inputs = await this.hashGlobs(task.inputs ?? [], view);
-    const patches = await this.hashGlobs(task.patches, view);
+    // patch files are read from the user's checkout, wherever the task works
+    const patches = await this.hashGlobs(task.patches, this.mainView());
     const env: Record<string, string> = {};
     for (const name of task.env.hash) env[name] = sha256(this.svc.hostEnv[name] ?? '');
     for (const [name, value] of Object.entries(task.env.set)) env[`set:${name}`] = sha256(value);

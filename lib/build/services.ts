@@ -36,6 +36,8 @@ export interface FileView {
   readonly hasher: FileHasher;
   readonly globber: Globber;
   readonly files: ProjectFiles;
+  /** the patch pipeline working in this view's checkout (a worktree's); absent: the build's own */
+  readonly patches?: PatchRunner;
 }
 
 /**
@@ -46,8 +48,12 @@ export interface FileView {
 export interface Workspaces {
   /** undefined: the task works in the main checkout; otherwise its worktree (made on first use) */
   viewOf(task: TaskSpec): Promise<Result<FileView, string>> | undefined;
-  /** every planned task of the workstream settled; `passed` when each was fresh, restored or ran */
-  workstreamSettled(workstream: string, passed: boolean): void;
+  /**
+   * Every planned task of the workstream settled; `passed` when each was fresh, restored or ran.
+   * `before` (its patches being verified and committed in the worktree) completes before the
+   * workstream's own commit is made.
+   */
+  workstreamSettled(workstream: string, passed: boolean, before?: Promise<void>): void;
   /**
    * The phase's gates passed: integrate its worktree branches before its barrier settles.
    * `recheckGates` runs the phase's gates again in the main checkout, leaving out the tasks of

@@ -74,10 +74,10 @@ export class WorktreeWorkspaces implements Workspaces {
     return entry.worktree.then((r) => (r.ok ? ok(r.value.view) : r));
   }
 
-  workstreamSettled(workstream: string, passed: boolean): void {
+  workstreamSettled(workstream: string, passed: boolean, before: Promise<void> = Promise.resolve()): void {
     const entry = this.isolated.get(workstream);
     if (!entry) return;
-    entry.state = passed ? this.commit(entry) : Promise.resolve({ kind: 'failed' });
+    entry.state = passed ? before.then(() => this.commit(entry)) : Promise.resolve({ kind: 'failed' });
   }
 
   async phasePassed(phase: string, recheckGates: (notIntegrated: ReadonlySet<string>) => Promise<boolean>): Promise<Result<void, string>> {

@@ -121,6 +121,23 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     if (!stale.ok) emit({ type: 'warning', runId, at: Date.now(), message: `could not clean old worktrees: ${stale.error.command}: ${stale.error.message}` });
     else for (const p of stale.value.worktreesRemoved) emit({ type: 'worktree', runId, at: Date.now(), workstream: p.split(path.sep).slice(-2).join('/'), op: 'cleaned', branch: '', path: p, detail: 'left by an earlier build' });
   }
+  const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
+  // One patch pipeline per checkout: the build's, and one per worktree (same ledger and state).
+  // Patch files are read from the user's checkout (an AI tool's fresh patch need not be committed).
+  const patchRunnerFor = (checkout: string) =>
+    createPatchRunner({
+      root: checkout,
+      patchRoot: root,
+      uetDir,
+      project,
+      ledger,
+      runId,
+      dryRun: flags.dryRun,
+      expand: (globs) => globber.expand(globs),
+      breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
+      warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
+    });
+  const patches = patchRunnerFor(root);
   const workspaces =
     git?.isolated === true
       ? new WorktreeWorkspaces({
@@ -130,30 +147,22 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
           into: git.into,
           integrate: !flags.noIntegrate,
           emit: (ev) => emit({ ...ev, runId, at: Date.now() } as RunEvent),
-          makeView: async (viewRoot, statIndexPath) => ({
-            root: viewRoot,
-            hasher: await createFileHasher(viewRoot, statIndexPath),
-            globber: createGlobber(viewRoot, { ignoreDirs }),
-            files: createProjectFiles(viewRoot),
-          }),
+          makeView: async (viewRoot, statIndexPath) => {
+            const viewGlobber = createGlobber(viewRoot, { ignoreDirs });
+            return {
+              root: viewRoot,
+              hasher: await createFileHasher(viewRoot, statIndexPath),
+              globber: viewGlobber,
+              files: createProjectFiles(viewRoot),
+              patches: patchRunnerFor(viewRoot),
+            };
+          },
         })
       : undefined;
   const breakers = flags.dryRun
     ? undefined
     : Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emit({ type: 'breaker', runId, at: Date.now(), ...c }));
 
-  const ledger = await Ledger.open(uetDir, (t) => emit({ type: 'patch', runId, at: Date.now(), ...t }));
-  const patches = createPatchRunner({
-    root,
-    uetDir,
-    project,
-    ledger,
-    runId,
-    dryRun: flags.dryRun,
-    expand: (globs) => globber.expand(globs),
-    breaker: (task, code, reason) => emit({ type: 'fix-breaker', runId, at: Date.now(), task, code, reason }),
-    warn: (message) => emit({ type: 'warning', runId, at: Date.now(), message }),
-  });
   const build = new Build(
     project,
     plan,

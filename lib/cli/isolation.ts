@@ -38,17 +38,6 @@ export function isolatedWorkstreams(project: CompiledProject, plan: ReadonlySet<
 
 /** undefined: git is not needed (no isolated workstream planned, no worktree left behind). */
 export async function gitPreflight(root: string, isolated: readonly WorkstreamSpec[], integrate: boolean): Promise<Result<GitReady | undefined, PreflightFailure>> {
-  // The patch pipeline applies, verifies and commits in the main checkout only: refuse rather
-  // than let an isolated workstream's patches land outside its worktree.
-  const patching = isolated.flatMap((ws) => ws.tasks.filter((t) => t.patches.length > 0 || t.fix !== undefined));
-  if (patching.length > 0) {
-    return err({
-      kind: 'spec',
-      diagnostics: patching.map((t) =>
-        errorAt('E_WORKTREE_PATCHES', `task '${t.fullId}' has ${t.patches.length > 0 ? 'patches' : 'fix'}, which are not applied in worktrees yet, and its workstream has isolation: worktree`, t.loc, 'use isolation: none for workstreams that apply patches'),
-      ),
-    });
-  }
   const leftovers = fs.existsSync(path.join(root, WORKTREES_DIR));
   if (isolated.length === 0 && !leftovers) return ok(undefined);
   const opened = await openWorktreeManager(root);

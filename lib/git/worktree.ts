@@ -238,7 +238,17 @@ class SimpleGitWorktrees implements WorktreeManager {
       if (rel !== undefined && allowed(rel) && !forbidden(rel)) files.push(repoPath);
       else if (xy !== '??') outOfScope.push(repoPath); // untracked files outside the scope are outputs: silently left
     }
-    if (files.length === 0) return ok({ kind: 'nothing', outOfScope });
+    if (files.length === 0) {
+      // Nothing left to commit, but the branch may already hold commits (the patch pipeline
+      // commits its verified patches in the worktree): those are the workstream's work.
+      const tip = await run(wtGit, ['rev-parse', 'HEAD']);
+      if (!tip.ok) return tip;
+      const head = tip.value.trim();
+      if (head === wt.base) return ok({ kind: 'nothing', outOfScope });
+      const changed = await run(wtGit, ['diff', '--name-only', '-z', wt.base, head]);
+      if (!changed.ok) return changed;
+      return ok({ kind: 'committed', commit: head, files: changed.value.split('\0').filter(Boolean), outOfScope });
+    }
     const added = await run(wtGit, ['add', '-A', '--', ...files.map((f) => `:(literal)${f}`)]);
     if (!added.ok) return added;
     const committed = await run(wtGit, ['commit', '--quiet', '--no-verify', '-m', message]);

@@ -21,7 +21,10 @@ import { effectivePolicy } from './policy.js';
 import { createPathProbe } from './validate.js';
 
 export interface PatchRunnerDeps {
+  /** the checkout patches apply to and commit in (the project root, or a worktree's) */
   readonly root: string;
+  /** where the patch files themselves are read from (default: root): always the user's checkout */
+  readonly patchRoot?: string;
   readonly uetDir: string;
   readonly project: CompiledProject;
   readonly ledger: Ledger;
@@ -64,7 +67,7 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
   return {
     async applyEditTask(task: TaskSpec): Promise<EditOutcome> {
       const files = await deps.expand(task.patches);
-      const sources = await readPatchFiles(deps.root, files);
+      const sources = await readPatchFiles(deps.patchRoot ?? deps.root, files);
       if (!sources.ok) return { status: 'failed', reason: `could not read a patch: ${sources.error}`, detail: '' };
       return applyTaskPatches(task, sources.value, contextFor(workstreamOf(task)));
     },

@@ -18,7 +18,6 @@ export type ErrorCode =
   | 'E_NO_ACTION' // a task with neither run, tool nor patches
   | 'E_SCOPE_CONFLICT' // two workstreams that may run at once write overlapping files
   | 'E_NOT_A_REPO' // a workstream with isolation: worktree in a project that is not in a git repository
-  | 'E_WORKTREE_PATCHES' // a workstream with isolation: worktree has tasks with patches or fix (not applied in worktrees yet)
   | 'E_POLICY_WEAKENED' // a phase's or workstream's patch_policy loosens the level above
   | 'E_USAGE' // the command line is wrong
   | 'E_UNKNOWN_TEMPLATE' // use: names no template of the project nor of uet

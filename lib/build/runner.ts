@@ -669,7 +669,8 @@ export class Build {
       return;
     }
     let startedAny = true;
-    while (startedAny) {
+    // With every slot busy nothing can start: skip the scan (a cold build's queue holds thousands).
+    while (startedAny && this.running < this.opts.jobs) {
       startedAny = false;
       for (let i = 0; i < this.runQueue.length; i++) {
         const q = this.runQueue[i]!;

@@ -1,3 +1,12 @@
 #!/usr/bin/env node
-import { main } from '../dist/lib/cli/main.js';
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+// A build with nothing to do is answered from the last build's no-op proof before the rest of
+// uet is even loaded (dist/lib/cli/noop-fast-path.js); anything else runs the full command line.
+import { tryNoopFastPath } from '../dist/lib/cli/noop-fast-path.js';
+
+const argv = process.argv.slice(2);
+const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr });
+if (fast !== undefined) process.exitCode = fast;
+else {
+  const { main } = await import('../dist/lib/cli/main.js');
+  process.exitCode = await main(argv);
+}

@@ -27,7 +27,9 @@ import { parseDuration } from '../spec/durations.js';
 import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets, specFailed } from './context.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
+import { observingHasher, writeNoopProof } from './noop-proof-writer.js';
+import { summaryLine, targetLabel } from './summary.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
@@ -88,7 +90,11 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });
   let runLog: RunLog | undefined;
+  /** for the no-op proof: did anything start, and which files did the build hash */
+  let startedAny = false;
+  const hashed = new Set<string>();
   const emit = (ev: RunEvent, output?: string): void => {
+    if (ev.type === 'task-start') startedAny = true;
     runLog?.append(ev);
     reporter.event(ev, output);
   };
@@ -169,7 +175,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     {
       patches,
       root,
-      hasher,
+      hasher: observingHasher(hasher, hashed),
       globber,
       cache,
       freshLog,
@@ -223,6 +229,24 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     emit({ type: 'cache-stats', runId, at: Date.now(), ...tiered.stats(), ...(p ? { pruned: { entries: p.entriesRemoved, bytes: p.bytesRemoved, keptBytes: p.bytesKept } } : {}) });
     await tiered.close();
   }
+  if (!flags.dryRun) {
+    await writeNoopProof({
+      root,
+      uetDir,
+      project,
+      plan,
+      targets,
+      label,
+      taskCount,
+      outcome,
+      startedAny,
+      hashed,
+      globber,
+      env: io.env,
+      warnings: diagnosticLines(loaded.warnings),
+      startedAt: t0,
+    });
+  }
   const durationMs = Date.now() - t0;
   const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';
   emit({ type: 'run-end', runId, at: Date.now(), status, counts: outcome.counts, durationMs });
@@ -236,22 +260,6 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   reporter.close();
   if (outcome.interrupted) return EXIT_INTERRUPTED;
   return outcome.failed ? EXIT_FAILED : EXIT_OK;
-}
-
-/** What the summary line calls the targets. */
-export function targetLabel(project: CompiledProject, targets: readonly string[]): string {
-  return targets.length > 0 ? targets.join(' ') : project.spec.config.default.length > 0 ? project.spec.config.default.join(' ') : project.spec.config.project;
-}
-
-/** `phase-3: 42 tasks — 30 fresh, 2 restored, 10 ran, 0 failed (3.2 s)` */
-export function summaryLine(label: string, taskCount: number, outcome: BuildOutcome, durationMs: number, dryRun: boolean): string {
-  const c = outcome.counts;
-  const extra = [c.blocked > 0 ? `${c.blocked} blocked` : '', c.skipped > 0 ? `${c.skipped} skipped` : '', outcome.gatesFailed.length > 0 ? `gate${outcome.gatesFailed.length > 1 ? 's' : ''} failed: ${outcome.gatesFailed.map((g) => g.split('/').pop()).join(', ')}` : '', outcome.integrationFailed.length > 0 ? `integration failed: ${outcome.integrationFailed.join(', ')}` : '']
-    .filter(Boolean)
-    .map((s) => `, ${s}`)
-    .join('');
-  const verbs = dryRun ? `${c.fresh} fresh, ${c.restored} to restore, ${c.ran} to run` : `${c.fresh} fresh, ${c.restored} restored, ${c.ran} ran, ${c.failed} failed`;
-  return `${label}: ${taskCount} task${taskCount === 1 ? '' : 's'} — ${verbs}${extra} (${(durationMs / 1000).toFixed(1)} s)${dryRun ? ' [dry run]' : ''}`;
 }
 
 /**

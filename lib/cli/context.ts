@@ -79,7 +79,11 @@ export async function lockProject(io: Io, uetDir: string): Promise<{ release(): 
 }
 
 export function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[]): void {
-  for (const d of diagnostics) io.stderr.write(`${d.severity === 'warning' ? 'warning: ' : ''}${formatDiagnostic(d)}\n`);
+  for (const line of diagnosticLines(diagnostics)) io.stderr.write(`${line}\n`);
+}
+
+export function diagnosticLines(diagnostics: readonly Diagnostic[]): string[] {
+  return diagnostics.map((d) => `${d.severity === 'warning' ? 'warning: ' : ''}${formatDiagnostic(d)}`);
 }
 
 export function specFailed(io: Io, diagnostics: readonly Diagnostic[]): number {

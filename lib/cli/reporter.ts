@@ -163,6 +163,7 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'run-start':
         case 'run-end':
         case 'cache-stats':
+        case 'noop-proof':
           return;
         default:
           assertNever(ev, 'event');

@@ -26,7 +26,7 @@ import type { RunReport, WatchHost } from '../watch/session.js';
 import { WatchSession } from '../watch/session.js';
 import { watchSettings } from '../watch/settings.js';
 import type { InterruptSource } from './build-command.js';
-import { summaryLine, targetLabel } from './build-command.js';
+import { summaryLine, targetLabel } from './summary.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
 import type { Verbosity } from './reporter.js';

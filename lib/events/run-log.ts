@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { decodeTime, ulid } from 'ulid';
 import { err, ok, type Result } from '../util/result.js';
 import { holderIsAlive, readLockHolder } from './lock.js';
+import { runLogPath } from './run-file.js';
 import type { RunEvent, RunLog, TaskStatus } from './types.js';
 
 /**
@@ -49,7 +50,7 @@ export interface RunLogOptions {
 export async function createRunLog(uetDir: string, runId: string = ulid(), opts: RunLogOptions = {}): Promise<RunLog> {
   if (!/^[0-9A-Za-z_-]+$/.test(runId)) throw new Error(`invalid run id: ${JSON.stringify(runId)}`);
   const dir = join(uetDir, 'runs');
-  const path = join(dir, `${runId}.jsonl`);
+  const path = runLogPath(uetDir, runId);
   mkdirSync(dir, { recursive: true });
   let fd: number | null = openSync(path, 'a', 0o644);
 
@@ -94,7 +95,7 @@ export async function listRuns(uetDir: string, opts: { limit?: number } = {}): P
   const livePid = holder !== null && holderIsAlive(holder) ? holder.pid : null;
   const out: RunSummary[] = [];
   for (const id of chosen) {
-    const summary = await summarize(join(uetDir, 'runs', `${id}.jsonl`), id, livePid);
+    const summary = await summarize(runLogPath(uetDir, id), id, livePid);
     if (summary !== null) out.push(summary);
   }
   return out;
@@ -117,7 +118,7 @@ export async function readRun(uetDir: string, id: string): Promise<Result<RunEve
     }
     chosen = matches[0]!;
   }
-  const path = join(uetDir, 'runs', `${chosen}.jsonl`);
+  const path = runLogPath(uetDir, chosen);
   let text: string;
   try {
     text = await readFile(path, 'utf8');

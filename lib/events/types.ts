@@ -39,6 +39,8 @@ export type RunEvent =
   | { type: 'patch'; runId: string; at: number; patchId: string; hash: string; task: string; from: string | null; to: string; reason: string }
   /** a FIX loop gave up: E_OSCILLATION (same error or patch again) or E_FIX_LIMIT (max_fix_attempts/max_attempts) */
   | { type: 'fix-breaker'; runId: string; at: number; task: string; code: 'E_OSCILLATION' | 'E_FIX_LIMIT'; reason: string }
+  /** the fast path's whole decision: the no-op proof held (lib/build/noop-proof.ts), so no task was examined */
+  | { type: 'noop-proof'; runId: string; at: number; paths: number }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };
 
 export interface RunLog {

@@ -103,6 +103,8 @@ class TreeGlobber implements Globber {
   private readonly segMatchers = new Map<string, Matcher>();
   private readonly plans = new Map<string, Plan>();
   private readonly excluders = new Map<string, Matcher>();
+  private readonly listedDirs = new Set<string>();
+  private readonly probedPaths = new Set<string>();
 
   private readonly ignoreNames: readonly string[];
   private readonly ignorePaths: readonly string[];
@@ -117,6 +119,10 @@ class TreeGlobber implements Globber {
       const p = normalize(d.replace(/\/+$/, ''));
       return p === undefined ? [] : [p];
     });
+  }
+
+  consulted(): { readonly dirs: readonly string[]; readonly probed: readonly string[] } {
+    return { dirs: [...this.listedDirs], probed: [...this.probedPaths] };
   }
 
   invalidate(): void {
@@ -370,6 +376,7 @@ class TreeGlobber implements Globber {
 
   private async readListing(dir: string): Promise<Listing> {
     const abs = path.join(this.root, dir);
+    this.listedDirs.add(dir);
     let dirents: Dirent[];
     try {
       // Synchronous on purpose: a listing is one syscall served from the kernel's dentry cache,
@@ -406,6 +413,7 @@ class TreeGlobber implements Globber {
     if (listing) return listing.byName.get(name)?.kind ?? 'none';
     // Not listed (yet, or since a task wrote there): one stat is far cheaper than listing a
     // folder that every task of a build writes into and so invalidates.
+    this.probedPaths.add(rel);
     try {
       const st = statSync(path.join(this.root, rel));
       return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';

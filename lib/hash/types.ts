@@ -32,4 +32,6 @@ export interface Globber {
   invalidate(): void;
   /** drop the cached listings that writing files matching these globs could change (after a task wrote its outputs) */
   invalidateUnder(globs: readonly string[]): void;
+  /** what the expansions so far depended on: the folders listed, and the paths looked up by stat instead */
+  consulted(): { readonly dirs: readonly string[]; readonly probed: readonly string[] };
 }

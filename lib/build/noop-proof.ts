@@ -1,0 +1,269 @@
+/**
+ * The no-op proof: what a build that found every task fresh consulted, so that the next
+ * identical build can say "nothing to do" by stat'ing those files and folders again, without
+ * loading the graph, the freshness log or any task.
+ *
+ * It holds, for one list of targets:
+ * - the stat signature of every file the build hashed or probed (inputs, recorded outputs,
+ *   spec files) and of every folder it listed (glob bases, spec folders), or '-' for a path
+ *   that did not exist;
+ * - the signature of the freshness log (a task run by any build appends to it);
+ * - a digest of the environment variables that feed task keys;
+ * - the summary the build printed, and the warnings it printed before it.
+ *
+ * A proof is written only when every path was last changed at least RACY_MS before the build
+ * started (git's racily-clean rule): a later write then always changes the signature, even on a
+ * filesystem with coarse timestamps. It is used only when every signature, the log's and the
+ * environment's are unchanged; anything else falls back to the full build, which decides task
+ * by task and writes a new proof. So the proof is a shortcut to the same answer, never a
+ * different one.
+ *
+ * This module is the format and the check, over an injected stat: the CLI's fast path and the
+ * build command share it, and it imports nothing heavy (the fast path's start-up is its cost).
+ */
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TaskStatus } from '../events/types.js';
+
+export const PROOF_VERSION = 1;
+/** see the header: a path changed less than this before the build began cannot vouch for itself */
+export const RACY_MS = 2000;
+
+/**
+ * Which uet wrote a proof: the signature of this very file. Every compile and every install of
+ * uet rewrites it, so a proof written by another uet (whose keys may be computed differently)
+ * is never trusted.
+ */
+export function uetBuildId(): string {
+  try {
+    return signature(statSync(fileURLToPath(import.meta.url)));
+  } catch {
+    return '?';
+  }
+}
+
+/** A StatFn over paths relative to `root`, given a stat of real paths. */
+export function statUnder<T>(root: string, cwd: string, stat: (p: string) => T): (rel: string) => T {
+  // relative to the working folder when it is the root: the kernel walks fewer path components
+  if (root === cwd) return (rel) => stat(rel === '' ? '.' : rel);
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return (rel) => stat(rel === '' ? root : prefix + rel);
+}
+
+/** The part of a stat the proof compares. */
+export interface StatLike {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
+  readonly mode: number;
+}
+
+/** A root-relative path's stat ('' is the root); undefined: it does not exist (or cannot be stat'ed). */
+export type StatFn = (relPath: string) => StatLike | undefined;
+
+export const ABSENT = '-';
+
+export function signature(st: StatLike | undefined): string {
+  return st === undefined ? ABSENT : `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.mode}`;
+}
+
+/** per path: size, mtimeMs, ctimeMs, ino, mode; size -1 for a path that did not exist */
+export const SIG_FIELDS = 5;
+
+/** The consulted paths (root-relative) and their stat signatures, SIG_FIELDS numbers each. */
+export interface SignedPaths {
+  readonly paths: readonly string[];
+  readonly sigs: Float64Array;
+}
+
+export interface NoopProof {
+  /** the uet build that wrote it (version and its own file's signature): a new uet re-decides */
+  readonly uet: string;
+  readonly root: string;
+  readonly targets: readonly string[];
+  /** names of the variables whose values feed keys, and a digest of their values */
+  readonly envNames: readonly string[];
+  readonly envDigest: string;
+  /** signature of .uet/fresh.log */
+  readonly state: string;
+  readonly label: string;
+  readonly tasks: number;
+  readonly counts: Record<TaskStatus, number>;
+  /** lines printed on stderr before the summary (spec warnings) */
+  readonly warnings: readonly string[];
+  readonly signed: SignedPaths;
+}
+
+/** sha256 of a string, hex (injected: loading node:crypto is a measurable part of the fast path) */
+export type Sha256 = (text: string) => string;
+
+/** The values of the named variables, hashed (never stored); '' when no variable feeds a key. */
+export function envDigest(names: readonly string[], env: Readonly<Record<string, string | undefined>>, sha256: Sha256): string {
+  if (names.length === 0) return '';
+  return sha256(names.map((n) => (env[n] === undefined ? `${n}\u0001` : `${n}=${env[n]}\u0000`)).join(''));
+}
+
+/**
+ * The proof's file name for a list of targets, under .uet/noop/: FNV-1a of the targets. A
+ * collision only costs a slower build: the proof's header holds the targets and is compared.
+ */
+export function proofFileName(targets: readonly string[]): string {
+  const text = JSON.stringify(targets);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return `${h.toString(16).padStart(8, '0')}-${text.length}.proof`;
+}
+
+const MAGIC = `uet-noop-proof ${PROOF_VERSION}\n`;
+
+/**
+ * Layout: the magic line; a JSON header line (with the byte length of the path block); the
+ * paths, one per line; zero padding to a multiple of 8; then the signatures as native float64s,
+ * so that reading 20,000 of them is one typed-array view rather than 100,000 number parses
+ * (the check's whole cost is meant to be its stat calls). A path holding a newline makes the
+ * proof unwritable rather than ambiguous.
+ */
+export function formatProof(p: NoopProof): Buffer | undefined {
+  if (p.signed.paths.some((rel) => rel.includes('\n'))) return undefined;
+  const pathBlock = Buffer.from(p.signed.paths.join('\n'), 'utf8');
+  const header = {
+    uet: p.uet,
+    root: p.root,
+    targets: p.targets,
+    envNames: p.envNames,
+    envDigest: p.envDigest,
+    state: p.state,
+    label: p.label,
+    tasks: p.tasks,
+    counts: p.counts,
+    warnings: p.warnings,
+    count: p.signed.paths.length,
+    pathBytes: pathBlock.length,
+  };
+  const head = Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`, 'utf8');
+  const textLength = head.length + pathBlock.length;
+  const pad = (8 - (textLength % 8)) % 8;
+  const sigBytes = Buffer.from(p.signed.sigs.buffer, p.signed.sigs.byteOffset, p.signed.sigs.byteLength);
+  return Buffer.concat([head, pathBlock, Buffer.alloc(pad), sigBytes]);
+}
+
+export function parseProof(buf: Buffer): NoopProof | undefined {
+  const magicLength = Buffer.byteLength(MAGIC);
+  if (buf.length < magicLength || buf.toString('latin1', 0, magicLength) !== MAGIC) return undefined;
+  const headerEnd = buf.indexOf(10, magicLength);
+  if (headerEnd < 0) return undefined;
+  let h: unknown;
+  try {
+    h = JSON.parse(buf.toString('utf8', magicLength, headerEnd));
+  } catch {
+    return undefined;
+  }
+  if (!isHeader(h)) return undefined;
+  const { count, pathBytes, ...rest } = h;
+  const pathStart = headerEnd + 1;
+  const textEnd = pathStart + pathBytes;
+  const sigStart = textEnd + ((8 - (textEnd % 8)) % 8);
+  if (buf.length !== sigStart + count * SIG_FIELDS * 8) return undefined;
+  const paths = count === 0 ? [] : buf.toString('utf8', pathStart, textEnd).split('\n');
+  if (paths.length !== count) return undefined;
+  // a view when the bytes are aligned (readFileSync gives a fresh, aligned buffer), else a copy
+  const at = buf.byteOffset + sigStart;
+  const sigs =
+    at % 8 === 0
+      ? new Float64Array(buf.buffer, at, count * SIG_FIELDS)
+      : new Float64Array(buf.buffer.slice(at, at + count * SIG_FIELDS * 8));
+  return { ...rest, signed: { paths, sigs } };
+}
+
+type Header = Omit<NoopProof, 'signed'> & { readonly count: number; readonly pathBytes: number };
+
+function isHeader(h: unknown): h is Header {
+  if (typeof h !== 'object' || h === null) return false;
+  const o = h as Record<string, unknown>;
+  const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  return (
+    typeof o['uet'] === 'string' &&
+    typeof o['root'] === 'string' &&
+    strings(o['targets']) &&
+    strings(o['envNames']) &&
+    typeof o['envDigest'] === 'string' &&
+    typeof o['state'] === 'string' &&
+    typeof o['label'] === 'string' &&
+    typeof o['tasks'] === 'number' &&
+    typeof o['counts'] === 'object' &&
+    o['counts'] !== null &&
+    strings(o['warnings']) &&
+    count(o['count']) &&
+    count(o['pathBytes'])
+  );
+}
+
+/** Why a proof does not hold, as data. */
+export type ProofMismatch =
+  | { readonly kind: 'uet' }
+  | { readonly kind: 'root' }
+  | { readonly kind: 'targets' }
+  | { readonly kind: 'env' }
+  | { readonly kind: 'state' }
+  | { readonly kind: 'path'; readonly path: string };
+
+export interface ProofContext {
+  readonly uet: string;
+  readonly root: string;
+  readonly targets: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** signature of .uet/fresh.log now */
+  readonly state: string;
+  readonly stat: StatFn;
+  readonly sha256: Sha256;
+}
+
+/** undefined when the proof holds: every path, the log and the environment as recorded. */
+export function checkProof(p: NoopProof, ctx: ProofContext): ProofMismatch | undefined {
+  if (p.uet !== ctx.uet) return { kind: 'uet' };
+  if (p.root !== ctx.root) return { kind: 'root' };
+  if (p.targets.length !== ctx.targets.length || p.targets.some((t, i) => t !== ctx.targets[i])) return { kind: 'targets' };
+  if (p.state !== ctx.state) return { kind: 'state' };
+  if (envDigest(p.envNames, ctx.env, ctx.sha256) !== p.envDigest) return { kind: 'env' };
+  const { paths, sigs } = p.signed;
+  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
+    const rel = paths[i]!;
+    const st = ctx.stat(rel);
+    const same =
+      st === undefined
+        ? sigs[j] === -1
+        : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
+    if (!same) return { kind: 'path', path: rel };
+  }
+  return undefined;
+}
+
+/**
+ * The signatures for a new proof, or the first path that changed too recently to vouch for
+ * itself (then no proof is written: the next build decides task by task again).
+ */
+export function signPaths(
+  rels: Iterable<string>,
+  stat: StatFn,
+  buildStartedMs: number,
+): { readonly ok: true; readonly signed: SignedPaths } | { readonly ok: false; readonly racy: string } {
+  const paths = [...new Set(rels)].sort();
+  const sigs = new Float64Array(paths.length * SIG_FIELDS);
+  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
+    const rel = paths[i]!;
+    const st = stat(rel);
+    if (st === undefined) {
+      sigs.fill(-1, j, j + SIG_FIELDS);
+      continue;
+    }
+    if (Math.max(st.mtimeMs, st.ctimeMs) >= buildStartedMs - RACY_MS) return { ok: false, racy: rel };
+    sigs[j] = st.size;
+    sigs[j + 1] = st.mtimeMs;
+    sigs[j + 2] = st.ctimeMs;
+    sigs[j + 3] = st.ino;
+    sigs[j + 4] = st.mode;
+  }
+  return { ok: true, signed: { paths, sigs } };
+}

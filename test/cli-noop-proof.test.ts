@@ -1,0 +1,179 @@
+/**
+ * The no-op fast path, through the real CLI: a build that found everything fresh leaves a
+ * proof; the next identical build answers from it without examining a task, and any change
+ * a full build would act on makes it fall back to the full build. Which tasks ran is read from
+ * a side-effect file the tasks append to.
+ *
+ * A proof vouches only for files last changed 2 s before its build began (the racy rule), so
+ * each test waits that long before the build that writes one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeProject, parseEvents, readText, removeProject, runUet, writeText } from './helpers/project.js';
+
+const RACY_WAIT_MS = 2100;
+
+function project(): string {
+  return makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\nenv:\n  hash: [MODE]\n',
+    'src/a.txt': 'hello\n',
+    'src/more/x.txt': 'x\n',
+    'phases/p1.yaml': `id: p1
+workstreams:
+  - id: ws
+    tasks:
+      - id: gen
+        run: echo gen >> log/runs && mkdir -p out && cat src/a.txt > out/a.txt
+        inputs: [src/a.txt]
+        outputs: [out/a.txt]
+      - id: all
+        run: echo all >> log/runs && mkdir -p out && cat src/more/*.txt > out/all.txt
+        inputs: ['src/more/*.txt']
+        outputs: [out/all.txt]
+      - id: upper
+        run: echo upper >> log/runs && tr a-z A-Z < out/a.txt > out/A.txt
+        inputs: []
+        outputs: [out/A.txt]
+        depends_on: [gen]
+`,
+    'log/': '',
+  });
+}
+
+function ran(dir: string): string[] {
+  const file = path.join(dir, 'log', 'runs');
+  if (!fs.existsSync(file)) return [];
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  fs.rmSync(file);
+  return lines.sort();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function build(dir: string, args: string[] = [], env: Record<string, string> = {}) {
+  const r = await runUet(dir, ['build', ...args], { env });
+  assert.is(r.code, 0, r.stderr + r.stdout);
+  return r;
+}
+
+/** did the last run decide from the proof? */
+async function lastWasFastPath(dir: string): Promise<boolean> {
+  const r = await runUet(dir, ['runs', 'last']);
+  assert.is(r.code, 0, r.stderr);
+  return /no-op {4}\d+ files and folders unchanged/.test(r.stdout);
+}
+
+/** build, wait out the racy window, build again (that one writes the proof) */
+async function withProof(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<void> {
+  await build(dir, args, env);
+  ran(dir);
+  await sleep(RACY_WAIT_MS);
+  await build(dir, args, env);
+  assert.equal(ran(dir), []);
+  assert.ok(fs.readdirSync(path.join(dir, '.uet', 'noop')).length > 0, 'a proof was written');
+}
+
+test('an unchanged project is answered from the proof, with the same summary', async () => {
+  const dir = project();
+  try {
+    await withProof(dir);
+    const r = await build(dir);
+    assert.equal(ran(dir), []);
+    assert.ok(await lastWasFastPath(dir), 'decided from the proof');
+    assert.match(r.stdout.trim(), /^t: 3 tasks — 3 fresh, 0 restored, 0 ran, 0 failed \(\d+\.\d s\)$/);
+    // --quiet, -j and --keep-going print the same and may use it too
+    await build(dir, ['--quiet', '-j', '3', '--keep-going']);
+    assert.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('an edit that keeps the size and the mtime is still seen (ctime)', async () => {
+  const dir = project();
+  try {
+    await withProof(dir);
+    const abs = path.join(dir, 'src/a.txt');
+    const before = fs.statSync(abs);
+    fs.writeFileSync(abs, 'jello\n');
+    fs.utimesSync(abs, before.atime, before.mtime);
+    await build(dir);
+    assert.equal(ran(dir), ['gen', 'upper']);
+    assert.is(readText(dir, 'out/A.txt'), 'JELLO\n');
+    assert.not.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('a deleted output, a new file matching a glob, a hashed variable and a spec edit all fall back', async () => {
+  const dir = project();
+  try {
+    await withProof(dir);
+    fs.rmSync(path.join(dir, 'out/A.txt'));
+    await build(dir);
+    assert.ok(fs.existsSync(path.join(dir, 'out/A.txt')), 'the deleted output is back');
+    assert.not.ok(await lastWasFastPath(dir));
+
+    await withProof(dir);
+    writeText(dir, 'src/more/y.txt', 'y\n');
+    await build(dir);
+    assert.equal(ran(dir), ['all']);
+    assert.is(readText(dir, 'out/all.txt'), 'x\ny\n');
+
+    await withProof(dir);
+    await build(dir, [], { MODE: 'other' });
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+    assert.not.ok(await lastWasFastPath(dir));
+
+    await withProof(dir);
+    writeText(dir, 'phases/p1.yaml', readText(dir, 'phases/p1.yaml').replace('tr a-z A-Z', 'tr a-y A-Y'));
+    await build(dir);
+    assert.equal(ran(dir), ['upper']);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('--json, --verbose, --dry-run and --force never take the fast path; other targets have their own proof', async () => {
+  const dir = project();
+  try {
+    await withProof(dir);
+    const json = await build(dir, ['--json']);
+    const fresh = parseEvents(json.stdout).filter((e) => e['type'] === 'task-end' && e['status'] === 'fresh');
+    assert.is(fresh.length, 3, 'every task reported');
+    const verbose = await build(dir, ['--verbose']);
+    assert.match(verbose.stdout, /p1\/ws\/gen/);
+    const forced = await build(dir, ['--force']);
+    assert.match(forced.stdout, /3 ran/);
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+
+    await withProof(dir, ['p1/ws/gen']);
+    const one = await build(dir, ['p1/ws/gen']);
+    assert.match(one.stdout, /^p1\/ws\/gen: 1 task — 1 fresh/);
+    assert.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('a build holding the project lock makes the next build wait rather than answer from the proof', async () => {
+  const dir = project();
+  try {
+    await withProof(dir);
+    // a live holder: this test's own process
+    fs.writeFileSync(path.join(dir, '.uet', 'lock'), JSON.stringify({ pid: process.pid, hostname: (await import('node:os')).hostname(), startedAt: Date.now(), command: 'test' }));
+    const pending = runUet(dir, ['build'], { timeoutMs: 20_000 });
+    await sleep(1500);
+    fs.rmSync(path.join(dir, '.uet', 'lock'));
+    const r = await pending;
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, /waiting for the project lock/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test.run();

@@ -1,0 +1,137 @@
+/** The no-op proof's pure parts: its format, its check, its racy rule, the fast path's flags. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
+import { RACY_MS, checkProof, envDigest, formatProof, parseProof, proofFileName, signPaths } from '../lib/build/noop-proof.js';
+import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
+
+const T = 1_800_000_000_000;
+const file = (size: number, mtimeMs: number, ino = 1): StatLike => ({ size, mtimeMs, ctimeMs: mtimeMs, ino, mode: 0o100644 });
+const sha = (s: string): string => `h(${s})`;
+
+function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}): NoopProof {
+  const signed = signPaths(tree.keys(), (rel) => tree.get(rel), T);
+  if (!signed.ok) throw new Error(`racy ${signed.racy}`);
+  return {
+    uet: 'u1',
+    root: '/p',
+    targets: ['p1'],
+    envNames: ['MODE'],
+    envDigest: envDigest(['MODE'], { MODE: 'a' }, sha),
+    state: 'log1',
+    label: 'p1',
+    tasks: 2,
+    counts: { fresh: 2, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
+    warnings: ['warning: something'],
+    signed: signed.signed,
+    ...over,
+  };
+}
+
+function ctxOf(tree: Map<string, StatLike>, over: Partial<ProofContext> = {}): ProofContext {
+  return { uet: 'u1', root: '/p', targets: ['p1'], env: { MODE: 'a' }, state: 'log1', stat: (rel) => tree.get(rel), sha256: sha, ...over };
+}
+
+const old = T - RACY_MS - 1;
+const tree = (): Map<string, StatLike> =>
+  new Map([
+    ['src/a.txt', file(6, old)],
+    ['out/a.txt', file(6, old - 5, 2)],
+    ['src', { ...file(4096, old, 3), mode: 0o40755 }],
+    ['', { ...file(4096, old, 4), mode: 0o40755 }],
+  ]);
+
+test('format and parse round-trip, at any byte alignment', () => {
+  const t = tree();
+  const p = proofOf(t);
+  const bytes = formatProof(p);
+  assert.ok(bytes);
+  for (const shift of [0, 1, 3]) {
+    const buf = Buffer.alloc(bytes.length + shift);
+    bytes.copy(buf, shift);
+    const back = parseProof(buf.subarray(shift));
+    assert.ok(back, `parsed at shift ${shift}`);
+    assert.equal([...back.signed.paths], [...p.signed.paths]);
+    assert.equal([...back.signed.sigs], [...p.signed.sigs]);
+    assert.is(back.label, 'p1');
+    assert.equal(back.warnings, ['warning: something']);
+    assert.is(checkProof(back, ctxOf(t)), undefined);
+  }
+  // truncated or foreign bytes are no proof
+  assert.is(parseProof(bytes.subarray(0, bytes.length - 8)), undefined);
+  assert.is(parseProof(Buffer.from('hello\n')), undefined);
+});
+
+test('every kind of change is a mismatch, named', () => {
+  const t = tree();
+  const p = proofOf(t);
+  assert.is(checkProof(p, ctxOf(t)), undefined);
+  assert.equal(checkProof(p, ctxOf(t, { uet: 'u2' })), { kind: 'uet' });
+  assert.equal(checkProof(p, ctxOf(t, { root: '/q' })), { kind: 'root' });
+  assert.equal(checkProof(p, ctxOf(t, { targets: ['p2'] })), { kind: 'targets' });
+  assert.equal(checkProof(p, ctxOf(t, { state: 'log2' })), { kind: 'state' });
+  assert.equal(checkProof(p, ctxOf(t, { env: { MODE: 'b' } })), { kind: 'env' });
+  assert.equal(checkProof(p, ctxOf(t, { env: {} })), { kind: 'env' });
+  for (const [rel, change] of [
+    ['src/a.txt', (s: StatLike) => ({ ...s, size: 7 })],
+    ['src/a.txt', (s: StatLike) => ({ ...s, ctimeMs: s.ctimeMs + 0.001 })],
+    ['out/a.txt', (s: StatLike) => ({ ...s, ino: 99 })],
+    ['out/a.txt', (s: StatLike) => ({ ...s, mode: 0o100755 })],
+    ['src', (s: StatLike) => ({ ...s, mtimeMs: s.mtimeMs + 1 })],
+  ] as const) {
+    const changed = tree();
+    changed.set(rel, change(changed.get(rel)!));
+    assert.equal(checkProof(p, ctxOf(changed)), { kind: 'path', path: rel }, rel);
+  }
+  const gone = tree();
+  gone.delete('out/a.txt');
+  assert.equal(checkProof(p, ctxOf(gone)), { kind: 'path', path: 'out/a.txt' });
+});
+
+test('an absent path is recorded, and its appearance is a mismatch', () => {
+  const signed = signPaths(['src/none.txt'], () => undefined, T);
+  assert.ok(signed.ok);
+  const p = proofOf(new Map(), { signed: signed.signed });
+  assert.is(checkProof(p, ctxOf(new Map())), undefined);
+  assert.equal(checkProof(p, ctxOf(new Map([['src/none.txt', file(1, old)]]))), { kind: 'path', path: 'src/none.txt' });
+});
+
+test('a path changed within the racy window of the build start cannot be signed', () => {
+  const t = tree();
+  t.set('src/a.txt', { ...file(6, old), ctimeMs: T - RACY_MS + 10 });
+  const signed = signPaths(t.keys(), (rel) => t.get(rel), T);
+  assert.equal(signed, { ok: false, racy: 'src/a.txt' });
+});
+
+test('no variable feeding keys: no digest; each target list has its own file', () => {
+  assert.is(envDigest([], { MODE: 'a' }, sha), '');
+  assert.is.not(proofFileName([]), proofFileName(['p1']));
+  assert.is.not(proofFileName(['p1', 'p2']), proofFileName(['p1p2']));
+  assert.match(proofFileName(['x']), /^[0-9a-f]{8}-\d+\.proof$/);
+});
+
+test('the fast path takes only flags that leave a fresh build printing the same', () => {
+  assert.equal(parseFastArgs(['build']), { targets: [] });
+  assert.equal(parseFastArgs(['build', 'p1', '--quiet', '-j', '4', '--keep-going', '--no-cache']), { targets: ['p1'] });
+  assert.equal(parseFastArgs(['-C', 'sub', 'build', 'p1']), { dir: 'sub', targets: ['p1'] });
+  assert.equal(parseFastArgs(['--dir=sub', 'build', '-j2', '--jobs=3']), { dir: 'sub', targets: [] });
+  for (const argv of [
+    ['build', '--json'],
+    ['build', '--verbose'],
+    ['build', '--dry-run'],
+    ['build', '--force'],
+    ['build', '--replay-logs'],
+    ['build', '-j', '0'],
+    ['build', '-j'],
+    ['build', '--no-integrate'],
+    ['watch'],
+    ['validate'],
+    ['--version'],
+    [],
+    ['-x', 'build'],
+  ]) {
+    assert.is(parseFastArgs(argv), undefined, argv.join(' '));
+  }
+});
+
+test.run();

@@ -1,11 +1,11 @@
 /**
- * The no-op fast path, through the real CLI: a build that found everything fresh leaves a
- * proof; the next identical build answers from it without examining a task, and any change
- * a full build would act on makes it fall back to the full build. Which tasks ran is read from
- * a side-effect file the tasks append to.
+ * The no-op fast path, through the real CLI: a successful build leaves a proof; the next
+ * identical build answers from it without examining a task, and any change a full build would
+ * act on makes it fall back to the full build. Which tasks ran is read from a side-effect file
+ * the tasks append to.
  *
- * A proof vouches only for files last changed 2 s before its build began (the racy rule), so
- * each test waits that long before the build that writes one.
+ * Folders vouch for their listings only when they changed 2 s before they were read (the racy
+ * rule; files carry a digest instead), so a test waits that long after making its project.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,18 +65,59 @@ async function lastWasFastPath(dir: string): Promise<boolean> {
   return /no-op {4}\d+ files and folders unchanged/.test(r.stdout);
 }
 
-/** build, wait out the racy window, build again (that one writes the proof) */
+async function proofWritten(dir: string): Promise<boolean> {
+  const r = await runUet(dir, ['runs', 'last']);
+  return /proof {4}a no-op proof was written/.test(r.stdout);
+}
+
+/** a proof is in place: the last build wrote one, or answered from one (which stays valid) */
+async function proofInPlace(dir: string): Promise<boolean> {
+  return (await proofWritten(dir)) || (await lastWasFastPath(dir));
+}
+
+/** build until a proof is in place (a folder changed just before a build makes it wait out the racy window) */
 async function withProof(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<void> {
   await build(dir, args, env);
   ran(dir);
+  if (await proofInPlace(dir)) return;
   await sleep(RACY_WAIT_MS);
   await build(dir, args, env);
   assert.equal(ran(dir), []);
-  assert.ok(fs.readdirSync(path.join(dir, '.uet', 'noop')).length > 0, 'a proof was written');
+  assert.ok(await proofInPlace(dir), `a proof was written: ${(await runUet(dir, ['runs', 'last'])).stdout}`);
 }
 
-test('an unchanged project is answered from the proof, with the same summary', async () => {
+async function settledProject(): Promise<string> {
   const dir = project();
+  await sleep(RACY_WAIT_MS);
+  return dir;
+}
+
+test('the build that ran every task leaves a proof: the next build answers from it', async () => {
+  const dir = await settledProject();
+  try {
+    await build(dir);
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+    assert.ok(await proofWritten(dir), 'written by the build that ran the tasks');
+    const r = await build(dir);
+    assert.equal(ran(dir), []);
+    assert.ok(await lastWasFastPath(dir));
+    assert.match(r.stdout.trim(), /^t: 3 tasks — 3 fresh, 0 restored, 0 ran, 0 failed \(\d+\.\d s\)$/);
+    // its outputs were written moments before the proof: their content is re-read, so an edit
+    // that keeps size and timestamps is still seen
+    const abs = path.join(dir, 'out/A.txt');
+    const before = fs.statSync(abs);
+    fs.writeFileSync(abs, 'HELLX\n');
+    fs.utimesSync(abs, before.atime, before.mtime);
+    await build(dir);
+    assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
+    assert.not.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('an unchanged project is answered from the proof, with the same summary', async () => {
+  const dir = await settledProject();
   try {
     await withProof(dir);
     const r = await build(dir);
@@ -92,7 +133,7 @@ test('an unchanged project is answered from the proof, with the same summary', a
 });
 
 test('an edit that keeps the size and the mtime is still seen (ctime)', async () => {
-  const dir = project();
+  const dir = await settledProject();
   try {
     await withProof(dir);
     const abs = path.join(dir, 'src/a.txt');
@@ -109,12 +150,17 @@ test('an edit that keeps the size and the mtime is still seen (ctime)', async ()
 });
 
 test('a deleted output, a new file matching a glob, a hashed variable and a spec edit all fall back', async () => {
-  const dir = project();
+  const dir = await settledProject();
   try {
     await withProof(dir);
     fs.rmSync(path.join(dir, 'out/A.txt'));
     await build(dir);
     assert.ok(fs.existsSync(path.join(dir, 'out/A.txt')), 'the deleted output is back');
+    assert.not.ok(await lastWasFastPath(dir));
+    // that build restored it without hashing it; its proof still covers it
+    fs.rmSync(path.join(dir, 'out/A.txt'));
+    await build(dir);
+    assert.ok(fs.existsSync(path.join(dir, 'out/A.txt')), 'restored again');
     assert.not.ok(await lastWasFastPath(dir));
 
     await withProof(dir);
@@ -138,7 +184,7 @@ test('a deleted output, a new file matching a glob, a hashed variable and a spec
 });
 
 test('--json, --verbose, --dry-run and --force never take the fast path; other targets have their own proof', async () => {
-  const dir = project();
+  const dir = await settledProject();
   try {
     await withProof(dir);
     const json = await build(dir, ['--json']);
@@ -160,7 +206,7 @@ test('--json, --verbose, --dry-run and --force never take the fast path; other t
 });
 
 test('a build holding the project lock makes the next build wait rather than answer from the proof', async () => {
-  const dir = project();
+  const dir = await settledProject();
   try {
     await withProof(dir);
     // a live holder: this test's own process

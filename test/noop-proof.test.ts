@@ -2,16 +2,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
-import { RACY_MS, checkProof, envDigest, formatProof, parseProof, proofFileName, signPaths } from '../lib/build/noop-proof.js';
+import { checkProof, envDigest, formatProof, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
 import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
 
 const T = 1_800_000_000_000;
 const file = (size: number, mtimeMs: number, ino = 1): StatLike => ({ size, mtimeMs, ctimeMs: mtimeMs, ino, mode: 0o100644 });
 const sha = (s: string): string => `h(${s})`;
 
-function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}): NoopProof {
-  const signed = signPaths(tree.keys(), (rel) => tree.get(rel), T);
-  if (!signed.ok) throw new Error(`racy ${signed.racy}`);
+function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}, digests: Record<string, string> = {}): NoopProof {
+  const signed = signEntries(new Map([...tree].map(([rel, stat]) => [rel, digests[rel] !== undefined ? { stat, digest: digests[rel] } : { stat }])));
   return {
     uet: 'u1',
     root: '/p',
@@ -23,16 +22,16 @@ function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}): No
     tasks: 2,
     counts: { fresh: 2, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
     warnings: ['warning: something'],
-    signed: signed.signed,
+    signed,
     ...over,
   };
 }
 
-function ctxOf(tree: Map<string, StatLike>, over: Partial<ProofContext> = {}): ProofContext {
-  return { uet: 'u1', root: '/p', targets: ['p1'], env: { MODE: 'a' }, state: 'log1', stat: (rel) => tree.get(rel), sha256: sha, ...over };
+function ctxOf(tree: Map<string, StatLike>, over: Partial<ProofContext> = {}, contents: Record<string, string> = {}): ProofContext {
+  return { uet: 'u1', root: '/p', targets: ['p1'], env: { MODE: 'a' }, state: 'log1', stat: (rel) => tree.get(rel), sha256: sha, hashFile: (rel) => (contents[rel] !== undefined ? sha(contents[rel]) : undefined), ...over };
 }
 
-const old = T - RACY_MS - 1;
+const old = T - 5000;
 const tree = (): Map<string, StatLike> =>
   new Map([
     ['src/a.txt', file(6, old)],
@@ -89,18 +88,18 @@ test('every kind of change is a mismatch, named', () => {
 });
 
 test('an absent path is recorded, and its appearance is a mismatch', () => {
-  const signed = signPaths(['src/none.txt'], () => undefined, T);
-  assert.ok(signed.ok);
-  const p = proofOf(new Map(), { signed: signed.signed });
+  const p = proofOf(new Map(), { signed: signEntries(new Map([['src/none.txt', { stat: undefined }]])) });
   assert.is(checkProof(p, ctxOf(new Map())), undefined);
   assert.equal(checkProof(p, ctxOf(new Map([['src/none.txt', file(1, old)]]))), { kind: 'path', path: 'src/none.txt' });
 });
 
-test('a path changed within the racy window of the build start cannot be signed', () => {
+test('a racy file is re-read: same stat but other content is a mismatch; the digest survives the format', () => {
   const t = tree();
-  t.set('src/a.txt', { ...file(6, old), ctimeMs: T - RACY_MS + 10 });
-  const signed = signPaths(t.keys(), (rel) => t.get(rel), T);
-  assert.equal(signed, { ok: false, racy: 'src/a.txt' });
+  const p = parseProof(formatProof(proofOf(t, {}, { 'out/a.txt': sha('hello\n') }))!)!;
+  assert.is(p.signed.digests.size, 1);
+  assert.is(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'hello\n' })), undefined);
+  assert.equal(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'jello\n' })), { kind: 'path', path: 'out/a.txt' });
+  assert.equal(checkProof(p, ctxOf(t, {}, {})), { kind: 'path', path: 'out/a.txt' });
 });
 
 test('no variable feeding keys: no digest; each target list has its own file', () => {

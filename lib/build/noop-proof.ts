@@ -1,5 +1,5 @@
 /**
- * The no-op proof: what a build that found every task fresh consulted, so that the next
+ * The no-op proof: what a successful build consulted, so that the next
  * identical build can say "nothing to do" by stat'ing those files and folders again, without
  * loading the graph, the freshness log or any task.
  *
@@ -9,14 +9,17 @@
  *   that did not exist;
  * - the signature of the freshness log (a task run by any build appends to it);
  * - a digest of the environment variables that feed task keys;
- * - the summary the build printed, and the warnings it printed before it.
+ * - what a build finding it all fresh prints: its summary, and the spec warnings before it.
  *
- * A proof is written only when every path was last changed at least RACY_MS before the build
- * started (git's racily-clean rule): a later write then always changes the signature, even on a
- * filesystem with coarse timestamps. It is used only when every signature, the log's and the
- * environment's are unchanged; anything else falls back to the full build, which decides task
- * by task and writes a new proof. So the proof is a shortcut to the same answer, never a
- * different one.
+ * Written at the end of every successful build, it stands for the build after it: if nothing it
+ * lists changed, every task would be fresh. A stat vouches for a file only when the file's
+ * timestamps are older than the proof by RACY_MS (git's racily-clean rule: a rewrite in the
+ * same coarse tick could otherwise keep the stat); a file changed more recently also carries
+ * the sha256 of its content, which the check re-reads. The writer refuses (no proof) when
+ * anything the build consulted changed after the build read it. The proof is used only when
+ * every signature, digest, the log's state and the environment are unchanged; anything else
+ * falls back to the full build, which decides task by task and writes a new proof. So the
+ * proof is a shortcut to the same answer, never a different one.
  *
  * This module is the format and the check, over an injected stat: the CLI's fast path and the
  * build command share it, and it imports nothing heavy (the fast path's start-up is its cost).
@@ -24,9 +27,10 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TaskStatus } from '../events/types.js';
+import type { StatLike } from '../hash/types.js';
 
 export const PROOF_VERSION = 1;
-/** see the header: a path changed less than this before the build began cannot vouch for itself */
+/** see the header: a file changed less than this before the proof was written needs its digest */
 export const RACY_MS = 2000;
 
 /**
@@ -50,14 +54,7 @@ export function statUnder<T>(root: string, cwd: string, stat: (p: string) => T):
   return (rel) => stat(rel === '' ? root : prefix + rel);
 }
 
-/** The part of a stat the proof compares. */
-export interface StatLike {
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-  readonly ino: number;
-  readonly mode: number;
-}
+export type { StatLike };
 
 /** A root-relative path's stat ('' is the root); undefined: it does not exist (or cannot be stat'ed). */
 export type StatFn = (relPath: string) => StatLike | undefined;
@@ -71,10 +68,42 @@ export function signature(st: StatLike | undefined): string {
 /** per path: size, mtimeMs, ctimeMs, ino, mode; size -1 for a path that did not exist */
 export const SIG_FIELDS = 5;
 
-/** The consulted paths (root-relative) and their stat signatures, SIG_FIELDS numbers each. */
+/**
+ * The consulted paths (root-relative) and their stat signatures, SIG_FIELDS numbers each; and,
+ * for a file changed so recently that its stat could stay the same through a rewrite, the
+ * sha256 of its content (by index), which the check re-reads.
+ */
 export interface SignedPaths {
   readonly paths: readonly string[];
   readonly sigs: Float64Array;
+  readonly digests: ReadonlyMap<number, string>;
+}
+
+/** One consulted path for a new proof: its stat now, and its content digest when that stat is racy. */
+export interface SignedEntry {
+  readonly stat: StatLike | undefined;
+  readonly digest?: string;
+}
+
+export function signEntries(entries: ReadonlyMap<string, SignedEntry>): SignedPaths {
+  const paths = [...entries.keys()].sort();
+  const sigs = new Float64Array(paths.length * SIG_FIELDS);
+  const digests = new Map<number, string>();
+  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
+    const e = entries.get(paths[i]!)!;
+    if (e.digest !== undefined) digests.set(i, e.digest);
+    const st = e.stat;
+    if (st === undefined) {
+      sigs.fill(-1, j, j + SIG_FIELDS);
+      continue;
+    }
+    sigs[j] = st.size;
+    sigs[j + 1] = st.mtimeMs;
+    sigs[j + 2] = st.ctimeMs;
+    sigs[j + 3] = st.ino;
+    sigs[j + 4] = st.mode;
+  }
+  return { paths, sigs, digests };
 }
 
 export interface NoopProof {
@@ -140,6 +169,7 @@ export function formatProof(p: NoopProof): Buffer | undefined {
     warnings: p.warnings,
     count: p.signed.paths.length,
     pathBytes: pathBlock.length,
+    digests: [...p.signed.digests],
   };
   const head = Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`, 'utf8');
   const textLength = head.length + pathBlock.length;
@@ -160,7 +190,7 @@ export function parseProof(buf: Buffer): NoopProof | undefined {
     return undefined;
   }
   if (!isHeader(h)) return undefined;
-  const { count, pathBytes, ...rest } = h;
+  const { count, pathBytes, digests, ...rest } = h;
   const pathStart = headerEnd + 1;
   const textEnd = pathStart + pathBytes;
   const sigStart = textEnd + ((8 - (textEnd % 8)) % 8);
@@ -173,10 +203,10 @@ export function parseProof(buf: Buffer): NoopProof | undefined {
     at % 8 === 0
       ? new Float64Array(buf.buffer, at, count * SIG_FIELDS)
       : new Float64Array(buf.buffer.slice(at, at + count * SIG_FIELDS * 8));
-  return { ...rest, signed: { paths, sigs } };
+  return { ...rest, signed: { paths, sigs, digests: new Map(digests) } };
 }
 
-type Header = Omit<NoopProof, 'signed'> & { readonly count: number; readonly pathBytes: number };
+type Header = Omit<NoopProof, 'signed'> & { readonly count: number; readonly pathBytes: number; readonly digests: ReadonlyArray<[number, string]> };
 
 function isHeader(h: unknown): h is Header {
   if (typeof h !== 'object' || h === null) return false;
@@ -196,7 +226,9 @@ function isHeader(h: unknown): h is Header {
     o['counts'] !== null &&
     strings(o['warnings']) &&
     count(o['count']) &&
-    count(o['pathBytes'])
+    count(o['pathBytes']) &&
+    Array.isArray(o['digests']) &&
+    (o['digests'] as unknown[]).every((d) => Array.isArray(d) && d.length === 2 && count(d[0]) && typeof d[1] === 'string')
   );
 }
 
@@ -218,6 +250,8 @@ export interface ProofContext {
   readonly state: string;
   readonly stat: StatFn;
   readonly sha256: Sha256;
+  /** sha256 of a root-relative file's content, undefined if it cannot be read (only asked for racy entries) */
+  readonly hashFile: (rel: string) => string | undefined;
 }
 
 /** undefined when the proof holds: every path, the log and the environment as recorded. */
@@ -237,33 +271,9 @@ export function checkProof(p: NoopProof, ctx: ProofContext): ProofMismatch | und
         : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
     if (!same) return { kind: 'path', path: rel };
   }
-  return undefined;
-}
-
-/**
- * The signatures for a new proof, or the first path that changed too recently to vouch for
- * itself (then no proof is written: the next build decides task by task again).
- */
-export function signPaths(
-  rels: Iterable<string>,
-  stat: StatFn,
-  buildStartedMs: number,
-): { readonly ok: true; readonly signed: SignedPaths } | { readonly ok: false; readonly racy: string } {
-  const paths = [...new Set(rels)].sort();
-  const sigs = new Float64Array(paths.length * SIG_FIELDS);
-  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
-    const rel = paths[i]!;
-    const st = stat(rel);
-    if (st === undefined) {
-      sigs.fill(-1, j, j + SIG_FIELDS);
-      continue;
-    }
-    if (Math.max(st.mtimeMs, st.ctimeMs) >= buildStartedMs - RACY_MS) return { ok: false, racy: rel };
-    sigs[j] = st.size;
-    sigs[j + 1] = st.mtimeMs;
-    sigs[j + 2] = st.ctimeMs;
-    sigs[j + 3] = st.ino;
-    sigs[j + 4] = st.mode;
+  for (const [i, digest] of p.signed.digests) {
+    const rel = paths[i];
+    if (rel === undefined || ctx.hashFile(rel) !== digest) return { kind: 'path', path: rel ?? '?' };
   }
-  return { ok: true, signed: { paths, sigs } };
+  return undefined;
 }

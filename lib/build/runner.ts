@@ -78,6 +78,8 @@ export interface BuildOutcome {
   readonly nonBlockingGateFailures: string[];
   /** phases whose worktree branches could not be integrated */
   readonly integrationFailed: string[];
+  /** tasks that succeeded but whose success was not recorded (an input changed while it ran, or a fix changed them): they run again next build */
+  readonly unrecorded: string[];
   readonly interrupted: boolean;
   readonly failed: boolean;
 }
@@ -119,6 +121,7 @@ export class Build {
   readonly gatesFailed: string[] = [];
   readonly nonBlockingGateFailures: string[] = [];
   readonly integrationFailed: string[] = [];
+  private readonly unrecorded: string[] = [];
   /** workstreams with a task that did not pass */
   private readonly wsFailed = new Set<string>();
   /** the gates' re-check during an integration, so Ctrl-C reaches it */
@@ -197,6 +200,7 @@ export class Build {
       gatesFailed: this.gatesFailed,
       nonBlockingGateFailures: this.nonBlockingGateFailures,
       integrationFailed: this.integrationFailed,
+      unrecorded: this.unrecorded,
       interrupted: this.interrupted,
       failed: this.counts.failed > 0 || this.gatesFailed.length > 0 || this.integrationFailed.length > 0,
     };
@@ -849,7 +853,9 @@ export class Build {
       }
       if (fixNote !== undefined) {
         // Fixed: the key was of the files before the fix; the next build keys (and records) the fixed ones.
+        this.unrecorded.push(task.fullId);
       } else if (changedDuringRun !== undefined) {
+        this.unrecorded.push(task.fullId);
         this.emit({ type: 'warning', message: `${task.fullId}: ${changedDuringRun} while it ran; result not recorded, it will run again next build` });
       } else if (taskKeyValue !== undefined && parts) {
         this.svc.freshLog.record({ taskId: task.fullId, key: taskKeyValue, outputs, at: this.svc.now() });
@@ -942,7 +948,8 @@ export class Build {
 
   private async hashGlobs(globs: readonly string[], view: FileView): Promise<Array<[string, string]>> {
     if (globs.length === 0) return [];
-    const files = await view.globber.expand(globs);
+    // a consulted expansion: what it was read from goes into the no-op proof
+    const files = await view.globber.expand(globs, { consult: true });
     const digests = await view.hasher.hashFiles(files);
     const out: Array<[string, string]> = [];
     for (const f of files) {

@@ -28,7 +28,7 @@ import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
-import { observingHasher, writeNoopProof } from './noop-proof-writer.js';
+import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
 import { summaryLine, targetLabel } from './summary.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
@@ -55,7 +55,9 @@ export interface InterruptSource {
 
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource): Promise<number> {
   const t0 = Date.now();
-  const opened = await openTargets(io, flags.dir, targets, flags.json);
+  /** what the build's hasher answered, spec files included, for the no-op proof */
+  const observed = new HashObserver();
+  const opened = await openTargets(io, flags.dir, targets, flags.json, { wrapHasher: (h) => observed.wrap(h) });
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
@@ -90,11 +92,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });
   let runLog: RunLog | undefined;
-  /** for the no-op proof: did anything start, and which files did the build hash */
-  let startedAny = false;
-  const hashed = new Set<string>();
   const emit = (ev: RunEvent, output?: string): void => {
-    if (ev.type === 'task-start') startedAny = true;
     runLog?.append(ev);
     reporter.event(ev, output);
   };
@@ -175,7 +173,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     {
       patches,
       root,
-      hasher: observingHasher(hasher, hashed),
+      hasher,
       globber,
       cache,
       freshLog,
@@ -230,7 +228,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await tiered.close();
   }
   if (!flags.dryRun) {
-    await writeNoopProof({
+    const notWritten = await writeNoopProof({
       root,
       uetDir,
       project,
@@ -239,13 +237,16 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       label,
       taskCount,
       outcome,
-      startedAny,
-      hashed,
+      observed,
+      records: (taskId) => freshLog.get(taskId),
       globber,
+      hasher,
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
       startedAt: t0,
     });
+    emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
+    await hasher.flush();
   }
   const durationMs = Date.now() - t0;
   const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';

@@ -44,12 +44,19 @@ export function locateRoot(io: Io, dir: string | undefined): Result<string, Diag
   return ok(root);
 }
 
-export async function openProject(io: Io, dir: string | undefined, opts: { useGraphCache?: boolean } = {}): Promise<Result<OpenProject, Diagnostic[]>> {
+export interface OpenOptions {
+  readonly useGraphCache?: boolean;
+  /** wraps the hasher before anything uses it (the build observes what it hashed, spec files included) */
+  readonly wrapHasher?: (hasher: FileHasher) => FileHasher;
+}
+
+export async function openProject(io: Io, dir: string | undefined, opts: OpenOptions = {}): Promise<Result<OpenProject, Diagnostic[]>> {
   const root = locateRoot(io, dir);
   if (!root.ok) return root;
   const uetDir = path.join(root.value, '.uet');
   fs.mkdirSync(uetDir, { recursive: true });
-  const hasher = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
+  const indexed = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
+  const hasher = opts.wrapHasher ? opts.wrapHasher(indexed) : indexed;
   const loaded = await loadCompiledProject(root.value, uetDir, hasher, { useCache: opts.useGraphCache !== false });
   if (!loaded.ok) {
     await hasher.flush();
@@ -59,8 +66,8 @@ export async function openProject(io: Io, dir: string | undefined, opts: { useGr
 }
 
 /** openProject for a command taking targets: the targets resolved too, or the exit code (the errors printed). */
-export async function openTargets(io: Io, dir: string | undefined, targets: readonly string[], json: boolean): Promise<Result<OpenProject & { targetKeys: string[] }, number>> {
-  const opened = await openProject(io, dir);
+export async function openTargets(io: Io, dir: string | undefined, targets: readonly string[], json: boolean, opts: OpenOptions = {}): Promise<Result<OpenProject & { targetKeys: string[] }, number>> {
+  const opened = await openProject(io, dir, opts);
   if (!opened.ok) return err(specFailed(io, opened.error));
   if (!json) printDiagnostics(io, opened.value.loaded.warnings);
   const targetKeys = resolveTargets(opened.value.loaded.project, targets);

@@ -133,9 +133,17 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
   const freshLog = path.join(uetDir, 'fresh.log');
   const state = signature(statSync(freshLog));
   const stat = statUnder(root, process.cwd(), fastStat(freshLog));
-  const { createHash } = proof.envNames.length > 0 ? await import('node:crypto') : { createHash: undefined };
-  const sha256 = (text: string): string => (createHash ? createHash('sha256').update(text).digest('hex') : '');
-  const mismatch = checkProof(proof, { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256 });
+  // node:crypto is loaded only when something needs hashing (a key variable, a racy file)
+  const { createHash } = proof.envNames.length > 0 || proof.signed.digests.size > 0 ? await import('node:crypto') : { createHash: undefined };
+  const sha256 = (data: string | Buffer): string => (createHash ? createHash('sha256').update(data).digest('hex') : '');
+  const hashFile = (rel: string): string | undefined => {
+    try {
+      return sha256(fs.readFileSync(path.join(root, rel)));
+    } catch {
+      return undefined;
+    }
+  };
+  const mismatch = checkProof(proof, { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, hashFile });
   if (mismatch) return undefined;
 
   const runId = ulid();
@@ -147,7 +155,7 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
     { type: 'run-end', runId, at, status: 'success', counts: proof.counts, durationMs },
   ]);
   for (const w of proof.warnings) io.stderr.write(`${w}\n`);
-  const outcome = { counts: proof.counts, gatesFailed: [], nonBlockingGateFailures: [], integrationFailed: [], interrupted: false, failed: false };
+  const outcome = { counts: proof.counts, gatesFailed: [], nonBlockingGateFailures: [], integrationFailed: [], unrecorded: [], interrupted: false, failed: false };
   io.stdout.write(`${summaryLine(proof.label, proof.tasks, outcome, durationMs, false)}\n`);
   return 0;
 }

@@ -1,15 +1,17 @@
 /**
- * Writing the no-op proof (lib/build/noop-proof.ts) at the end of a build that found every
- * task fresh, and saying which builds can have one at all.
+ * Writing the no-op proof (lib/build/noop-proof.ts) at the end of a successful build, and
+ * saying which builds can have one at all.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
-import type { NoopProof, StatLike } from '../build/noop-proof.js';
-import { envDigest, formatProof, proofFileName, signature, signPaths, statUnder, uetBuildId } from '../build/noop-proof.js';
+import type { NoopProof, SignedEntry } from '../build/noop-proof.js';
+import { RACY_MS, envDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import type { SuccessRecord } from '../cache/types.js';
+import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/compile.js';
-import type { FileHasher, Globber } from '../hash/types.js';
+import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /**
@@ -36,20 +38,43 @@ export function unprovable(project: CompiledProject, plan: ReadonlySet<string>):
   return undefined;
 }
 
-/** Records the paths a build's hasher was asked about, for the proof. */
-export function observingHasher(inner: FileHasher, seen: Set<string>): FileHasher {
-  return {
-    hashFile: (p) => {
-      seen.add(p);
-      return inner.hashFile(p);
-    },
-    hashFiles: (ps) => {
-      for (const p of ps) seen.add(p);
-      return inner.hashFiles(ps);
-    },
-    forget: (p) => inner.forget(p),
-    flush: () => inner.flush(),
-  };
+/**
+ * What a build's hasher answered, per path: the latest digest, and the paths that got two
+ * different answers with no forget() between (a file changed while the build used it). A
+ * forget() (uet wrote the file: outputs, restores) starts the path afresh.
+ */
+export class HashObserver {
+  readonly digests = new Map<string, FileDigest | null>();
+  readonly conflicts = new Set<string>();
+
+  wrap(inner: FileHasher): FileHasher {
+    const seen = (rel: string, d: FileDigest | null): void => {
+      if (this.digests.has(rel) && !sameDigest(this.digests.get(rel)!, d)) this.conflicts.add(rel);
+      this.digests.set(rel, d);
+    };
+    return {
+      hashFile: async (rel) => {
+        const d = await inner.hashFile(rel);
+        seen(rel, d);
+        return d;
+      },
+      hashFiles: async (rels) => {
+        const ds = await inner.hashFiles(rels);
+        for (const [rel, d] of ds) seen(rel, d);
+        return ds;
+      },
+      forget: (rel) => {
+        this.digests.delete(rel);
+        inner.forget(rel);
+      },
+      flush: () => inner.flush(),
+    };
+  }
+}
+
+function sameDigest(a: FileDigest | null, b: FileDigest | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.hash === b.hash && a.size === b.size && a.mode === b.mode;
 }
 
 export interface ProofFacts {
@@ -61,10 +86,12 @@ export interface ProofFacts {
   readonly label: string;
   readonly taskCount: number;
   readonly outcome: BuildOutcome;
-  /** did anything start (a task, a gate's command)? */
-  readonly startedAny: boolean;
-  readonly hashed: ReadonlySet<string>;
+  readonly observed: HashObserver;
+  /** each task's recorded success (the freshness log) */
+  readonly records: (taskId: string) => SuccessRecord | undefined;
   readonly globber: Globber;
+  /** the build's hasher: re-reads what changed during the build (its stat index vouches for the rest) */
+  readonly hasher: FileHasher;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly warnings: readonly string[];
   readonly startedAt: number;
@@ -72,43 +99,43 @@ export interface ProofFacts {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-export const statForProof = (abs: string): StatLike | undefined => fs.statSync(abs, { throwIfNoEntry: false });
+const statQuiet = (abs: string): StatLike | undefined => {
+  try {
+    return fs.statSync(abs, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+};
 
 /**
- * Writes the proof when this build was a no-op that stats can vouch for; otherwise removes any
- * older proof for these targets. Returns why none was written (for tests), or undefined.
+ * Writes the proof after a successful build whose result stats can vouch for; otherwise removes
+ * any older proof for these targets. Returns why none was written, or undefined.
  */
 export async function writeNoopProof(f: ProofFacts): Promise<string | undefined> {
   const file = path.join(f.uetDir, 'noop', proofFileName(f.targets));
-  const why = whyNoProof(f);
-  if (why !== undefined) {
-    fs.rmSync(file, { force: true });
-    return why;
-  }
-  const signed = signPaths(consultedPaths(f), statUnder(f.root, process.cwd(), statForProof), f.startedAt);
-  if (!signed.ok) {
-    fs.rmSync(file, { force: true });
-    return `${signed.racy} changed too recently`;
-  }
+  fs.rmSync(file, { force: true });
+  const why = whyNoProof(f) ?? (await signConsulted(f));
+  if (typeof why === 'string') return why;
   const envNames = [...keyEnvNames(f.project, f.plan)].sort();
+  const counts: Record<TaskStatus, number> = { fresh: f.taskCount, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   const proof: NoopProof = {
     uet: uetBuildId(),
     root: f.root,
     targets: f.targets,
     envNames,
     envDigest: envDigest(envNames, f.env, sha256),
-    state: signature(statForProof(path.join(f.uetDir, 'fresh.log'))),
+    state: signature(statQuiet(path.join(f.uetDir, 'fresh.log'))),
     label: f.label,
     tasks: f.taskCount,
-    counts: f.outcome.counts,
+    counts,
     warnings: f.warnings,
-    signed: signed.signed,
+    signed: signEntries(why),
   };
-  const text = formatProof(proof);
-  if (text === undefined) return 'a path holds a newline';
+  const bytes = formatProof(proof);
+  if (bytes === undefined) return 'a path holds a newline';
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    await writeFileAtomic(file, text);
+    await writeFileAtomic(file, bytes);
   } catch {
     // only a shortcut: the next build decides task by task
     return 'could not write it';
@@ -119,13 +146,85 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
 function whyNoProof(f: ProofFacts): string | undefined {
   const o = f.outcome;
   if (o.failed || o.interrupted || o.nonBlockingGateFailures.length > 0) return 'the build did not succeed';
-  if (f.startedAny || o.counts.fresh !== f.taskCount) return 'something ran';
+  if (o.unrecorded.length > 0) return `${o.unrecorded[0]} will run again`;
+  if (o.counts.fresh + o.counts.ran + o.counts.restored !== f.taskCount) return 'not every task succeeded';
+  if (f.observed.conflicts.size > 0) return `${[...f.observed.conflicts][0]} changed while the build used it`;
+  const { unstable } = f.globber.consulted();
+  if (unstable.length > 0) return `${unstable[0]} changed while the build listed it`;
   return unprovable(f.project, f.plan);
 }
 
-function consultedPaths(f: ProofFacts): string[] {
+/**
+ * Every consulted path with its stat now, checked against what the build saw:
+ * - a folder a glob listed must have the stat it had just before that listing, from a change
+ *   well before that listing;
+ * - a path looked up by stat must still exist, or still not;
+ * - every task must have a recorded success;
+ * - a file must have the content the build hashed (or recorded, for outputs): stats vouch for files unchanged since well
+ *   before the build; one changed later is hashed again now (through the stat index) and
+ *   compared, and keeps its digest in the proof while its stat is racy;
+ * - spec folders must be unchanged since well before the build.
+ * The entries, or why there is no proof.
+ */
+async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | string> {
+  const stat = statUnder(f.root, process.cwd(), statQuiet);
+  const stableBefore = f.startedAt - RACY_MS;
+  const changedSince = (st: StatLike, t: number): boolean => Math.max(st.mtimeMs, st.ctimeMs) >= t;
+  const entries = new Map<string, SignedEntry>();
   const { dirs, probed } = f.globber.consulted();
-  return [...f.hashed, ...dirs, ...probed, ...f.project.spec.specFiles, ...specFolders(f.root, f.project)];
+  for (const [rel, listed] of dirs) {
+    const now = stat(rel);
+    if (signature(now) !== signature(listed.stat)) return `folder ${rel || '.'} changed after it was listed`;
+    // a folder has no digest to fall back on: a change in the tick of its listing could keep its stat
+    if (now !== undefined && changedSince(now, listed.at - RACY_MS)) return `folder ${rel || '.'} changed just before it was listed`;
+    entries.set(rel, { stat: now });
+  }
+  for (const [rel, existed] of probed) {
+    const now = stat(rel);
+    if ((now !== undefined) !== existed) return `${rel} appeared or vanished during the build`;
+    if (!entries.has(rel)) entries.set(rel, { stat: now });
+  }
+  // what the next build will compare: every recorded output (a restored leaf's outputs were
+  // never hashed by this build), and everything this build hashed
+  const files = new Map(f.observed.digests);
+  for (const key of f.plan) {
+    const attrs = f.project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') continue;
+    const rec = f.records(attrs.task.fullId);
+    if (!rec) return `${attrs.task.fullId} has no recorded success`;
+    for (const o of rec.outputs) {
+      const recorded: FileDigest = { hash: o.hash, size: o.size, mode: o.mode };
+      const seen = files.get(o.path);
+      if (seen !== undefined && !sameDigest(seen, recorded)) return `${o.path} changed after ${attrs.task.fullId} recorded it`;
+      files.set(o.path, recorded);
+    }
+  }
+  const writtenAt = Date.now();
+  for (const [rel, seen] of files) {
+    const now = stat(rel);
+    if (seen === null) {
+      if (now !== undefined && (now.mode & fs.constants.S_IFMT) === fs.constants.S_IFREG) return `${rel} appeared during the build`;
+      entries.set(rel, { stat: now });
+      continue;
+    }
+    if (now === undefined) return `${rel} vanished during the build`;
+    if (!changedSince(now, stableBefore)) {
+      entries.set(rel, { stat: now });
+      continue;
+    }
+    const again = await f.hasher.hashFile(rel);
+    const after = stat(rel);
+    if (!again || !sameDigest(again, seen) || signature(after) !== signature(now)) return `${rel} changed after the build read it`;
+    entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: again.hash } : { stat: now });
+  }
+  // spec files were hashed (checking the graph cache) like any file; their folders were listed
+  // by the spec loader, which keeps no stats: they must be unchanged since well before the build
+  for (const rel of specFolders(f.root, f.project)) {
+    const now = stat(rel);
+    if (now !== undefined && changedSince(now, stableBefore)) return `spec folder ${rel} changed too recently`;
+    entries.set(rel, { stat: now });
+  }
+  return entries;
 }
 
 /**

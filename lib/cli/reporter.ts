@@ -165,6 +165,9 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'cache-stats':
         case 'noop-proof':
           return;
+        case 'proof-written':
+          if (opts.verbosity === 'verbose' && !ev.written) print(pc.dim(`no-op proof not written: ${ev.reason ?? 'unknown'}`));
+          return;
         default:
           assertNever(ev, 'event');
       }

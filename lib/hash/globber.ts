@@ -1,7 +1,7 @@
 import { promises as fsp, readdirSync, statSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import type { Globber } from './types.js';
+import type { GlobConsultation, Globber, StatLike } from './types.js';
 
 /**
  * Glob expansion over one memoised view of the tree.
@@ -65,6 +65,15 @@ interface Entry {
 interface Listing {
   readonly entries: readonly Entry[];
   readonly byName: ReadonlyMap<string, Entry>;
+  /** the folder's stat just before it was read, and when (for the no-op proof) */
+  readonly stat?: StatLike;
+  readonly at: number;
+}
+
+/** What one pattern's matches were read from: the listings used, and the paths stat'ed instead. */
+interface Deps {
+  readonly dirs: Map<string, Listing>;
+  readonly probes: Map<string, boolean>;
 }
 
 type Matcher = (s: string) => boolean;
@@ -87,11 +96,12 @@ type Plan =
 interface Matches {
   readonly files: readonly string[];
   readonly plain: boolean;
+  readonly deps: Deps;
 }
 
 const PM_OPTS = { dot: false, windows: false } as const;
 const MAYBE_MAGIC = /[*?[\]{}()!+@\\]/;
-const EMPTY: Listing = { entries: [], byName: new Map() };
+const EMPTY: Listing = { entries: [], byName: new Map(), at: 0 };
 
 class TreeGlobber implements Globber {
   private listings = new Map<string, Promise<Listing>>();
@@ -103,8 +113,10 @@ class TreeGlobber implements Globber {
   private readonly segMatchers = new Map<string, Matcher>();
   private readonly plans = new Map<string, Plan>();
   private readonly excluders = new Map<string, Matcher>();
-  private readonly listedDirs = new Set<string>();
-  private readonly probedPaths = new Set<string>();
+  /** what expansions asked to be recorded (`consult`) depended on */
+  private readonly listedDirs = new Map<string, { readonly stat: StatLike | undefined; readonly at: number }>();
+  private readonly probedPaths = new Map<string, boolean>();
+  private readonly unstable = new Set<string>();
 
   private readonly ignoreNames: readonly string[];
   private readonly ignorePaths: readonly string[];
@@ -121,8 +133,8 @@ class TreeGlobber implements Globber {
     });
   }
 
-  consulted(): { readonly dirs: readonly string[]; readonly probed: readonly string[] } {
-    return { dirs: [...this.listedDirs], probed: [...this.probedPaths] };
+  consulted(): GlobConsultation {
+    return { dirs: this.listedDirs, probed: this.probedPaths, unstable: [...this.unstable] };
   }
 
   invalidate(): void {
@@ -161,7 +173,7 @@ class TreeGlobber implements Globber {
     this.reals = new Map();
   }
 
-  async expand(globs: readonly string[]): Promise<string[]> {
+  async expand(globs: readonly string[], opts: { consult?: boolean } = {}): Promise<string[]> {
     const include: Promise<Matches>[] = [];
     const exclude: Matcher[] = [];
     for (const g of globs) {
@@ -173,6 +185,7 @@ class TreeGlobber implements Globber {
       }
     }
     const lists = await Promise.all(include);
+    if (opts.consult === true) for (const m of lists) this.record(m.deps);
     // each list is already sorted: merging costs a comparison per file, sorting the union many
     let files: string[] = lists.length === 0 ? [] : [...(lists[0] as Matches).files];
     let plain = lists.length === 0 || (lists[0] as Matches).plain;
@@ -185,31 +198,44 @@ class TreeGlobber implements Globber {
     return files;
   }
 
+  private record(deps: Deps): void {
+    for (const [dir, l] of deps.dirs) {
+      const earlier = this.listedDirs.get(dir);
+      if (earlier && !sameStat(earlier.stat, l.stat)) this.unstable.add(dir);
+      this.listedDirs.set(dir, { stat: l.stat, at: l.at });
+    }
+    for (const [rel, exists] of deps.probes) {
+      if (this.probedPaths.get(rel) === !exists) this.unstable.add(rel);
+      this.probedPaths.set(rel, exists);
+    }
+  }
+
   private expandOne(glob: string): Promise<Matches> {
     let p = this.results.get(glob);
     if (!p) {
-      p = this.run(this.plan(glob)).then(sortMatches);
+      const deps: Deps = { dirs: new Map(), probes: new Map() };
+      p = this.run(this.plan(glob), deps).then((files) => sortMatches(files, deps));
       this.results.set(glob, p);
     }
     return p;
   }
 
-  private async run(plan: Plan): Promise<string[]> {
+  private async run(plan: Plan, deps: Deps): Promise<string[]> {
     switch (plan.t) {
       case 'none':
         return [];
       case 'literal':
-        return (await this.kindOf(plan.path)) === 'file' ? [plan.path] : [];
+        return (await this.kindOf(plan.path, deps)) === 'file' ? [plan.path] : [];
       case 'segments': {
-        if (plan.base !== '' && (await this.kindOf(plan.base)) !== 'dir') return [];
+        if (plan.base !== '' && (await this.kindOf(plan.base, deps)) !== 'dir') return [];
         const out: string[] = [];
-        await this.walk(plan, plan.base, 0, out, new Set());
+        await this.walk(plan, plan.base, 0, out, new Set(), deps);
         return out;
       }
       case 'full': {
-        if (plan.base !== '' && (await this.kindOf(plan.base)) !== 'dir') return [];
+        if (plan.base !== '' && (await this.kindOf(plan.base, deps)) !== 'dir') return [];
         const out: string[] = [];
-        await this.walkAll(plan, plan.base, out);
+        await this.walkAll(plan, plan.base, out, deps);
         return out;
       }
     }
@@ -273,7 +299,7 @@ class TreeGlobber implements Globber {
     return m;
   }
 
-  private async walk(plan: Extract<Plan, { t: 'segments' }>, dir: string, i: number, out: string[], seen: Set<string>): Promise<void> {
+  private async walk(plan: Extract<Plan, { t: 'segments' }>, dir: string, i: number, out: string[], seen: Set<string>, deps: Deps): Promise<void> {
     // several `**` can reach one folder at one step along different paths: visit it once
     const visit = `${i}\0${dir}`;
     if (seen.has(visit)) return;
@@ -283,16 +309,17 @@ class TreeGlobber implements Globber {
     const last = i === plan.segs.length - 1;
     if (seg.t === 'lit') {
       const rel = join(dir, seg.name);
-      const kind = await this.kindOf(rel);
+      const kind = await this.kindOf(rel, deps);
       if (last) {
         if (kind === 'file') out.push(rel);
       } else if (kind === 'dir') {
-        await this.walk(plan, rel, i + 1, out, seen);
+        await this.walk(plan, rel, i + 1, out, seen, deps);
       }
       return;
     }
 
     const listing = await this.list(dir);
+    deps.dirs.set(dir, listing);
     const work: Promise<void>[] = [];
     if (seg.t === 'match') {
       for (const e of listing.entries) {
@@ -300,17 +327,17 @@ class TreeGlobber implements Globber {
         if (last) {
           if (e.kind === 'file') out.push(join(dir, e.name));
         } else if (e.kind === 'dir') {
-          work.push(this.enter(dir, e, (child) => this.walk(plan, child, i + 1, out, seen)));
+          work.push(this.enter(dir, e, (child) => this.walk(plan, child, i + 1, out, seen, deps)));
         }
       }
     } else {
-      if (!last) work.push(this.walk(plan, dir, i + 1, out, seen));
+      if (!last) work.push(this.walk(plan, dir, i + 1, out, seen, deps));
       for (const e of listing.entries) {
         if (e.name.charCodeAt(0) === 0x2e /* . */) continue;
         if (e.kind === 'file') {
           if (last) out.push(join(dir, e.name));
         } else if (e.kind === 'dir' && !ignored(plan.ignore, dir, e.name)) {
-          work.push(this.enter(dir, e, (child) => this.walk(plan, child, i, out, seen)));
+          work.push(this.enter(dir, e, (child) => this.walk(plan, child, i, out, seen, deps)));
         }
       }
     }
@@ -318,15 +345,16 @@ class TreeGlobber implements Globber {
   }
 
   /** every file under `dir`, tested against the whole pattern */
-  private async walkAll(plan: Extract<Plan, { t: 'full' }>, dir: string, out: string[]): Promise<void> {
+  private async walkAll(plan: Extract<Plan, { t: 'full' }>, dir: string, out: string[], deps: Deps): Promise<void> {
     const listing = await this.list(dir);
+    deps.dirs.set(dir, listing);
     const work: Promise<void>[] = [];
     for (const e of listing.entries) {
       const rel = join(dir, e.name);
       if (e.kind === 'file') {
         if (plan.test(rel)) out.push(rel);
       } else if (e.kind === 'dir' && !ignored(plan.ignore, dir, e.name)) {
-        work.push(this.enter(dir, e, (child) => this.walkAll(plan, child, out)));
+        work.push(this.enter(dir, e, (child) => this.walkAll(plan, child, out, deps)));
       }
     }
     await Promise.all(work);
@@ -376,7 +404,9 @@ class TreeGlobber implements Globber {
 
   private async readListing(dir: string): Promise<Listing> {
     const abs = path.join(this.root, dir);
-    this.listedDirs.add(dir);
+    // stat'ed before it is read: a change after the stat shows as a different stat later
+    const at = Date.now();
+    const before = statQuiet(abs);
     let dirents: Dirent[];
     try {
       // Synchronous on purpose: a listing is one syscall served from the kernel's dentry cache,
@@ -385,7 +415,7 @@ class TreeGlobber implements Globber {
       dirents = readdirSync(abs, { withFileTypes: true });
     } catch {
       // vanished, not a folder, or unreadable: it holds no files we can hash
-      return EMPTY;
+      return { ...EMPTY, ...(before ? { stat: before } : {}), at };
     }
     const entries = await Promise.all(
       dirents.map(async (d): Promise<Entry> => {
@@ -397,7 +427,7 @@ class TreeGlobber implements Globber {
         return { name: d.name, kind: await statKind(path.join(abs, d.name)), link: false };
       }),
     );
-    return { entries, byName: new Map(entries.map((e) => [e.name, e])) };
+    return { entries, byName: new Map(entries.map((e) => [e.name, e])), ...(before ? { stat: before } : {}), at };
   }
 
   /**
@@ -405,22 +435,43 @@ class TreeGlobber implements Globber {
    * ten thousand literal inputs spread over a hundred folders cost a hundred readdirs rather
    * than ten thousand stats, and the answer uses the name's exact case.
    */
-  private async kindOf(rel: string): Promise<Kind | 'none'> {
+  private async kindOf(rel: string, deps: Deps): Promise<Kind | 'none'> {
     const slash = rel.lastIndexOf('/');
     const dir = slash < 0 ? '' : rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     const listing = this.settled.get(dir);
-    if (listing) return listing.byName.get(name)?.kind ?? 'none';
+    if (listing) {
+      deps.dirs.set(dir, listing);
+      return listing.byName.get(name)?.kind ?? 'none';
+    }
     // Not listed (yet, or since a task wrote there): one stat is far cheaper than listing a
     // folder that every task of a build writes into and so invalidates.
-    this.probedPaths.add(rel);
-    try {
-      const st = statSync(path.join(this.root, rel));
-      return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
-    } catch {
-      return 'none';
-    }
+    const kind = probeKind(path.join(this.root, rel));
+    deps.probes.set(rel, kind !== 'none');
+    return kind;
   }
+}
+
+function probeKind(abs: string): Kind | 'none' {
+  try {
+    const st = statSync(abs);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+  } catch {
+    return 'none';
+  }
+}
+
+function statQuiet(abs: string): StatLike | undefined {
+  try {
+    return statSync(abs, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function sameStat(a: StatLike | undefined, b: StatLike | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode;
 }
 
 async function statKind(abs: string): Promise<Kind> {
@@ -464,9 +515,9 @@ function parentOf(rel: string): string | undefined {
 // any UTF-16 unit from a surrogate up: the only range where `<` disagrees with byte order
 const NOT_PLAIN = /[\uD800-\uFFFF]/;
 
-function sortMatches(files: string[]): Matches {
+function sortMatches(files: string[], deps: Deps): Matches {
   const plain = !files.some((f) => NOT_PLAIN.test(f));
-  return { files: plain ? files.sort() : files.sort(compareBytes), plain };
+  return { files: plain ? files.sort() : files.sort(compareBytes), plain, deps };
 }
 
 function compareUnits(a: string, b: string): number {

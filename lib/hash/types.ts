@@ -26,12 +26,33 @@ export interface FileHasher {
  * and shared across calls, so expanding 10,000 tasks' globs walks the tree once.
  */
 export interface Globber {
-  /** files (not folders) matching any of the globs, root-relative, sorted in byte order, no duplicates */
-  expand(globs: readonly string[]): Promise<string[]>;
+  /**
+   * files (not folders) matching any of the globs, root-relative, sorted in byte order, no
+   * duplicates; with `consult`, what the answer was read from is recorded (see consulted())
+   */
+  expand(globs: readonly string[], opts?: { consult?: boolean }): Promise<string[]>;
   /** drop every cached listing (the tree may have changed anywhere) */
   invalidate(): void;
   /** drop the cached listings that writing files matching these globs could change (after a task wrote its outputs) */
   invalidateUnder(globs: readonly string[]): void;
-  /** what the expansions so far depended on: the folders listed, and the paths looked up by stat instead */
-  consulted(): { readonly dirs: readonly string[]; readonly probed: readonly string[] };
+  /** what the `consult` expansions so far were read from */
+  consulted(): GlobConsultation;
+}
+
+/** The part of a stat that says whether a path changed (the no-op proof compares it). */
+export interface StatLike {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
+  readonly mode: number;
+}
+
+export interface GlobConsultation {
+  /** each folder listed: its stat taken just before its (latest) listing (undefined: it did not exist), and when */
+  readonly dirs: ReadonlyMap<string, { readonly stat: StatLike | undefined; readonly at: number }>;
+  /** paths looked up by stat instead of a listing: did they exist (latest answer) */
+  readonly probed: ReadonlyMap<string, boolean>;
+  /** folders listed twice with different stats, paths probed twice with different answers */
+  readonly unstable: readonly string[];
 }

@@ -76,6 +76,32 @@ test('under max_size nothing is pruned; uet cache prune applies a lowered limit'
   }
 });
 
+test('under max_size a build adds to the size estimate instead of listing the cache; past it, it prunes', async () => {
+  const dir = project('  max_size: 700KB\n');
+  const pruned = async (mode: string): Promise<boolean> => {
+    fs.rmSync(path.join(dir, 'runs.log'), { force: true });
+    assert.is((await runUet(dir, ['clean'])).code, 0);
+    const r = await runUet(dir, ['build', '--json'], { env: { MODE: mode } });
+    assert.is(r.code, 0, r.stderr);
+    const stats = r.stdout.split('\n').filter((l) => l.includes('"cache-stats"'));
+    assert.is(stats.length, 1, r.stdout);
+    return stats[0]!.includes('"pruned"');
+  };
+  const usage = (): { bytes: number } => JSON.parse(fs.readFileSync(path.join(dir, 'cache', 'usage.json'), 'utf8')) as { bytes: number };
+  try {
+    assert.ok(await pruned('1'), 'no estimate yet: the first build counts');
+    const counted = usage().bytes;
+    assert.ok(counted >= 3 * 100 * 1024, `counted ${counted}`);
+    assert.not.ok(await pruned('1'), 'restoring adds nothing');
+    assert.not.ok(await pruned('2'), 'MODE=2 adds 300 KB: 600 KB, under 700 KB');
+    assert.ok(usage().bytes >= counted + 3 * 100 * 1024, 'what it stored was added to the estimate');
+    assert.ok(await pruned('3'), 'MODE=3 would make 900 KB: prune');
+    assert.ok(usage().bytes <= 700 * 1024, 'the estimate restarts from the count');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('max_age prunes entries unused for longer', async () => {
   const dir = project('  max_age: 1s\n');
   try {

@@ -11,6 +11,8 @@ import { openRemoteStore } from './remote.js';
 import { openCacheStore, parseStoredEntry } from './store.js';
 import { TieredCacheStore } from './tiered.js';
 import type { CacheFailure } from './types.js';
+import type { LocalStore } from './store.js';
+import { pruneDue, readUsage, writeUsage } from './usage.js';
 
 export const REMOTE_CACHE_ENV = 'UET_REMOTE_CACHE';
 
@@ -51,11 +53,27 @@ export async function openProjectCache(
   });
 }
 
-/** least-recently-used pruning to the config's limits (max_size defaults to 5 GB) */
-export function pruneProjectCache(root: string, config: ConfigSpec, protect: ReadonlySet<string>, now: number): Promise<Result<PruneReport, CacheFailure>> {
-  return prune(
-    path.join(root, config.cache.dir),
-    { maxSize: config.cache.maxSize ?? DEFAULT_MAX_SIZE, ...(config.cache.maxAge !== undefined ? { maxAge: config.cache.maxAge } : {}), protect, now },
-    parseStoredEntry,
-  );
+function limitsOf(config: ConfigSpec): { maxSize: number; maxAge?: number } {
+  return { maxSize: config.cache.maxSize ?? DEFAULT_MAX_SIZE, ...(config.cache.maxAge !== undefined ? { maxAge: config.cache.maxAge } : {}) };
+}
+
+/** least-recently-used pruning to the config's limits (max_size defaults to 5 GB); the size estimate restarts from its count */
+export async function pruneProjectCache(root: string, config: ConfigSpec, protect: ReadonlySet<string>, now: number): Promise<Result<PruneReport, CacheFailure>> {
+  const dir = path.join(root, config.cache.dir);
+  const pruned = await prune(dir, { ...limitsOf(config), protect, now }, parseStoredEntry);
+  if (pruned.ok) await writeUsage(dir, { bytes: pruned.value.bytesKept, prunedAt: now });
+  return pruned;
+}
+
+/**
+ * After a build that stored or restored: prune when due (lib/cache/usage.ts), else add what it
+ * stored to the size estimate. undefined when no prune ran.
+ */
+export async function maintainProjectCache(root: string, config: ConfigSpec, local: LocalStore, now: number): Promise<Result<PruneReport, CacheFailure> | undefined> {
+  const dir = path.join(root, config.cache.dir);
+  const usage = readUsage(dir);
+  const added = local.addedBytes();
+  if (pruneDue(usage, added, limitsOf(config), now)) return pruneProjectCache(root, config, local.touched(), now);
+  if (added > 0 && usage) await writeUsage(dir, { bytes: usage.bytes + added, prunedAt: usage.prunedAt });
+  return undefined;
 }

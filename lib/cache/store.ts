@@ -35,6 +35,8 @@ export interface LocalStore extends CacheStore {
   openBlob(hash: string, size: number): NodeJS.ReadableStream & AsyncIterable<Buffer>;
   /** keys read (hits) or written by this process: they must survive a prune at the end of the build */
   touched(): ReadonlySet<string>;
+  /** bytes of the blobs this process added (not those already present) */
+  addedBytes(): number;
   /** records when the touched entries were last used (for least-recently-used pruning) */
   close(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export class CacacheKeyvStore extends EventEmitter {
 class LocalCacheStore implements LocalStore {
   private readonly entries: Keyv<unknown>;
   private readonly used = new Set<string>();
+  private added = 0;
 
   constructor(readonly dir: string) {
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
@@ -128,6 +131,10 @@ class LocalCacheStore implements LocalStore {
 
   touched(): ReadonlySet<string> {
     return this.used;
+  }
+
+  addedBytes(): number {
+    return this.added;
   }
 
   async close(): Promise<void> {
@@ -256,6 +263,7 @@ class LocalCacheStore implements LocalStore {
       } else {
         await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
       }
+      this.added += o.size;
       return ok(undefined);
     } catch (e) {
       if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
@@ -271,6 +279,7 @@ class LocalCacheStore implements LocalStore {
     try {
       if (await this.alreadyStored(key, integrity, data.length)) return ok(undefined);
       await cacache.put(this.dir, key, data, { integrity, algorithms: ['sha256'], size: data.length });
+      this.added += data.length;
       return ok(undefined);
     } catch (e) {
       return err({ reason: 'io', detail: `storing log: ${describe(e)}` });

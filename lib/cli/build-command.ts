@@ -217,11 +217,11 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await executor.close();
   }
   if (tiered) {
-    const { pruneProjectCache } = await import('../cache/open.js');
+    const { maintainProjectCache } = await import('../cache/open.js');
     // under the project lock, after every store has landed; what this build used stays
     // (a build that stored nothing cannot have grown the cache: a no-op does not list it)
     const grew = outcome.counts.ran + outcome.counts.restored > 0 || config.cache.maxAge !== undefined;
-    const pruned = flags.dryRun || !grew ? undefined : await pruneProjectCache(root, config, tiered.local.touched(), Date.now());
+    const pruned = flags.dryRun || !grew ? undefined : await maintainProjectCache(root, config, tiered.local, Date.now());
     if (pruned && !pruned.ok) emit({ type: 'warning', runId, at: Date.now(), message: `cache not pruned: ${pruned.error.detail}` });
     const p = pruned?.ok ? pruned.value : undefined;
     emit({ type: 'cache-stats', runId, at: Date.now(), ...tiered.stats(), ...(p ? { pruned: { entries: p.entriesRemoved, bytes: p.bytesRemoved, keptBytes: p.bytesKept } } : {}) });

@@ -1,0 +1,50 @@
+/**
+ * The local cache's size without listing it. Pruning must read every index entry (a 10,000-entry
+ * cache: ~20 s), so a build does not prune after every store: `usage.json` beside the cacache
+ * folders holds what the last full prune counted, plus the bytes of every blob stored since.
+ * Blobs shared between entries are stored once, so the sum never undercounts; the limit holds.
+ *
+ * A prune is due when that estimate passes max_size, when a quarter of max_age has passed since
+ * the last one (so no entry outlives max_age by more than a quarter of it), when there is no
+ * estimate, and at least daily (another project sharing the folder adds bytes this one does not
+ * see).
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+
+export const USAGE_FILE = 'usage.json';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface CacheUsage {
+  /** blob bytes, at most (see above) */
+  readonly bytes: number;
+  /** ms since epoch of the last full prune */
+  readonly prunedAt: number;
+}
+
+export function readUsage(dir: string): CacheUsage | undefined {
+  try {
+    const u = JSON.parse(readFileSync(path.join(dir, USAGE_FILE), 'utf8')) as Partial<CacheUsage>;
+    return typeof u.bytes === 'number' && typeof u.prunedAt === 'number' ? { bytes: u.bytes, prunedAt: u.prunedAt } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Best effort: without the file the next build prunes (and counts) again. */
+export async function writeUsage(dir: string, usage: CacheUsage): Promise<void> {
+  try {
+    await writeFileAtomic(path.join(dir, USAGE_FILE), JSON.stringify(usage));
+  } catch {
+    // a folder we cannot write to: the next build simply prunes
+  }
+}
+
+export function pruneDue(usage: CacheUsage | undefined, addedBytes: number, limits: { readonly maxSize: number; readonly maxAge?: number }, now: number): boolean {
+  if (usage === undefined) return true;
+  if (usage.bytes + addedBytes > limits.maxSize) return true;
+  const since = now - usage.prunedAt;
+  if (limits.maxAge !== undefined && since >= limits.maxAge / 4) return true;
+  return since >= DAY_MS || since < 0;
+}

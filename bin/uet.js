@@ -5,8 +5,8 @@ import { tryNoopFastPath } from '../dist/lib/cli/noop-fast-path.js';
 
 const argv = process.argv.slice(2);
 const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr });
-if (fast !== undefined) process.exitCode = fast;
+if (fast.kind === 'done') process.exitCode = fast.code;
 else {
   const { main } = await import('../dist/lib/cli/main.js');
-  process.exitCode = await main(argv);
+  process.exitCode = await main(argv, undefined, undefined, fast.hint);
 }

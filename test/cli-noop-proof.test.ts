@@ -183,6 +183,34 @@ test('a deleted output, a new file matching a glob, a hashed variable and a spec
   }
 });
 
+test('when only some files changed, only the tasks they reach are examined; the next build is a no-op again', async () => {
+  const dir = await settledProject();
+  try {
+    await withProof(dir);
+    writeText(dir, 'src/more/x.txt', 'X\n');
+    const r = await build(dir);
+    assert.equal(ran(dir), ['all']);
+    assert.is(readText(dir, 'out/all.txt'), 'X\n');
+    assert.match(r.stdout.trim().split('\n').pop()!, /^t: 3 tasks — 2 fresh, 0 restored, 1 ran, 0 failed/);
+    const log = await runUet(dir, ['runs', 'last']);
+    assert.match(log.stdout, /no-op {4}2 tasks unchanged since the last build \(only src\/more\/x\.txt changed\): not examined/);
+    // a hand-edited output reaches the task that wrote it, and what depends on it
+    writeText(dir, 'out/a.txt', 'edited\n');
+    await build(dir);
+    assert.is(readText(dir, 'out/a.txt'), 'hello\n', 'restored');
+    assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
+    // the proof those builds left covers the whole plan
+    await build(dir);
+    assert.ok(await lastWasFastPath(dir));
+    writeText(dir, 'src/a.txt', 'bye\n');
+    await build(dir);
+    assert.equal(ran(dir), ['gen', 'upper']);
+    assert.is(readText(dir, 'out/A.txt'), 'BYE\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('--json, --verbose, --dry-run and --force never take the fast path; other targets have their own proof', async () => {
   const dir = await settledProject();
   try {

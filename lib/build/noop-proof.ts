@@ -85,6 +85,19 @@ export interface SignedEntry {
   readonly digest?: string;
 }
 
+/** The entries of a proof again (a build that decided only some tasks keeps the others'). */
+export function entriesOf(signed: SignedPaths): Map<string, SignedEntry> {
+  const out = new Map<string, SignedEntry>();
+  signed.paths.forEach((rel, i) => {
+    const j = i * SIG_FIELDS;
+    const s = signed.sigs;
+    const stat = s[j] === -1 ? undefined : { size: s[j]!, mtimeMs: s[j + 1]!, ctimeMs: s[j + 2]!, ino: s[j + 3]!, mode: s[j + 4]! };
+    const digest = signed.digests.get(i);
+    out.set(rel, digest !== undefined ? { stat, digest } : { stat });
+  });
+  return out;
+}
+
 export function signEntries(entries: ReadonlyMap<string, SignedEntry>): SignedPaths {
   const paths = [...entries.keys()].sort();
   const sigs = new Float64Array(paths.length * SIG_FIELDS);
@@ -232,6 +245,16 @@ function isHeader(h: unknown): h is Header {
   );
 }
 
+/**
+ * What the fast path learned when a proof failed only on some files: the full build may then
+ * decide only the tasks those files reach, the rest being fresh as the proof says.
+ */
+export interface ProofHint {
+  readonly proof: NoopProof;
+  /** root-relative files (never folders) whose stat or content changed */
+  readonly changed: readonly string[];
+}
+
 /** Why a proof does not hold, as data. */
 export type ProofMismatch =
   | { readonly kind: 'uet' }
@@ -256,24 +279,49 @@ export interface ProofContext {
 
 /** undefined when the proof holds: every path, the log and the environment as recorded. */
 export function checkProof(p: NoopProof, ctx: ProofContext): ProofMismatch | undefined {
+  const header = headerMismatch(p, ctx);
+  if (header) return header;
+  const first = changedPaths(p, ctx, 1)[0];
+  return first === undefined ? undefined : { kind: 'path', path: first.path };
+}
+
+/** A path whose stat or content differs from the proof's; `folder` when it is or was a folder. */
+export interface ChangedPath {
+  readonly path: string;
+  readonly folder: boolean;
+}
+
+/** Everything but the paths: the uet, the root, the targets, the freshness log, the environment. */
+export function headerMismatch(p: NoopProof, ctx: ProofContext): ProofMismatch | undefined {
   if (p.uet !== ctx.uet) return { kind: 'uet' };
   if (p.root !== ctx.root) return { kind: 'root' };
   if (p.targets.length !== ctx.targets.length || p.targets.some((t, i) => t !== ctx.targets[i])) return { kind: 'targets' };
   if (p.state !== ctx.state) return { kind: 'state' };
   if (envDigest(p.envNames, ctx.env, ctx.sha256) !== p.envDigest) return { kind: 'env' };
+  return undefined;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+/** The paths that changed since the proof, up to `limit` of them (stat'ing stops there). */
+export function changedPaths(p: NoopProof, ctx: ProofContext, limit = Infinity): ChangedPath[] {
+  const out: ChangedPath[] = [];
   const { paths, sigs } = p.signed;
-  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
+  for (let i = 0, j = 0; i < paths.length && out.length < limit; i++, j += SIG_FIELDS) {
     const rel = paths[i]!;
     const st = ctx.stat(rel);
     const same =
       st === undefined
         ? sigs[j] === -1
         : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
-    if (!same) return { kind: 'path', path: rel };
+    if (!same) out.push({ path: rel, folder: (st !== undefined && (st.mode & S_IFMT) === S_IFDIR) || (sigs[j] !== -1 && ((sigs[j + 4] ?? 0) & S_IFMT) === S_IFDIR) });
   }
   for (const [i, digest] of p.signed.digests) {
+    if (out.length >= limit) break;
     const rel = paths[i];
-    if (rel === undefined || ctx.hashFile(rel) !== digest) return { kind: 'path', path: rel ?? '?' };
+    if (rel === undefined) return [{ path: '?', folder: true }];
+    if (!out.some((c) => c.path === rel) && ctx.hashFile(rel) !== digest) out.push({ path: rel, folder: false });
   }
-  return undefined;
+  return out;
 }

@@ -99,6 +99,12 @@ class LocalCacheStore implements LocalStore {
   private readonly entries: Keyv<unknown>;
   private readonly used = new Set<string>();
   private added = 0;
+  /**
+   * Blobs this process stored or found with their index key: asked again (the empty log of
+   * nearly every task, an output two tasks share), they cost no lookup. Only this store removes
+   * blobs during a build (a corrupt one, dropCorrupt); pruning and verify run after it.
+   */
+  private readonly present = new Set<string>();
 
   constructor(readonly dir: string) {
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
@@ -246,6 +252,7 @@ class LocalCacheStore implements LocalStore {
   }
 
   async clear(): Promise<void> {
+    this.present.clear();
     await cacache.rm.all(this.dir);
     await cacache.verify(this.dir);
   }
@@ -264,6 +271,7 @@ class LocalCacheStore implements LocalStore {
         await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
       }
       this.added += o.size;
+      this.present.add(key);
       return ok(undefined);
     } catch (e) {
       if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
@@ -280,6 +288,7 @@ class LocalCacheStore implements LocalStore {
       if (await this.alreadyStored(key, integrity, data.length)) return ok(undefined);
       await cacache.put(this.dir, key, data, { integrity, algorithms: ['sha256'], size: data.length });
       this.added += data.length;
+      this.present.add(key);
       return ok(undefined);
     } catch (e) {
       return err({ reason: 'io', detail: `storing log: ${describe(e)}` });
@@ -291,8 +300,10 @@ class LocalCacheStore implements LocalStore {
    * Its bytes are not re-checked here: restore verifies them and evicts a corrupt copy.
    */
   private async alreadyStored(key: string, integrity: string, size: number): Promise<boolean> {
+    if (this.present.has(key)) return true;
     if (!(await cacache.get.hasContent(this.dir, integrity))) return false;
     if (!(await cacache.get.info(this.dir, key, { memoize: false }))) await cacache.index.insert(this.dir, key, integrity, { size });
+    this.present.add(key);
     return true;
   }
 
@@ -316,7 +327,10 @@ class LocalCacheStore implements LocalStore {
       try {
         await cacache.get.byDigest(this.dir, integrityOf(o.hash), { size: o.size, memoize: false });
       } catch (e) {
-        if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') await cacache.rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
+        if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
+          this.present.delete(BLOB_PREFIX + o.hash);
+          await cacache.rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
+        }
       }
     }
   }

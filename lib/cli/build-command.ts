@@ -1,6 +1,7 @@
 /**
  * `uet build`: wire the real services to the scheduler, hold the project lock, report.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ulid } from 'ulid';
@@ -29,6 +30,9 @@ import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
 import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
+import { narrowPlan } from './proof-hint.js';
+import type { ProofHint } from '../build/noop-proof.js';
+import { signature } from '../build/noop-proof.js';
 import { summaryLine, targetLabel } from './summary.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
@@ -53,7 +57,7 @@ export interface InterruptSource {
   onInterrupt(handler: () => void): () => void;
 }
 
-export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource): Promise<number> {
+export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint): Promise<number> {
   const t0 = Date.now();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
@@ -167,9 +171,17 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? undefined
     : Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emit({ type: 'breaker', runId, at: Date.now(), ...c }));
 
+  // The fast path found only a few files changed since the last build's proof. Checked again
+  // under the lock: the freshness log must still be the one the proof saw.
+  const narrowed =
+    hint && !flags.force && !flags.dryRun && hint.proof.root === root && JSON.stringify(hint.proof.targets) === JSON.stringify(targets) && hint.proof.state === signature(fs.statSync(path.join(uetDir, 'fresh.log'), { throwIfNoEntry: false }))
+      ? narrowPlan(project, plan, hint, (id) => freshLog.get(id))
+      : undefined;
+  if (narrowed) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint!.changed] });
+
   const build = new Build(
     project,
-    plan,
+    narrowed?.plan ?? plan,
     {
       patches,
       root,
@@ -188,7 +200,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       ...(workspaces ? { workspaces } : {}),
       hostEnv: io.env,
     },
-    { runId, jobs: Math.max(1, jobs), force: flags.force, keepGoing: flags.keepGoing, dryRun: flags.dryRun, replayLogs: flags.replayLogs, shell: config.shell },
+    { runId, jobs: Math.max(1, jobs), force: flags.force, keepGoing: flags.keepGoing, dryRun: flags.dryRun, replayLogs: flags.replayLogs, shell: config.shell, ...(narrowed ? { earlier: narrowed.earlier } : {}) },
   );
 
   // First Ctrl-C drains (nothing new starts, running tasks finish and are recorded);
@@ -205,9 +217,10 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     }
   });
 
-  let outcome;
+  let outcome: BuildOutcome;
   try {
     outcome = await build.run();
+    if (narrowed) outcome = { ...outcome, counts: { ...outcome.counts, fresh: outcome.counts.fresh + narrowed.unchangedTasks } };
   } finally {
     stopListening();
     await freshLog.close();
@@ -244,6 +257,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
       startedAt: t0,
+      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed) } } : {}),
     });
     emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
     await hasher.flush();

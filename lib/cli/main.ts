@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { UET_VERSION } from '../version.js';
+import type { ProofHint } from '../build/noop-proof.js';
 import type { BuildFlags, InterruptSource } from './build-command.js';
 import { buildCommand } from './build-command.js';
 // Commands other than build are imported when run: `clean` and `explain` load the cache
@@ -55,7 +56,8 @@ function verbosity(o: CommonOpts): Verbosity {
   return o.quiet ? 'quiet' : o.verbose ? 'verbose' : 'normal';
 }
 
-export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals): Promise<number> {
+/** `hint`: what the no-op fast path found changed (bin/uet.js); a build may decide less with it. */
+export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals, hint?: ProofHint): Promise<number> {
   let code = 0;
   const program = new Command('uet')
     .description('Universal Execution Templates: build a phased pipeline of YAML tasks incrementally')
@@ -100,7 +102,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
 
   buildFlags(program.command('build').argument('[targets...]', 'phase, phase/ws, phase/ws/task, phase/GATE_X, or a glob of these').description('build targets and everything they need'))
     .action(async (targets: string[], o: CommonOpts) => {
-      code = await buildCommand(io, targets, flagsOf(o), signals);
+      code = await buildCommand(io, targets, flagsOf(o), signals, hint);
     });
 
   program

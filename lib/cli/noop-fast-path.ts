@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ulid } from 'ulid';
 import type { StatLike } from '../build/noop-proof.js';
-import { checkProof, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import type { ProofHint } from '../build/noop-proof.js';
+import { changedPaths, headerMismatch, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { summaryLine } from './summary.js';
 
@@ -111,25 +112,35 @@ function fastStat(probe: string): (abs: string) => StatLike | undefined {
   }
 }
 
-/** The exit code when the proof held and the build is done; undefined to run the full build. */
-export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): Promise<number | undefined> {
+/** Past this many changed files the full build decides every task anyway. */
+const MAX_HINTED_CHANGES = 1000;
+
+export type FastPathResult =
+  | { readonly kind: 'done'; readonly code: number }
+  /** run the full build; with a hint when the proof failed on a few files only */
+  | { readonly kind: 'declined'; readonly hint?: ProofHint };
+
+const DECLINED: FastPathResult = { kind: 'declined' };
+
+/** Done (the proof held: the summary is printed, the run recorded), or declined: run the full build. */
+export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): Promise<FastPathResult> {
   const t0 = Date.now();
-  if (io.env['UET_NO_FAST_PATH'] === '1') return undefined;
+  if (io.env['UET_NO_FAST_PATH'] === '1') return DECLINED;
   const args = parseFastArgs(argv);
-  if (!args) return undefined;
+  if (!args) return DECLINED;
   const root = findRoot(path.resolve(io.cwd, args.dir ?? '.'));
-  if (!root) return undefined;
+  if (!root) return DECLINED;
   const uetDir = path.join(root, '.uet');
   // another build is running (or crashed holding the lock): the full build waits for it
-  if (fs.existsSync(path.join(uetDir, 'lock'))) return undefined;
+  if (fs.existsSync(path.join(uetDir, 'lock'))) return DECLINED;
   let text: Buffer;
   try {
     text = fs.readFileSync(path.join(uetDir, 'noop', proofFileName(args.targets)));
   } catch {
-    return undefined;
+    return DECLINED;
   }
   const proof = parseProof(text);
-  if (!proof) return undefined;
+  if (!proof) return DECLINED;
   const freshLog = path.join(uetDir, 'fresh.log');
   const state = signature(statSync(freshLog));
   const stat = statUnder(root, process.cwd(), fastStat(freshLog));
@@ -143,8 +154,13 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
       return undefined;
     }
   };
-  const mismatch = checkProof(proof, { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, hashFile });
-  if (mismatch) return undefined;
+  const ctx = { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, hashFile };
+  if (headerMismatch(proof, ctx)) return DECLINED;
+  const changed = changedPaths(proof, ctx, MAX_HINTED_CHANGES + 1);
+  if (changed.length > 0) {
+    if (changed.length > MAX_HINTED_CHANGES || changed.some((c) => c.folder)) return DECLINED;
+    return { kind: 'declined', hint: { proof, changed: changed.map((c) => c.path) } };
+  }
 
   const runId = ulid();
   const durationMs = Date.now() - t0;
@@ -157,5 +173,5 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
   for (const w of proof.warnings) io.stderr.write(`${w}\n`);
   const outcome = { counts: proof.counts, gatesFailed: [], nonBlockingGateFailures: [], integrationFailed: [], unrecorded: [], interrupted: false, failed: false };
   io.stdout.write(`${summaryLine(proof.label, proof.tasks, outcome, durationMs, false)}\n`);
-  return 0;
+  return { kind: 'done', code: 0 };
 }

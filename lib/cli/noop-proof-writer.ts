@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
-import type { NoopProof, SignedEntry } from '../build/noop-proof.js';
-import { RACY_MS, envDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import type { NoopProof, SignedEntry, SignedPaths } from '../build/noop-proof.js';
+import { RACY_MS, entriesOf, envDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/compile.js';
@@ -95,6 +95,8 @@ export interface ProofFacts {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly warnings: readonly string[];
   readonly startedAt: number;
+  /** a build that decided only the tasks some changed files reach: the last proof, whose other entries stand */
+  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string> };
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -171,6 +173,9 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   const stableBefore = f.startedAt - RACY_MS;
   const changedSince = (st: StatLike, t: number): boolean => Math.max(st.mtimeMs, st.ctimeMs) >= t;
   const entries = new Map<string, SignedEntry>();
+  // what the tasks this build did not examine consulted stands as the last proof signed it
+  // (checked by the fast path at this build's start); what it consulted again is signed anew
+  if (f.base) for (const [rel, e] of entriesOf(f.base.signed)) if (!f.base.changed.has(rel)) entries.set(rel, e);
   const { dirs, probed } = f.globber.consulted();
   for (const [rel, listed] of dirs) {
     const now = stat(rel);
@@ -196,6 +201,8 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
       const recorded: FileDigest = { hash: o.hash, size: o.size, mode: o.mode };
       const seen = files.get(o.path);
       if (seen !== undefined && !sameDigest(seen, recorded)) return `${o.path} changed after ${attrs.task.fullId} recorded it`;
+      // an unexamined task's outputs are in the last proof already
+      if (seen === undefined && entries.has(o.path)) continue;
       files.set(o.path, recorded);
     }
   }

@@ -165,6 +165,9 @@ export function createTextReporter(out: Sink, opts: { verbosity: Verbosity; tota
         case 'cache-stats':
         case 'noop-proof':
           return;
+        case 'unchanged':
+          if (opts.verbosity === 'verbose') print(pc.dim(`unchanged ${ev.tasks} tasks: only ${ev.changed.join(', ')} changed since the last build`));
+          return;
         case 'proof-written':
           if (opts.verbosity === 'verbose' && !ev.written) print(pc.dim(`no-op proof not written: ${ev.reason ?? 'unknown'}`));
           return;

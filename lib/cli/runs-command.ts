@@ -82,6 +82,9 @@ export async function runsCommand(io: Io, id: string | undefined, opts: { dir?: 
       case 'fix-breaker':
         io.stdout.write(`${t} breaker  ${ev.task} ${ev.code}: ${ev.reason}\n`);
         break;
+      case 'unchanged':
+        io.stdout.write(`${t} no-op    ${ev.tasks} tasks unchanged since the last build (only ${ev.changed.join(', ')} changed): not examined\n`);
+        break;
       case 'proof-written':
         io.stdout.write(`${t} proof    ${ev.written ? 'a no-op proof was written for the next build' : `no no-op proof: ${ev.reason ?? ''}`}\n`);
         break;

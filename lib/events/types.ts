@@ -41,6 +41,8 @@ export type RunEvent =
   | { type: 'fix-breaker'; runId: string; at: number; task: string; code: 'E_OSCILLATION' | 'E_FIX_LIMIT'; reason: string }
   /** the fast path's whole decision: the no-op proof held (lib/build/noop-proof.ts), so no task was examined */
   | { type: 'noop-proof'; runId: string; at: number; paths: number }
+  /** the no-op proof held but for these files: only the tasks they reach were examined */
+  | { type: 'unchanged'; runId: string; at: number; tasks: number; changed: string[] }
   /** whether this build left a no-op proof for the next one, and if not, why (`uet runs last`, --verbose) */
   | { type: 'proof-written'; runId: string; at: number; written: boolean; reason?: string }
   | { type: 'run-end'; runId: string; at: number; status: 'success' | 'failed' | 'interrupted'; counts: Record<TaskStatus, number>; durationMs: number };

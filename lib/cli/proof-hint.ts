@@ -1,0 +1,95 @@
+/**
+ * A build guided by the no-op proof's hint (lib/build/noop-proof.ts, ProofHint): the proof
+ * failed only on some files, so every task those files cannot reach is fresh as the proof
+ * says, and only the rest of the plan is decided.
+ *
+ * Reach: the tasks reading a changed file (an input glob matches it), the tasks whose recorded outputs include one, and everything depending on those.
+ * A task outside that closure consulted only unchanged files, its recorded success is the one
+ * the proof saw (the freshness log is unchanged), and so are its dependencies' outputs: it is
+ * fresh, with the digest its record gives.
+ */
+import type { Settled } from '../build/runner.js';
+import { outputsDigest } from '../build/key.js';
+import type { ProofHint } from '../build/noop-proof.js';
+import type { SuccessRecord } from '../cache/types.js';
+import type { CompiledProject } from '../graph/compile.js';
+import picomatch from 'picomatch';
+import { dependentsClosure } from '../watch/scope.js';
+
+export interface NarrowedPlan {
+  /** the nodes to decide */
+  readonly plan: ReadonlySet<string>;
+  /** how the other nodes of the full plan stand */
+  readonly earlier: ReadonlyMap<string, Settled>;
+  /** tasks (not gates or barriers) left out as fresh */
+  readonly unchangedTasks: number;
+}
+
+/** What a gate or barrier left out passes on: their digests feed no key (only task dependencies do). */
+const UNCHANGED = 'unchanged';
+
+const MAGIC = /[*?[\]{}()!+@\\]/;
+const matchers = new Map<string, (p: string) => boolean>();
+
+/**
+ * Might a task with these input globs read one of the changed files? Erring towards yes only
+ * costs a decision: negations are ignored, and dotfiles match. A literal glob (most of them)
+ * is a set lookup.
+ */
+function reads(globs: readonly string[], changed: ReadonlySet<string>): boolean {
+  for (const g of globs) {
+    if (g.startsWith('!')) continue;
+    if (!MAGIC.test(g)) {
+      if (changed.has(g.split('/').filter((s) => s !== '' && s !== '.').join('/'))) return true;
+      continue;
+    }
+    const m = matcherOf(g);
+    for (const p of changed) if (m(p)) return true;
+  }
+  return false;
+}
+
+function matcherOf(glob: string): (p: string) => boolean {
+  let m = matchers.get(glob);
+  if (!m) {
+    m = picomatch(glob, { dot: true });
+    matchers.set(glob, m);
+  }
+  return m;
+}
+
+/** undefined: decide the whole plan (a spec file changed, a task has no record). */
+export function narrowPlan(
+  project: CompiledProject,
+  plan: ReadonlySet<string>,
+  hint: ProofHint,
+  records: (taskId: string) => SuccessRecord | undefined,
+): NarrowedPlan | undefined {
+  const changed = new Set(hint.changed);
+  if (project.spec.specFiles.some((f) => changed.has(f))) return undefined;
+  const seeds = new Set<string>();
+  const recordOf = new Map<string, SuccessRecord>();
+  for (const key of plan) {
+    const attrs = project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') continue;
+    const rec = records(attrs.task.fullId);
+    if (!rec) return undefined;
+    recordOf.set(key, rec);
+    if (reads(attrs.task.inputs ?? [], changed) || rec.outputs.some((o) => changed.has(o.path))) seeds.add(key);
+  }
+  const reached = dependentsClosure(project, plan, seeds);
+  const earlier = new Map<string, Settled>();
+  let unchangedTasks = 0;
+  for (const key of plan) {
+    if (reached.has(key)) continue;
+    const attrs = project.graph.getNodeAttributes(key);
+    if (attrs.kind === 'task') {
+      const rec = recordOf.get(key)!;
+      earlier.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
+      unchangedTasks++;
+    } else {
+      earlier.set(key, { status: 'passed', digest: UNCHANGED });
+    }
+  }
+  return { plan: reached, earlier, unchangedTasks };
+}

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
-import { checkProof, envDigest, formatProof, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
+import { changedPaths, checkProof, envDigest, formatProof, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
 import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
 
 const T = 1_800_000_000_000;
@@ -28,7 +28,7 @@ function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}, dig
 }
 
 function ctxOf(tree: Map<string, StatLike>, over: Partial<ProofContext> = {}, contents: Record<string, string> = {}): ProofContext {
-  return { uet: 'u1', root: '/p', targets: ['p1'], env: { MODE: 'a' }, state: 'log1', stat: (rel) => tree.get(rel), sha256: sha, hashFile: (rel) => (contents[rel] !== undefined ? sha(contents[rel]) : undefined), ...over };
+  return { uet: 'u1', root: '/p', targets: ['p1'], env: { MODE: 'a' }, state: 'log1', stat: (rel) => tree.get(rel), sha256: sha, digestOf: (rel) => (contents[rel] !== undefined ? sha(contents[rel]) : undefined), ...over };
 }
 
 const old = T - 5000;
@@ -100,6 +100,22 @@ test('a racy file is re-read: same stat but other content is a mismatch; the dig
   assert.is(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'hello\n' })), undefined);
   assert.equal(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'jello\n' })), { kind: 'path', path: 'out/a.txt' });
   assert.equal(checkProof(p, ctxOf(t, {}, {})), { kind: 'path', path: 'out/a.txt' });
+});
+
+test('a racy folder is listed again: a new name is a mismatch, found as a folder', () => {
+  const t = tree();
+  const p = proofOf(t, {}, { src: 'listing-1' });
+  const asked: Array<[string, boolean]> = [];
+  const ctx = (listing: string): ProofContext =>
+    ctxOf(t, {
+      digestOf: (rel, folder) => {
+        asked.push([rel, folder]);
+        return listing;
+      },
+    });
+  assert.is(checkProof(p, ctx('listing-1')), undefined);
+  assert.equal(asked, [['src', true]]);
+  assert.equal(changedPaths(p, ctx('listing-2')), [{ path: 'src', folder: true }]);
 });
 
 test('no variable feeding keys: no digest; each target list has its own file', () => {

@@ -70,8 +70,8 @@ export const SIG_FIELDS = 5;
 
 /**
  * The consulted paths (root-relative) and their stat signatures, SIG_FIELDS numbers each; and,
- * for a file changed so recently that its stat could stay the same through a rewrite, the
- * sha256 of its content (by index), which the check re-reads.
+ * for a path changed so recently that its stat could stay the same through a rewrite, a digest
+ * the check computes again: a file's sha256, a folder's listingDigest.
  */
 export interface SignedPaths {
   readonly paths: readonly string[];
@@ -144,6 +144,11 @@ export type Sha256 = (text: string) => string;
 export function envDigest(names: readonly string[], env: Readonly<Record<string, string | undefined>>, sha256: Sha256): string {
   if (names.length === 0) return '';
   return sha256(names.map((n) => (env[n] === undefined ? `${n}\u0001` : `${n}=${env[n]}\u0000`)).join(''));
+}
+
+/** A folder's listing as a digest: its entry names, sorted. */
+export function listingDigest(names: readonly string[], sha256: Sha256): string {
+  return sha256([...names].sort().join('\n'));
 }
 
 /**
@@ -273,8 +278,11 @@ export interface ProofContext {
   readonly state: string;
   readonly stat: StatFn;
   readonly sha256: Sha256;
-  /** sha256 of a root-relative file's content, undefined if it cannot be read (only asked for racy entries) */
-  readonly hashFile: (rel: string) => string | undefined;
+  /**
+   * The digest of a racy entry now: a file's content (sha256), or a folder's listing
+   * (listingDigest); undefined if it cannot be read
+   */
+  readonly digestOf: (rel: string, folder: boolean) => string | undefined;
 }
 
 /** undefined when the proof holds: every path, the log and the environment as recorded. */
@@ -321,7 +329,8 @@ export function changedPaths(p: NoopProof, ctx: ProofContext, limit = Infinity):
     if (out.length >= limit) break;
     const rel = paths[i];
     if (rel === undefined) return [{ path: '?', folder: true }];
-    if (!out.some((c) => c.path === rel) && ctx.hashFile(rel) !== digest) out.push({ path: rel, folder: false });
+    const folder = ((sigs[i * SIG_FIELDS + 4] ?? 0) & S_IFMT) === S_IFDIR;
+    if (!out.some((c) => c.path === rel) && ctx.digestOf(rel, folder) !== digest) out.push({ path: rel, folder });
   }
   return out;
 }

@@ -12,8 +12,9 @@ import path from 'node:path';
 import { ulid } from 'ulid';
 import type { StatLike } from '../build/noop-proof.js';
 import type { ProofHint } from '../build/noop-proof.js';
-import { changedPaths, headerMismatch, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
+import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
 
 export interface FastPathIo {
@@ -59,20 +60,12 @@ function isJobs(v: string | undefined): boolean {
 
 function findRoot(start: string): string | undefined {
   for (let dir = start; ; ) {
-    if (fs.statSync(path.join(dir, CONFIG_FILE), { throwIfNoEntry: false })?.isFile()) return dir;
+    if (statQuiet(path.join(dir, CONFIG_FILE))?.isFile()) return dir;
     const up = path.dirname(dir);
     if (up === dir) return undefined;
     dir = up;
   }
 }
-
-const statSync = (abs: string): StatLike | undefined => {
-  try {
-    return fs.statSync(abs, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-};
 
 /** Node's fs binding: `stat` fills one shared Float64Array instead of building a Stats object. */
 interface FsBinding {
@@ -89,7 +82,7 @@ interface FsBinding {
 function fastStat(probe: string): (abs: string) => StatLike | undefined {
   try {
     const flags = `${process.env['NODE_OPTIONS'] ?? ''} ${process.execArgv.join(' ')}`;
-    if (/--(pending-deprecation|throw-deprecation|trace-deprecation)/.test(flags)) return statSync;
+    if (/--(pending-deprecation|throw-deprecation|trace-deprecation)/.test(flags)) return statQuiet;
     const binding = (process as unknown as { binding(name: string): FsBinding }).binding('fs');
     const fields = { size: 8, mtimeS: 12, mtimeNs: 13, ctimeS: 14, ctimeNs: 15, ino: 7, mode: 1 } as const;
     const view: { size: number; mtimeMs: number; ctimeMs: number; ino: number; mode: number } = { size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0, mode: 0 };
@@ -104,11 +97,11 @@ function fastStat(probe: string): (abs: string) => StatLike | undefined {
       return view;
     };
     const a = viaBinding(probe);
-    const b = statSync(probe);
+    const b = statQuiet(probe);
     const same = a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode;
-    return same ? viaBinding : statSync;
+    return same ? viaBinding : statQuiet;
   } catch {
-    return statSync;
+    return statQuiet;
   }
 }
 
@@ -142,19 +135,20 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
   const proof = parseProof(text);
   if (!proof) return DECLINED;
   const freshLog = path.join(uetDir, 'fresh.log');
-  const state = signature(statSync(freshLog));
+  const state = signature(statQuiet(freshLog));
   const stat = statUnder(root, process.cwd(), fastStat(freshLog));
   // node:crypto is loaded only when something needs hashing (a key variable, a racy file)
   const { createHash } = proof.envNames.length > 0 || proof.signed.digests.size > 0 ? await import('node:crypto') : { createHash: undefined };
   const sha256 = (data: string | Buffer): string => (createHash ? createHash('sha256').update(data).digest('hex') : '');
-  const hashFile = (rel: string): string | undefined => {
+  const digestOf = (rel: string, folder: boolean): string | undefined => {
     try {
-      return sha256(fs.readFileSync(path.join(root, rel)));
+      const abs = path.join(root, rel);
+      return folder ? listingDigest(fs.readdirSync(abs), sha256) : sha256(fs.readFileSync(abs));
     } catch {
       return undefined;
     }
   };
-  const ctx = { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, hashFile };
+  const ctx = { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, digestOf };
   if (headerMismatch(proof, ctx)) return DECLINED;
   const changed = changedPaths(proof, ctx, MAX_HINTED_CHANGES + 1);
   if (changed.length > 0) {

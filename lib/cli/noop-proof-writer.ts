@@ -7,12 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
 import type { NoopProof, SignedEntry, SignedPaths } from '../build/noop-proof.js';
-import { RACY_MS, entriesOf, envDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { RACY_MS, entriesOf, envDigest, listingDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/compile.js';
+import { listSpecFiles } from '../spec/load.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { statQuiet } from '../util/stat-quiet.js';
 
 /**
  * Why a plan can never be proven fresh by stats alone; undefined when it can. Each of these
@@ -101,14 +103,6 @@ export interface ProofFacts {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-const statQuiet = (abs: string): StatLike | undefined => {
-  try {
-    return fs.statSync(abs, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-};
-
 /**
  * Writes the proof after a successful build whose result stats can vouch for; otherwise removes
  * any older proof for these targets. Returns why none was written, or undefined.
@@ -158,14 +152,16 @@ function whyNoProof(f: ProofFacts): string | undefined {
 
 /**
  * Every consulted path with its stat now, checked against what the build saw:
- * - a folder a glob listed must have the stat it had just before that listing, from a change
- *   well before that listing;
+ * - a folder a glob listed must have the stat it had just before that listing, and, changed
+ *   in the tick of that listing, the same names;
  * - a path looked up by stat must still exist, or still not;
  * - every task must have a recorded success;
  * - a file must have the content the build hashed (or recorded, for outputs): stats vouch for files unchanged since well
  *   before the build; one changed later is hashed again now (through the stat index) and
  *   compared, and keeps its digest in the proof while its stat is racy;
- * - spec folders must be unchanged since well before the build.
+ * - spec folders changed since just before the build must still hold the spec files it loaded;
+ * - a folder changed so recently that a second change could keep its stat carries a digest of
+ *   its listing, which the check lists again.
  * The entries, or why there is no proof.
  */
 async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | string> {
@@ -176,13 +172,21 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   // what the tasks this build did not examine consulted stands as the last proof signed it
   // (checked by the fast path at this build's start); what it consulted again is signed anew
   if (f.base) for (const [rel, e] of entriesOf(f.base.signed)) if (!f.base.changed.has(rel)) entries.set(rel, e);
+  const writtenAt = Date.now();
+  /** a folder changed recently: its listing is compared, and kept as a digest while its stat is racy */
+  const recentFolder = (rel: string, now: StatLike, names: readonly string[]): SignedEntry | string => {
+    const current = listQuiet(path.join(f.root, rel));
+    if (current === undefined || listingDigest(current, sha256) !== listingDigest(names, sha256)) return `folder ${rel || '.'} changed after it was listed`;
+    return changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listingDigest(current, sha256) } : { stat: now };
+  };
   const { dirs, probed } = f.globber.consulted();
   for (const [rel, listed] of dirs) {
     const now = stat(rel);
     if (signature(now) !== signature(listed.stat)) return `folder ${rel || '.'} changed after it was listed`;
-    // a folder has no digest to fall back on: a change in the tick of its listing could keep its stat
-    if (now !== undefined && changedSince(now, listed.at - RACY_MS)) return `folder ${rel || '.'} changed just before it was listed`;
-    entries.set(rel, { stat: now });
+    // changed in the tick of its listing: a second change could have kept its stat
+    const entry = now !== undefined && changedSince(now, listed.at - RACY_MS) ? recentFolder(rel, now, listed.names) : { stat: now };
+    if (typeof entry === 'string') return entry;
+    entries.set(rel, entry);
   }
   for (const [rel, existed] of probed) {
     const now = stat(rel);
@@ -206,7 +210,6 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
       files.set(o.path, recorded);
     }
   }
-  const writtenAt = Date.now();
   for (const [rel, seen] of files) {
     const now = stat(rel);
     if (seen === null) {
@@ -225,11 +228,22 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
     entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: again.hash } : { stat: now });
   }
   // spec files were hashed (checking the graph cache) like any file; their folders were listed
-  // by the spec loader, which keeps no stats: they must be unchanged since well before the build
+  // by the spec loader, which keeps no stats: one changed since just before the build must
+  // still hold exactly the spec files the build loaded
+  let specFilesNow: string[] | undefined;
   for (const rel of specFolders(f.root, f.project)) {
     const now = stat(rel);
-    if (now !== undefined && changedSince(now, stableBefore)) return `spec folder ${rel} changed too recently`;
-    entries.set(rel, { stat: now });
+    if (now === undefined || !changedSince(now, stableBefore)) {
+      entries.set(rel, { stat: now });
+      continue;
+    }
+    specFilesNow ??= await listSpecFiles(f.root, f.project.spec.config);
+    if (specFilesNow.join('\n') !== f.project.spec.specFiles.join('\n')) return `spec files were added or removed during the build`;
+    const names = listQuiet(path.join(f.root, rel));
+    if (names === undefined) return `spec folder ${rel} vanished`;
+    const entry = recentFolder(rel, now, names);
+    if (typeof entry === 'string') return entry;
+    entries.set(rel, entry);
   }
   return entries;
 }
@@ -255,6 +269,14 @@ function specFolders(root: string, project: CompiledProject): string[] {
 }
 
 const SKIP = new Set(['.git', 'node_modules', '.uet']);
+
+function listQuiet(abs: string): string[] | undefined {
+  try {
+    return fs.readdirSync(abs);
+  } catch {
+    return undefined;
+  }
+}
 
 function subfolders(root: string, base: string): string[] {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 import { promises as fsp, readdirSync, statSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
+import { statQuiet } from '../util/stat-quiet.js';
 import type { GlobConsultation, Globber, StatLike } from './types.js';
 
 /**
@@ -114,7 +115,7 @@ class TreeGlobber implements Globber {
   private readonly plans = new Map<string, Plan>();
   private readonly excluders = new Map<string, Matcher>();
   /** what expansions asked to be recorded (`consult`) depended on */
-  private readonly listedDirs = new Map<string, { readonly stat: StatLike | undefined; readonly at: number }>();
+  private readonly listedDirs = new Map<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[] }>();
   private readonly probedPaths = new Map<string, boolean>();
   private readonly unstable = new Set<string>();
 
@@ -202,7 +203,7 @@ class TreeGlobber implements Globber {
     for (const [dir, l] of deps.dirs) {
       const earlier = this.listedDirs.get(dir);
       if (earlier && !sameStat(earlier.stat, l.stat)) this.unstable.add(dir);
-      this.listedDirs.set(dir, { stat: l.stat, at: l.at });
+      this.listedDirs.set(dir, { stat: l.stat, at: l.at, names: l.entries.map((e) => e.name) });
     }
     for (const [rel, exists] of deps.probes) {
       if (this.probedPaths.get(rel) === !exists) this.unstable.add(rel);
@@ -458,14 +459,6 @@ function probeKind(abs: string): Kind | 'none' {
     return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
   } catch {
     return 'none';
-  }
-}
-
-function statQuiet(abs: string): StatLike | undefined {
-  try {
-    return statSync(abs, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
   }
 }
 

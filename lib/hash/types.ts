@@ -49,8 +49,8 @@ export interface StatLike {
 }
 
 export interface GlobConsultation {
-  /** each folder listed: its stat taken just before its (latest) listing (undefined: it did not exist), and when */
-  readonly dirs: ReadonlyMap<string, { readonly stat: StatLike | undefined; readonly at: number }>;
+  /** each folder listed: its stat taken just before its (latest) listing (undefined: it did not exist), when, and the names it held */
+  readonly dirs: ReadonlyMap<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[] }>;
   /** paths looked up by stat instead of a listing: did they exist (latest answer) */
   readonly probed: ReadonlyMap<string, boolean>;
   /** folders listed twice with different stats, paths probed twice with different answers */

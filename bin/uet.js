@@ -3,6 +3,14 @@
 // uet is even loaded (dist/lib/cli/noop-fast-path.js); anything else runs the full command line.
 import { tryNoopFastPath } from '../dist/lib/cli/noop-fast-path.js';
 
+// `uet runs | head`: a reader that went away is not an error; the command finishes quietly
+// (a build goes on to record its work rather than die mid-task)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}
+
 const argv = process.argv.slice(2);
 const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr });
 if (fast.kind === 'done') process.exitCode = fast.code;

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isAlive, makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
+import { spawnSync } from 'node:child_process';
+import { UET_BIN, isAlive, makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
 
 const CONFIG = `version: 1
 project: t
@@ -496,6 +497,20 @@ test('runs lists runs and shows one; --json streams events', async () => {
     const files = fs.readdirSync(path.join(dir, '.uet/runs'));
     assert.is(files.length, 2);
     assert.match(files[0]!, /^[0-9A-Z]{26}\.jsonl$/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('a reader that stops early (uet runs | head -1) is no error', async () => {
+  const dir = chainProject();
+  try {
+    for (let i = 0; i < 3; i++) await build(dir);
+    // enough lines that the pipe is closed while uet still writes
+    const r = spawnSync('sh', ['-c', `for i in $(seq 60); do node "$UET" build >/dev/null; done; node "$UET" runs | head -1; echo "uet=\${PIPESTATUS:-?}"`], { cwd: dir, env: { ...process.env, UET: UET_BIN }, encoding: 'utf8', timeout: 120_000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.not.match(r.stderr, /EPIPE|Unhandled|Error/, r.stderr);
+    assert.match(r.stdout, /^[0-9A-Z]{26} /);
   } finally {
     removeProject(dir);
   }

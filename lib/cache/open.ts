@@ -7,7 +7,6 @@ import type { ConfigSpec, RemoteCacheSpec } from '../spec/model.js';
 import { CONFIG_DEFAULTS } from '../spec/load.js';
 import { err, ok, type Result } from '../util/result.js';
 import { DEFAULT_MAX_SIZE, prune, type PruneReport } from './lru.js';
-import { openRemoteStore } from './remote.js';
 import { openCacheStore, parseStoredEntry } from './store.js';
 import { TieredCacheStore } from './tiered.js';
 import type { CacheFailure } from './types.js';
@@ -44,7 +43,9 @@ export async function openProjectCache(
   const remoteSpec = resolveRemote(config.cache.remote, env);
   if (!remoteSpec.ok) opts.warn(`${remoteSpec.error}; building without a shared cache`);
   const remote = remoteSpec.ok && remoteSpec.value ? remoteSpec.value : undefined;
-  return new TieredCacheStore(local, remote ? openRemoteStore({ url: remote.url, timeout: remote.timeout }) : undefined, {
+  // the Redis client (~130 ms of modules) is loaded only when a shared cache is configured
+  const remoteStore = remote ? (await import('./remote.js')).openRemoteStore({ url: remote.url, timeout: remote.timeout }) : undefined;
+  return new TieredCacheStore(local, remoteStore, {
     read: remote?.read ?? false,
     // a dry run changes nothing, not even the shared cache
     write: (remote?.write ?? false) && !opts.dryRun,

@@ -3,7 +3,8 @@
  * failed only on some files, so every task those files cannot reach is fresh as the proof
  * says, and only the rest of the plan is decided.
  *
- * Reach: the tasks reading a changed file (an input glob matches it), the tasks whose recorded outputs include one, and everything depending on those.
+ * Reach: the tasks reading a changed file (an input glob matches it), the tasks writing one (an
+ * output glob matches it), and everything depending on those.
  * A task outside that closure consulted only unchanged files, its recorded success is the one
  * the proof saw (the freshness log is unchanged), and so are its dependencies' outputs: it is
  * fresh, with the digest its record gives.
@@ -25,7 +26,7 @@ export interface NarrowedPlan {
   readonly unchangedTasks: number;
 }
 
-/** What a gate or barrier left out passes on: their digests feed no key (only task dependencies do). */
+/** The digest of a node left out whose digest no decided task reads (gates and barriers feed no key). */
 const UNCHANGED = 'unchanged';
 
 const MAGIC = /[*?[\]{}()!+@\\]/;
@@ -68,28 +69,33 @@ export function narrowPlan(
   const changed = new Set(hint.changed);
   if (project.spec.specFiles.some((f) => changed.has(f))) return undefined;
   const seeds = new Set<string>();
-  const recordOf = new Map<string, SuccessRecord>();
   for (const key of plan) {
     const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind !== 'task') continue;
-    const rec = records(attrs.task.fullId);
-    if (!rec) return undefined;
-    recordOf.set(key, rec);
-    if (reads(attrs.task.inputs ?? [], changed) || rec.outputs.some((o) => changed.has(o.path))) seeds.add(key);
+    // declared output globs cover every recorded output
+    if (attrs.kind === 'task' && (reads(attrs.task.inputs ?? [], changed) || reads(attrs.task.outputs ?? [], changed))) seeds.add(key);
   }
   const reached = dependentsClosure(project, plan, seeds);
+  // Only a decided task's direct task dependencies feed its key: they get their recorded
+  // digest; the others' digests are never read.
+  const feeding = new Set<string>();
+  for (const key of reached) for (const dep of project.graph.inNeighbors(key)) if (!reached.has(dep) && plan.has(dep)) feeding.add(dep);
   const earlier = new Map<string, Settled>();
   let unchangedTasks = 0;
   for (const key of plan) {
     if (reached.has(key)) continue;
     const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind === 'task') {
-      const rec = recordOf.get(key)!;
-      earlier.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
-      unchangedTasks++;
-    } else {
+    if (attrs.kind !== 'task') {
       earlier.set(key, { status: 'passed', digest: UNCHANGED });
+      continue;
     }
+    unchangedTasks++;
+    if (!feeding.has(key)) {
+      earlier.set(key, { status: 'fresh', digest: UNCHANGED });
+      continue;
+    }
+    const rec = records(attrs.task.fullId);
+    if (!rec) return undefined;
+    earlier.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
   }
   return { plan: reached, earlier, unchangedTasks };
 }

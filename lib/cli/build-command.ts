@@ -1,7 +1,6 @@
 /**
  * `uet build`: wire the real services to the scheduler, hold the project lock, report.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ulid } from 'ulid';
@@ -30,9 +29,8 @@ import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
 import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
-import { narrowPlan } from './proof-hint.js';
+import { hintHolds, narrowPlan } from './proof-hint.js';
 import type { ProofHint } from '../build/noop-proof.js';
-import { signature } from '../build/noop-proof.js';
 import { summaryLine, targetLabel } from './summary.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
@@ -173,11 +171,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   // The fast path found only a few files changed since the last build's proof. Checked again
   // under the lock: the freshness log must still be the one the proof saw.
-  const narrowed =
-    hint && !flags.force && !flags.dryRun && hint.proof.root === root && JSON.stringify(hint.proof.targets) === JSON.stringify(targets) && hint.proof.state === signature(fs.statSync(path.join(uetDir, 'fresh.log'), { throwIfNoEntry: false }))
-      ? narrowPlan(project, plan, hint, (id) => freshLog.get(id))
-      : undefined;
-  if (narrowed) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint!.changed] });
+  const narrowed = hint && !flags.force && !flags.dryRun && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id)) : undefined;
+  if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
 
   const build = new Build(
     project,

@@ -2,16 +2,15 @@
  * The no-op fast path: `uet build [targets]` answered from the no-op proof the last identical
  * build left (lib/build/noop-proof.ts), before the command-line parser, the spec, the graph or
  * the freshness log are loaded. It stat's what that build consulted; if anything differs, or
- * the command asks for anything a plain build would not print, it declines (undefined) and the
- * full build runs. Set UET_NO_FAST_PATH=1 to always decline.
+ * the command asks for anything a plain build would not print, it declines and the full build
+ * runs (told which files changed, when only a few did). Set UET_NO_FAST_PATH=1 to always decline.
  *
  * Kept to node builtins and a few tiny modules: its start-up is most of its cost.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ulid } from 'ulid';
-import type { StatLike } from '../build/noop-proof.js';
-import type { ProofHint } from '../build/noop-proof.js';
+import type { ProofHint, StatLike } from '../build/noop-proof.js';
 import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { statQuiet } from '../util/stat-quiet.js';

@@ -11,7 +11,10 @@
  */
 import type { Settled } from '../build/runner.js';
 import { outputsDigest } from '../build/key.js';
+import path from 'node:path';
 import type { ProofHint } from '../build/noop-proof.js';
+import { signature } from '../build/noop-proof.js';
+import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject } from '../graph/compile.js';
 import picomatch from 'picomatch';
@@ -57,6 +60,15 @@ function matcherOf(glob: string): (p: string) => boolean {
     matchers.set(glob, m);
   }
   return m;
+}
+
+/** Is the hint about this build: its root, its targets, and the freshness log as the proof saw it (checked under the lock)? */
+export function hintHolds(hint: ProofHint, root: string, targets: readonly string[], uetDir: string): boolean {
+  return (
+    hint.proof.root === root &&
+    JSON.stringify(hint.proof.targets) === JSON.stringify(targets) &&
+    hint.proof.state === signature(statQuiet(path.join(uetDir, 'fresh.log')))
+  );
 }
 
 /** undefined: decide the whole plan (a spec file changed, a task has no record). */

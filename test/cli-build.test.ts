@@ -565,6 +565,8 @@ test('help and version tell the truth; a bad flag is exit 2', async () => {
     const h = await runUet(dir, ['build', '--help']);
     assert.is(h.code, 0);
     for (const flag of ['--jobs', '--dry-run', '--force', '--keep-going', '--json', '--quiet', '--verbose', '--no-cache', '--replay-logs']) assert.ok(h.stdout.includes(flag), flag);
+    // the variables the build reads are named
+    for (const name of ['UET_NO_FAST_PATH', 'UET_REMOTE_CACHE']) assert.ok(h.stdout.includes(name), name);
     const v = await runUet(dir, ['--version']);
     assert.match(v.stdout, /^\d+\.\d+\.\d+/);
     const bad = await runUet(dir, ['build', '--nope']);

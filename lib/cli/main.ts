@@ -101,6 +101,18 @@ export async function main(argv: readonly string[], io: Io = defaultIo(), signal
   };
 
   buildFlags(program.command('build').argument('[targets...]', 'phase, phase/ws, phase/ws/task, phase/GATE_X, or a glob of these').description('build targets and everything they need'))
+    .addHelpText(
+      'after',
+      `
+A build that succeeds leaves a no-op proof in .uet/noop/: the next build with the same targets
+stats what it consulted and, if nothing changed, answers without examining a task (\`uet runs last\`
+says "no-op"); if a few files changed, only the tasks they reach are examined.
+--json, --verbose, --dry-run and --force always examine every task.
+
+Environment:
+  UET_NO_FAST_PATH=1   never answer from the no-op proof
+  UET_REMOTE_CACHE     the shared cache's redis:// URL (wins over cache.remote.url; empty: none)`,
+    )
     .action(async (targets: string[], o: CommonOpts) => {
       code = await buildCommand(io, targets, flagsOf(o), signals, hint);
     });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { UET_BIN, isAlive, makeProject, readText, removeProject, runUet, writeText } from './helpers/project.js';
+import { isAlive, makeProject, readText, removeProject, runUet, takeLines, UET_BIN, writeText } from './helpers/project.js';
 
 const CONFIG = `version: 1
 project: t
@@ -63,13 +63,7 @@ workstreams:
 }
 
 
-function ran(dir: string): string[] {
-  const file = path.join(dir, 'runs.log');
-  if (!fs.existsSync(file)) return [];
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  fs.rmSync(file);
-  return lines.sort();
-}
+const ran = (dir: string): string[] => takeLines(dir, 'runs.log');
 
 async function build(dir: string, args: string[] = [], env: Record<string, string> = {}) {
   const r = await runUet(dir, ['build', ...args], { env });

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, parseEvents, readText, removeProject, runUet, writeText } from './helpers/project.js';
+import { makeProject, parseEvents, readText, removeProject, runUet, takeLines, writeText } from './helpers/project.js';
 
 const RACY_WAIT_MS = 2100;
 
@@ -42,13 +42,7 @@ workstreams:
   });
 }
 
-function ran(dir: string): string[] {
-  const file = path.join(dir, 'log', 'runs');
-  if (!fs.existsSync(file)) return [];
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  fs.rmSync(file);
-  return lines.sort();
-}
+const ran = (dir: string): string[] => takeLines(dir, 'log/runs');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,12 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, isAlive, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+import { collect, isAlive, makeProject, parseEvents, readLines, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
 
-function lines(dir: string, rel: string): string[] {
-  const p = path.join(dir, rel);
-  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8').split('\n').filter(Boolean) : [];
-}
 
 test('retries: a task that fails twice then passes succeeds with retries: 2', async () => {
   const dir = makeProject({
@@ -29,7 +25,7 @@ workstreams:
   try {
     const r = await runUet(dir, ['build']);
     assert.is(r.code, 0, r.stdout + r.stderr);
-    assert.is(lines(dir, 'tries.log').length, 3);
+    assert.is(readLines(dir, 'tries.log').length, 3);
     assert.match(r.stdout, /retry\s+p\/w\/flaky: attempt 1\/3 failed \(exit code 1\)/);
     assert.match(r.stdout, /retry\s+p\/w\/flaky: attempt 2\/3 failed/);
     const shown = await runUet(dir, ['runs', 'last']);
@@ -55,7 +51,7 @@ workstreams:
   try {
     const r = await runUet(dir, ['build']);
     assert.is(r.code, 1);
-    assert.is(lines(dir, 'tries.log').length, 3);
+    assert.is(readLines(dir, 'tries.log').length, 3);
     assert.match(r.stdout, /FAILED\s+p\/w\/broken: exit code 4 after 3 attempts/);
     assert.match(r.stdout, /p\/w\/broken \| this is attempt 3/);
     assert.not.match(r.stdout, /this is attempt 1/);
@@ -82,13 +78,13 @@ test('a tool that keeps failing opens its breaker: later tasks never start its p
   try {
     const r = await runUet(dir, ['build', '-j', '1', '--keep-going']);
     assert.is(r.code, 1);
-    assert.is(lines(dir, 'tool.log').length, 2, 'two failures open the breaker; no third process');
+    assert.is(readLines(dir, 'tool.log').length, 2, 'two failures open the breaker; no third process');
     assert.match(r.stdout, /breaker\s+tool flaky: closed -> open/);
     assert.match(r.stdout, /E_CIRCUIT_OPEN tool 'flaky' failed 2 times in a row/);
     assert.match(r.stdout, /2 failed, 0 blocked|4 failed/);
     const again = await runUet(dir, ['build', '-j', '1', '--keep-going']);
     assert.is(again.code, 1);
-    assert.is(lines(dir, 'tool.log').length, 2, 'the open state persisted: no process started');
+    assert.is(readLines(dir, 'tool.log').length, 2, 'the open state persisted: no process started');
     const state = JSON.parse(readText(dir, '.uet/breakers.json')) as Record<string, { state: string }>;
     assert.is(state['flaky']!.state, 'open');
   } finally {
@@ -100,7 +96,7 @@ test('after the cooldown one probe decides: a success closes the breaker', async
   const dir = makeProject(BREAKER_PROJECT('300ms'));
   try {
     await runUet(dir, ['build', '-j', '1', '--keep-going']);
-    assert.is(lines(dir, 'tool.log').length, 2);
+    assert.is(readLines(dir, 'tool.log').length, 2);
     writeText(dir, 'tool-fixed', '');
     await new Promise((r) => setTimeout(r, 400));
     const r = await runUet(dir, ['build', '-j', '1', '--json']);
@@ -109,7 +105,7 @@ test('after the cooldown one probe decides: a success closes the breaker', async
       .filter((e) => e['type'] === 'breaker')
       .map((e) => `${String(e['from'])}->${String(e['to'])}`);
     assert.equal(transitions, ['open->half-open', 'half-open->closed']);
-    assert.is(lines(dir, 'tool.log').length, 6, 'the probe and then every task ran');
+    assert.is(readLines(dir, 'tool.log').length, 6, 'the probe and then every task ran');
   } finally {
     removeProject(dir);
   }

@@ -184,24 +184,18 @@ Environment:
     .action(async (o: { json?: boolean }) => {
       code = await (await import('./cache-command.js')).cacheCommand(io, 'stats', { ...dirOpt(), json: o.json === true });
     });
-  cache
-    .command('prune')
-    .description('remove least-recently-used entries past cache.max_size (default 5GB) and cache.max_age')
-    .action(async () => {
-      code = await (await import('./cache-command.js')).cacheCommand(io, 'prune', dirOpt());
-    });
-  cache
-    .command('verify')
-    .description('re-hash every blob; remove corrupt ones and the entries that need them; report')
-    .action(async () => {
-      code = await (await import('./cache-command.js')).cacheCommand(io, 'verify', dirOpt());
-    });
-  cache
-    .command('clear')
-    .description('empty the local cache (the shared one is left alone)')
-    .action(async () => {
-      code = await (await import('./cache-command.js')).cacheCommand(io, 'clear', dirOpt());
-    });
+  for (const [action, description] of [
+    ['prune', 'remove least-recently-used entries past cache.max_size (default 5GB) and cache.max_age'],
+    ['verify', 're-hash every blob; remove corrupt ones and the entries that need them; report'],
+    ['clear', 'empty the local cache (the shared one is left alone)'],
+  ] as const) {
+    cache
+      .command(action)
+      .description(description)
+      .action(async () => {
+        code = await (await import('./cache-command.js')).cacheCommand(io, action, dirOpt());
+      });
+  }
 
   program
     .command('ledger')

@@ -13,6 +13,7 @@ import { ulid } from 'ulid';
 import type { ProofHint, StatLike } from '../build/noop-proof.js';
 import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
+import { findProjectRoot } from '../spec/project-root.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
 
@@ -22,8 +23,6 @@ export interface FastPathIo {
   readonly stdout: { write(text: string): void };
   readonly stderr: { write(text: string): void };
 }
-
-const CONFIG_FILE = 'uet.config.yaml';
 
 /** `build` with only the flags that leave a fresh build's output unchanged; undefined otherwise. */
 export function parseFastArgs(argv: readonly string[]): { dir?: string; targets: string[] } | undefined {
@@ -55,15 +54,6 @@ export function parseFastArgs(argv: readonly string[]): { dir?: string; targets:
 function isJobs(v: string | undefined): boolean {
   if (v === undefined || !/^\d+$/.test(v)) return false;
   return Number(v) >= 1;
-}
-
-function findRoot(start: string): string | undefined {
-  for (let dir = start; ; ) {
-    if (statQuiet(path.join(dir, CONFIG_FILE))?.isFile()) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
 }
 
 /** Node's fs binding: `stat` fills one shared Float64Array instead of building a Stats object. */
@@ -120,7 +110,7 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
   if (io.env['UET_NO_FAST_PATH'] === '1') return DECLINED;
   const args = parseFastArgs(argv);
   if (!args) return DECLINED;
-  const root = findRoot(path.resolve(io.cwd, args.dir ?? '.'));
+  const root = findProjectRoot(path.resolve(io.cwd, args.dir ?? '.'));
   if (!root) return DECLINED;
   const uetDir = path.join(root, '.uet');
   // another build is running (or crashed holding the lock): the full build waits for it

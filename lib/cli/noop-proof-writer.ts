@@ -12,6 +12,7 @@ import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/compile.js';
 import { listSpecFiles } from '../spec/load.js';
+import { IGNORED_DIR_NAMES, globFolder } from '../watch/scope.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { statQuiet } from '../util/stat-quiet.js';
@@ -257,18 +258,14 @@ function specFolders(root: string, project: CompiledProject): string[] {
   const config = project.spec.config;
   const out: string[] = [];
   for (const glob of [...config.phases, ...config.templates]) {
-    const parts = glob.split('/');
-    let n = 0;
-    while (n < parts.length - 1 && !/[*?[\]{}()!+@]/.test(parts[n]!)) n++;
-    const base = parts.slice(0, n).join('/');
-    out.push(base);
-    if (parts.length - n > 1 || glob.includes('**')) out.push(...subfolders(root, base));
+    const { dir, depth } = globFolder(glob);
+    out.push(dir);
+    if (depth > 0) out.push(...subfolders(root, dir));
   }
   for (const p of project.spec.phases) out.push(p.file.replace(/\.ya?ml$/, ''));
   return out;
 }
 
-const SKIP = new Set(['.git', 'node_modules', '.uet']);
 
 function listQuiet(abs: string): string[] | undefined {
   try {
@@ -288,7 +285,7 @@ function subfolders(root: string, base: string): string[] {
       return;
     }
     for (const e of entries) {
-      if (!e.isDirectory() || SKIP.has(e.name)) continue;
+      if (!e.isDirectory() || IGNORED_DIR_NAMES.has(e.name)) continue;
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
       out.push(child);
       walk(child);

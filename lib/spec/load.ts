@@ -6,9 +6,8 @@
  * [syntax or schema errors stop here] -> expand workstreams (the templates seam) ->
  * normalise (defaults, tools, env, globs, duplicate ids) -> resolve references and gate needs.
  */
-import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { dirname, join, posix, resolve as resolvePath } from 'node:path';
+import { join, posix, resolve as resolvePath } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { Diagnostic, SourceLoc } from './diagnostic.js';
 import type { ConfigSpec, ProjectSpec } from './model.js';
@@ -21,26 +20,9 @@ import { err, ok } from '../util/result.js';
 import type { TemplateDef } from './templates.js';
 import type { SpecSource } from './yaml-source.js';
 
-export const CONFIG_FILE = 'uet.config.yaml';
+import { CONFIG_FILE } from './project-root.js';
+export { CONFIG_FILE, findProjectRoot } from './project-root.js';
 export { CONFIG_DEFAULTS } from './normalise.js';
-
-/** walk up from startDir to the folder holding uet.config.yaml */
-export function findProjectRoot(startDir: string): string | undefined {
-  let dir = resolvePath(startDir);
-  for (;;) {
-    const f = join(dir, CONFIG_FILE);
-    if (existsSync(f)) {
-      try {
-        if (statSync(f).isFile()) return dir;
-      } catch {
-        /* vanished or unreadable: keep walking */
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
-}
 
 export interface LoadedProject {
   spec: ProjectSpec;

@@ -41,7 +41,8 @@ export interface WatchScope {
 }
 
 const YAML_EXT = /\.ya?ml$/;
-const IGNORED_DIR_NAMES = new Set(['.git', 'node_modules', '.uet']);
+/** folders that never hold a spec or input file */
+export const IGNORED_DIR_NAMES: ReadonlySet<string> = new Set(['.git', 'node_modules', '.uet']);
 
 type Match = (p: string) => boolean;
 

@@ -83,10 +83,22 @@ export function exists(dir: string, rel: string): boolean {
   return fs.existsSync(resolveIn(dir, rel));
 }
 
-/** Number of non-empty lines of a counter file (tasks do `echo x >> runs.txt`); 0 when it does not exist. */
+/** The non-empty lines of a file (tasks do `echo x >> runs.log`); [] when it does not exist. */
+export function readLines(dir: string, rel: string): string[] {
+  if (!exists(dir, rel)) return [];
+  return readText(dir, rel).split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Number of non-empty lines of a counter file; 0 when it does not exist. */
 export function countLines(dir: string, rel: string): number {
-  if (!exists(dir, rel)) return 0;
-  return readText(dir, rel).split('\n').filter((line) => line.trim() !== '').length;
+  return readLines(dir, rel).length;
+}
+
+/** The lines of a side-effect file, sorted, and the file removed: the next call sees only what ran since. */
+export function takeLines(dir: string, rel: string): string[] {
+  const lines = readLines(dir, rel).sort();
+  fs.rmSync(resolveIn(dir, rel), { force: true });
+  return lines;
 }
 
 /** Sets a file's mtime (and atime); default: now. */

@@ -29,7 +29,7 @@ export function renderGraph(project: CompiledProject, nodes: ReadonlySet<string>
   const g = project.graph;
   const order = project.order.filter((k) => nodes.has(k));
   const edges: Array<[string, string, string]> = [];
-  for (const k of order) for (const dep of g.inNeighbors(k)) if (nodes.has(dep)) edges.push([dep, k, g.getEdgeAttributes(dep, k).why]);
+  for (const k of order) for (const [dep, why] of g.inEdges(k)) if (nodes.has(dep)) edges.push([dep, k, why]);
   switch (format) {
     case 'json':
       return `${JSON.stringify(

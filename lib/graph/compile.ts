@@ -4,6 +4,10 @@
  * Nodes are tasks (`t:phase/ws/task`), gates (`g:phase/GATE`) and one barrier per phase
  * (`p:phase`). An edge points from a dependency to its dependent, and says why it exists,
  * so that a cycle can be printed as the path the user wrote.
+ *
+ * The checks run on a graphology graph that keeps where each edge was written; the build gets
+ * the compact TaskGraph made from it, whose layout the compiled-graph cache stores, so a cached
+ * build (restoreCompiled) neither compiles nor builds a graphology graph.
  */
 import { DirectedGraph } from 'graphology';
 import picomatch from 'picomatch';
@@ -14,22 +18,26 @@ import type { DependencyRef, GateSpec, PhaseSpec, ProjectSpec, TaskSpec, Workstr
 import { globsOverlap } from '../spec/glob-overlap.js';
 import type { Result } from '../util/result.js';
 import { assertNever, err, ok } from '../util/result.js';
+import type { EdgeWhy, GraphLayout } from './task-graph.js';
+import { EDGE_WHYS, TaskGraph } from './task-graph.js';
 
 export type NodeAttrs =
   | { readonly kind: 'task'; readonly id: string; readonly task: TaskSpec }
   | { readonly kind: 'gate'; readonly id: string; readonly gate: GateSpec }
   | { readonly kind: 'phase'; readonly id: string; readonly phase: PhaseSpec };
 
-export type EdgeWhy = 'depends_on' | 'order' | 'gate-member' | 'barrier' | 'phase-dep';
-
-export interface EdgeAttrs {
+interface EdgeAttrs {
   readonly why: EdgeWhy;
   /** where the user wrote the dependency, when they did */
   readonly loc?: SourceLoc;
   readonly raw?: string;
 }
 
-export type BuildGraph = DirectedGraph<NodeAttrs, EdgeAttrs>;
+/** the graph the compiler checks: edges keep where the user wrote them, for diagnostics */
+type CheckGraph = DirectedGraph<NodeAttrs, EdgeAttrs>;
+
+/** the graph a build walks */
+export type BuildGraph = TaskGraph<NodeAttrs>;
 
 export interface CompiledProject {
   readonly spec: ProjectSpec;
@@ -48,23 +56,44 @@ export function nodeId(key: string): string {
   return key.slice(2);
 }
 
-export interface CompileOptions {
-  /** skip the checks (cycles, scope conflicts) that a cached, previously checked spec already passed */
-  readonly trusted?: boolean;
+/** Every node of the spec with its attributes, in the order the compiler adds them. */
+function specNodes(spec: ProjectSpec): Map<string, NodeAttrs> {
+  const nodes = new Map<string, NodeAttrs>();
+  for (const phase of spec.phases) {
+    nodes.set(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
+    for (const ws of phase.workstreams) for (const task of ws.tasks) nodes.set(taskKey(task.fullId), { kind: 'task', id: task.fullId, task });
+    for (const gate of phase.gates) nodes.set(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
+  }
+  return nodes;
 }
 
-export function compileProject(spec: ProjectSpec, opts: CompileOptions = {}): Result<CompiledProject, Diagnostic[]> {
-  const graph: BuildGraph = new DirectedGraph<NodeAttrs, EdgeAttrs>();
-  const workstreams = new Map<string, WorkstreamSpec>();
+function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
+  const out = new Map<string, WorkstreamSpec>();
+  for (const phase of spec.phases) for (const ws of phase.workstreams) out.set(ws.fullId, ws);
+  return out;
+}
 
-  for (const phase of spec.phases) {
-    graph.addNode(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
-    for (const ws of phase.workstreams) {
-      workstreams.set(ws.fullId, ws);
-      for (const task of ws.tasks) graph.addNode(taskKey(task.fullId), { kind: 'task', id: task.fullId, task });
-    }
-    for (const gate of phase.gates) graph.addNode(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
+/**
+ * The compiled project again, from a spec this compiler checked before and the layout of the
+ * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
+ */
+export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout): CompiledProject | undefined {
+  const nodes = specNodes(spec);
+  if (nodes.size !== layout.keys.length) return undefined;
+  const attrs: NodeAttrs[] = [];
+  for (const k of layout.keys) {
+    const a = nodes.get(k);
+    if (!a) return undefined;
+    attrs.push(a);
   }
+  const graph = TaskGraph.fromLayout(layout, attrs);
+  return graph && { spec, graph, order: layout.keys, workstreams: workstreamsOf(spec) };
+}
+
+export function compileProject(spec: ProjectSpec): Result<CompiledProject, Diagnostic[]> {
+  const graph: CheckGraph = new DirectedGraph<NodeAttrs, EdgeAttrs>();
+  const workstreams = workstreamsOf(spec);
+  for (const [key, attrs] of specNodes(spec)) graph.addNode(key, attrs);
 
   const diagnostics: Diagnostic[] = [];
   const link = (from: string, to: string, attrs: EdgeAttrs): void => {
@@ -121,16 +150,21 @@ export function compileProject(spec: ProjectSpec, opts: CompileOptions = {}): Re
   }
 
   if (diagnostics.length > 0) return err(diagnostics);
-  if (!opts.trusted) {
-    const cycle = findCycle(graph);
-    if (cycle) return err([cycleDiagnostic(graph, cycle)]);
-  }
+  const cycle = findCycle(graph);
+  if (cycle) return err([cycleDiagnostic(graph, cycle)]);
   const order = topologicalSort(graph);
-  if (!opts.trusted) {
-    const conflicts = findScopeConflicts(graph, spec, order);
-    if (conflicts.length > 0) return err(conflicts);
-  }
-  return ok({ spec, graph, order, workstreams });
+  const conflicts = findScopeConflicts(graph, spec, order);
+  if (conflicts.length > 0) return err(conflicts);
+  return ok({ spec, graph: buildGraphOf(graph, order), order, workstreams });
+}
+
+function buildGraphOf(graph: CheckGraph, order: readonly string[]): BuildGraph {
+  const index = new Map(order.map((k, i) => [k, i]));
+  const edges: number[] = [];
+  graph.forEachEdge((_e, attrs, from, to) => edges.push(index.get(from)!, index.get(to)!, EDGE_WHYS.indexOf(attrs.why)));
+  const built = TaskGraph.fromLayout({ keys: order, edges }, order.map((k) => graph.getNodeAttributes(k)));
+  if (!built) throw new Error('bug: the compiler made an inconsistent graph');
+  return built;
 }
 
 /**
@@ -149,7 +183,7 @@ function linkImplicitOrder(ws: WorkstreamSpec, link: (from: string, to: string, 
 }
 
 /** A cycle as a list of node keys, first == last; undefined when the graph is acyclic. Iterative DFS. */
-export function findCycle(graph: BuildGraph): string[] | undefined {
+function findCycle(graph: CheckGraph): string[] | undefined {
   const WHITE = 0;
   const GREY = 1;
   const BLACK = 2;
@@ -184,7 +218,7 @@ export function findCycle(graph: BuildGraph): string[] | undefined {
   return undefined;
 }
 
-function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
+function cycleDiagnostic(graph: CheckGraph, cycle: string[]): Diagnostic {
   const path = cycle.map(nodeId).join(' -> ');
   // Point at an edge the user wrote, so the location is something they can edit.
   let loc: SourceLoc | undefined;
@@ -204,7 +238,7 @@ function cycleDiagnostic(graph: BuildGraph, cycle: string[]): Diagnostic {
  * a bitset of scoped workstreams per node, and glob pairs whose literal bases are unrelated
  * folders are ruled out before the (costlier) overlap test.
  */
-function findScopeConflicts(graph: BuildGraph, spec: ProjectSpec, order: readonly string[]): Diagnostic[] {
+function findScopeConflicts(graph: CheckGraph, spec: ProjectSpec, order: readonly string[]): Diagnostic[] {
   const scoped: WorkstreamSpec[] = [];
   for (const p of spec.phases) for (const ws of p.workstreams) if (ws.declaresScope && ws.tasks.length > 0) scoped.push(ws);
   if (scoped.length < 2) return [];

@@ -1,8 +1,8 @@
 /**
- * The compiled-graph cache: the checked spec, stored as JSON in .uet/graph.json with the
- * content hashes of the spec files it came from. While those files (found through the
- * stat index, so usually without reading them) are unchanged, a build parses no YAML and
- * runs no schema check.
+ * The compiled-graph cache: the checked spec and the layout of its compiled graph, stored as
+ * JSON in .uet/graph.json with the content hashes of the spec files they came from. While those
+ * files (found through the stat index, so usually without reading them) are unchanged, a build
+ * parses no YAML, runs no schema check and does not compile.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -16,13 +16,15 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { UET_VERSION } from '../version.js';
 import type { CompiledProject } from './compile.js';
-import { compileProject } from './compile.js';
+import { compileProject, restoreCompiled } from './compile.js';
+import type { GraphLayout } from './task-graph.js';
 
 interface GraphCacheFile {
   readonly uetVersion: string;
   readonly files: ReadonlyArray<readonly [string, string]>;
   readonly warnings: readonly Diagnostic[];
   readonly spec: ProjectSpec;
+  readonly layout: GraphLayout;
 }
 
 export interface LoadedGraph {
@@ -38,8 +40,8 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
   if (opts.useCache !== false) {
     const cached = await readCache(cachePath);
     if (cached && (await stillValid(root, cached, hasher))) {
-      const compiled = compileProject({ ...cached.spec, root }, { trusted: true });
-      if (compiled.ok) return ok({ project: compiled.value, warnings: cached.warnings, fromCache: true });
+      const project = restoreCompiled({ ...cached.spec, root }, cached.layout);
+      if (project) return ok({ project, warnings: cached.warnings, fromCache: true });
     }
   }
   const loaded = await loadProject(root);
@@ -48,7 +50,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
   if (!compiled.ok) return err(compiled.error);
   const digests = await hasher.hashFiles(loaded.value.spec.specFiles);
   const files = loaded.value.spec.specFiles.map((f) => [f, digests.get(f)?.hash ?? ''] as const);
-  const file: GraphCacheFile = { uetVersion: UET_VERSION, files, warnings: loaded.value.warnings, spec: loaded.value.spec };
+  const file: GraphCacheFile = { uetVersion: UET_VERSION, files, warnings: loaded.value.warnings, spec: loaded.value.spec, layout: compiled.value.graph.toLayout() };
   try {
     await fs.mkdir(uetDir, { recursive: true });
     await writeFileAtomic(cachePath, JSON.stringify(file));
@@ -61,7 +63,8 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
 async function readCache(cachePath: string): Promise<GraphCacheFile | undefined> {
   try {
     const parsed = JSON.parse(await fs.readFile(cachePath, 'utf8')) as GraphCacheFile;
-    return parsed.uetVersion === UET_VERSION ? parsed : undefined;
+    // a file from another version, or from before the layout was cached, is rebuilt
+    return parsed.uetVersion === UET_VERSION && Array.isArray(parsed.layout?.keys) && Array.isArray(parsed.layout.edges) ? parsed : undefined;
   } catch {
     return undefined;
   }

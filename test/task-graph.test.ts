@@ -1,0 +1,88 @@
+/**
+ * The compact build graph and its round trip through the compiled-graph cache's layout: the
+ * restored project must walk exactly like the compiled one.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileProject, restoreCompiled } from '../lib/graph/compile.js';
+import type { CompiledProject } from '../lib/graph/compile.js';
+import { TaskGraph } from '../lib/graph/task-graph.js';
+import { loadProject } from '../lib/spec/load.js';
+import { makeProject, removeProject } from './helpers/project.js';
+
+test('TaskGraph: neighbours both ways in the order the edges were given, with why', () => {
+  // a → c, b → c, a → b (keys in topological order: a, b, c)
+  const g = TaskGraph.fromLayout({ keys: ['a', 'b', 'c'], edges: [0, 2, 0, 1, 2, 3, 0, 1, 1] }, ['A', 'B', 'C']);
+  assert.ok(g);
+  assert.is(g.order, 3);
+  assert.equal(g.nodes(), ['a', 'b', 'c']);
+  assert.equal(g.inNeighbors('c'), ['a', 'b']);
+  assert.equal(g.outNeighbors('a'), ['c', 'b']);
+  assert.equal(g.inNeighbors('a'), []);
+  assert.equal(g.inEdges('c'), [
+    ['a', 'depends_on'],
+    ['b', 'barrier'],
+  ]);
+  assert.is(g.getNodeAttributes('b'), 'B');
+  assert.ok(g.hasNode('a'));
+  assert.not.ok(g.hasNode('d'));
+  assert.throws(() => g.inNeighbors('d'), /no node d/);
+});
+
+test('TaskGraph.fromLayout: refuses edges to unknown nodes or reasons, and attributes that do not fit', () => {
+  assert.is(TaskGraph.fromLayout({ keys: ['a'], edges: [0, 1, 0] }, ['A']), undefined);
+  assert.is(TaskGraph.fromLayout({ keys: ['a', 'b'], edges: [0, 1, 9] }, ['A', 'B']), undefined);
+  assert.is(TaskGraph.fromLayout({ keys: ['a', 'b'], edges: [0, 1] }, ['A', 'B']), undefined);
+  assert.is(TaskGraph.fromLayout({ keys: ['a', 'b'], edges: [] }, ['A']), undefined);
+  assert.is(TaskGraph.fromLayout({ keys: ['a', 'b'], edges: [-1, 1, 0] }, ['A', 'B']), undefined);
+});
+
+function walk(p: CompiledProject): string[] {
+  return p.order.map((k) => `${k} <- ${p.graph.inEdges(k).map(([d, why]) => `${d}(${why})`).join(' ')} -> ${p.graph.outNeighbors(k).join(' ')} :: ${p.graph.getNodeAttributes(k).kind}`);
+}
+
+test('restoreCompiled: the cached layout gives back the same graph; a layout of another spec is refused', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - { id: e, kind: edit, run: "true" }
+      - { id: s, kind: static, run: "true", inputs: [a.txt] }
+      - { id: r, kind: runtime, run: "true", inputs: [a.txt] }
+  - id: v
+    depends_on: [w]
+    tasks:
+      - { id: b, kind: build, run: "true", inputs: [b.txt] }
+gates:
+  - { id: GATE_LINT, type: lint, needs: ["w/s"] }
+`,
+    'phases/q.yaml': `id: q
+depends_on: [p]
+workstreams:
+  - id: x
+    tasks:
+      - { id: t, kind: build, run: "true", inputs: [c.txt], depends_on: [p/v/b] }
+`,
+  });
+  try {
+    const loaded = await loadProject(dir);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+    const compiled = compileProject(loaded.value.spec);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
+    const layout = JSON.parse(JSON.stringify(compiled.value.graph.toLayout()));
+    const restored = restoreCompiled(JSON.parse(JSON.stringify(loaded.value.spec)), layout);
+    assert.ok(restored);
+    assert.equal(walk(restored), walk(compiled.value));
+    assert.ok(walk(compiled.value).some((l) => l.startsWith('t:p/w/s <- t:p/w/e(order)')), 'implicit order edges survive');
+    assert.ok(walk(compiled.value).some((l) => /^g:p\/GATE_LINT <- t:p\/w\/s\(gate-member\)/.test(l)), 'gate members survive');
+
+    const fewer = { ...loaded.value.spec, phases: loaded.value.spec.phases.slice(0, 1) };
+    assert.is(restoreCompiled(fewer, layout), undefined, 'a layout with nodes the spec lacks');
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test.run();

@@ -4,9 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import cacache from 'cacache';
 import Keyv from 'keyv';
-import { CacacheKeyvStore, openCacheStore, verifyStore } from '../lib/cache/store.js';
-import { CACHE_FORMAT_VERSION, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
+import { insertIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
+import { prune } from '../lib/cache/lru.js';
+import { CacacheKeyvStore, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
+import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
+import { integrityOf } from '../lib/hash/digest.js';
 
 const made: string[] = [];
 test.after(() => {
@@ -234,5 +238,69 @@ test('verifyStore removes corrupt content and reports it', async () => {
   const r = await store.restore(entry, path.join(f.base, 'x'));
   assert.not.ok(r.ok);
 });
+
+test('the synchronous writer writes what cacache reads, lists and verifies', async () => {
+  const f = fixture();
+  const data = Buffer.from('blob bytes\n');
+  writeContentSync(f.cacheDir, sha(data), data);
+  writeContentSync(f.cacheDir, sha(data), data); // again: the same bytes, no error
+  insertIndexSync(f.cacheDir, 'blob:x', sha(data), data.length, 1234);
+  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 5678, '{"value":1}');
+  const got = await cacache.get(f.cacheDir, 'blob:x', { memoize: false });
+  assert.is(got.data.toString(), 'blob bytes\n');
+  assert.is(got.integrity, integrityOf(sha(data)));
+  assert.is(got.size, data.length);
+  const info = await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false });
+  assert.is(info?.metadata, '{"value":1}');
+  assert.is(info?.time, 5678);
+  assert.equal(Object.keys(await cacache.ls(f.cacheDir)).sort(), ['blob:x', 'entry:y']);
+  assert.equal(fs.readdirSync(path.join(f.cacheDir, 'tmp')), [], 'no temporary file left behind');
+  assert.equal(await verifyStore(f.cacheDir), { ok: true, value: 0 });
+  assert.is((await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false }))?.metadata, '{"value":1}', 'verify keeps the metadata');
+});
+
+test('an entry line whose checksum does not match is ignored, like cacache ignores it', async () => {
+  const f = fixture();
+  const adapter = new CacacheKeyvStore(f.cacheDir);
+  await adapter.set('entry:k', '{"value":"first"}');
+  await adapter.set('entry:k', '{"value":"second"}');
+  const bucket = contentFilesUnder(path.join(f.cacheDir, 'index-v5'))[0] as string;
+  const text = fs.readFileSync(bucket, 'utf8');
+  fs.writeFileSync(bucket, text.replace('second', 'sekond'));
+  assert.is(await adapter.get('entry:k'), '{"value":"first"}', 'the tampered last line is skipped');
+});
+
+test('entries stored as content (before entries became index metadata) are still read', async () => {
+  const f = fixture();
+  const a = f.write('a.txt', 'a');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
+  const entry = (await store.get('k')) as CacheEntry;
+  await cacache.put(f.cacheDir, 'entry:old', JSON.stringify({ value: { ...entry, key: 'old' }, expires: null }));
+  assert.equal(await store.get('old'), { ...entry, key: 'old' });
+});
+
+test('pruning every entry that logged nothing keeps the anchor the other entries stand on', async () => {
+  const f = fixture();
+  const quiet = f.write('q.txt', 'quiet output');
+  const loud = f.write('l.txt', 'loud output');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('quiet', 't1', f.root, [quiet], '')).ok);
+  assert.ok((await store.put('loud', 't2', f.root, [loud], 'some log\n')).ok);
+  const pruned = await prune(f.cacheDir, { maxSize: 0, protect: new Set(['loud']), now: Date.now() }, parseStoredEntry);
+  assert.ok(pruned.ok && pruned.value.entriesRemoved === 1, JSON.stringify(pruned));
+  assert.ok(await cacache.get.hasContent(f.cacheDir, integrityOf(ENTRY_ANCHOR_SHA256)));
+  assert.equal(await verifyStore(f.cacheDir), { ok: true, value: 0 });
+  const entry = await store.get('loud');
+  assert.ok(entry, 'still there after verify');
+  assert.ok((await store.restore(entry, path.join(f.base, 'again'))).ok);
+  assert.is(await store.get('quiet'), undefined);
+});
+
+function contentFilesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) found.push(path.join(e.parentPath, e.name));
+  return found;
+}
 
 test.run();

@@ -18,6 +18,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { integrityOf } from '../hash/digest.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
+import { ENTRY_ANCHOR_SHA256 } from './types.js';
 
 export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
@@ -73,7 +74,7 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     for (const info of Object.values(index)) {
       if (!info.key.startsWith('entry:')) continue;
       const key = info.key.slice('entry:'.length);
-      const entry = await readEntry(dir, info.key, parse);
+      const entry = await readEntry(dir, info, parse);
       entries.push({ key, entry, lastUse: Math.max(info.time, uses.get(key) ?? 0) });
       for (const h of entry ? blobHashes(entry) : []) {
         const b = blobs.get(h);
@@ -85,7 +86,8 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     let blobsRemoved = 0;
     const removeBlob = async (hash: string): Promise<void> => {
       const b = blobs.get(hash);
-      if (!b) return;
+      // the anchor of every entry's index line stays while any entry might
+      if (!b || hash === ENTRY_ANCHOR_SHA256) return;
       blobs.delete(hash);
       await cacache.rm.entry(dir, `blob:${hash}`);
       await cacache.rm.content(dir, b.integrity).catch(() => undefined);
@@ -127,13 +129,21 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
 }
 
 /** the cacache index, or undefined when there is no cache folder yet */
-async function listIndex(dir: string): Promise<Record<string, { key: string; integrity: string; size?: number; time: number }> | undefined> {
+interface IndexInfo {
+  readonly key: string;
+  readonly integrity: string;
+  readonly size?: number;
+  readonly time: number;
+  readonly metadata?: unknown;
+}
+
+async function listIndex(dir: string): Promise<Record<string, IndexInfo> | undefined> {
   try {
     await fsp.access(dir);
   } catch {
     return undefined;
   }
-  return (await cacache.ls(dir)) as Record<string, { key: string; integrity: string; size?: number; time: number }>;
+  return (await cacache.ls(dir)) as Record<string, IndexInfo>;
 }
 
 async function readUses(dir: string): Promise<Map<string, number>> {
@@ -156,9 +166,11 @@ async function readUses(dir: string): Promise<Map<string, number>> {
 }
 
 /** undefined when unreadable (a damaged index or a record uet did not write) */
-async function readEntry(dir: string, indexKey: string, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
+async function readEntry(dir: string, info: IndexInfo, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
+  // the entry is the index line's metadata; older caches kept it as content
+  if (typeof info.metadata === 'string') return parse(info.metadata);
   try {
-    return parse((await cacache.get(dir, indexKey, { memoize: false })).data.toString('utf8'));
+    return parse((await cacache.get(dir, info.key, { memoize: false })).data.toString('utf8'));
   } catch {
     return undefined;
   }
@@ -179,7 +191,7 @@ export async function dropBrokenEntries(dir: string, parse: (stored: string) => 
     let removed = 0;
     for (const info of Object.values(index)) {
       if (!info.key.startsWith('entry:')) continue;
-      const entry = await readEntry(dir, info.key, parse);
+      const entry = await readEntry(dir, info, parse);
       let whole = entry !== undefined;
       for (const h of entry ? blobHashes(entry) : []) {
         if (!whole) break;

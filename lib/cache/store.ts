@@ -6,9 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import cacache from 'cacache';
 import Keyv, { type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
+import { hasContentSync, insertIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
-import { CACHE_FORMAT_VERSION, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
 const IN_MEMORY_MAX = 16 * 1024 * 1024;
@@ -18,6 +19,7 @@ const IO_CONCURRENCY = 16;
 /** keyv prefixes entry keys with this and ':' inside the cacache index */
 export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
+
 const SMALL_READ = 64 * 1024;
 
 /**
@@ -61,15 +63,20 @@ export async function verifyStore(dir: string): Promise<Result<number, CacheFail
 export class CacacheKeyvStore extends EventEmitter {
   readonly opts = { dialect: 'cacache' };
   namespace?: string;
+  private anchored = false;
 
   constructor(private readonly dir: string) {
     super();
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+    const info = (await cacache.get.info(this.dir, key, { memoize: false })) as { metadata?: unknown } | null;
+    if (!info) return undefined;
+    // keyv's adapters return the serialised text; keyv itself deserialises it
+    if (typeof info.metadata === 'string') return info.metadata as unknown as StoredData<Value>;
     try {
+      // an entry stored as content, by uet before entries became index metadata
       const { data } = await cacache.get(this.dir, key, { memoize: false });
-      // keyv's adapters return the serialised text; keyv itself deserialises it
       return data.toString('utf8') as unknown as StoredData<Value>;
     } catch (e) {
       if (code(e) === 'ENOENT') return undefined;
@@ -77,9 +84,17 @@ export class CacacheKeyvStore extends EventEmitter {
     }
   }
 
+  /**
+   * The value is the index line's metadata, anchored on the empty blob: one appended line per
+   * entry, where storing it as content cost a file, a rename and their folders on every task.
+   */
   async set(key: string, value: unknown): Promise<boolean> {
     if (typeof value !== 'string') throw new TypeError('CacacheKeyvStore stores serialised strings only');
-    await cacache.put(this.dir, key, value);
+    if (!this.anchored) {
+      if (!hasContentSync(this.dir, ENTRY_ANCHOR_SHA256)) writeContentSync(this.dir, ENTRY_ANCHOR_SHA256, new Uint8Array(0));
+      this.anchored = true;
+    }
+    insertIndexSync(this.dir, key, ENTRY_ANCHOR_SHA256, 0, Date.now(), value);
     return true;
   }
 
@@ -259,19 +274,21 @@ class LocalCacheStore implements LocalStore {
 
   /** a copy of the file at `abs`, refused unless its bytes still hash to what the caller recorded */
   private async storeFile(abs: string, o: OutputFile): Promise<Result<void, CacheFailure>> {
-    const integrity = integrityOf(o.hash);
     const key = BLOB_PREFIX + o.hash;
-    const opts = { integrity, algorithms: ['sha256'] as [string], size: o.size };
     try {
-      if (await this.alreadyStored(key, integrity, o.size)) return ok(undefined);
-      if (o.size <= IN_MEMORY_MAX) {
-        // a small file is read on this thread: cheaper than a thread-pool round trip
-        await cacache.put(this.dir, key, o.size <= SMALL_READ ? readFileSync(abs) : await fsp.readFile(abs), opts);
+      if (await this.alreadyStored(key, o.hash, o.size)) return ok(undefined);
+      if (o.size <= SMALL_READ) {
+        // the common case, stored on this thread in a few system calls (cacache-sync.ts)
+        const data = readFileSync(abs);
+        if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
+        this.writeSmall(key, o.hash, data);
       } else {
-        await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
+        const opts = { integrity: integrityOf(o.hash), algorithms: ['sha256'] as [string], size: o.size };
+        if (o.size <= IN_MEMORY_MAX) await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
+        else await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
+        this.present.add(key);
       }
       this.added += o.size;
-      this.present.add(key);
       return ok(undefined);
     } catch (e) {
       if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
@@ -282,27 +299,32 @@ class LocalCacheStore implements LocalStore {
   }
 
   private async storeBuffer(data: Buffer, hash: string): Promise<Result<void, CacheFailure>> {
-    const integrity = integrityOf(hash);
     const key = BLOB_PREFIX + hash;
     try {
-      if (await this.alreadyStored(key, integrity, data.length)) return ok(undefined);
-      await cacache.put(this.dir, key, data, { integrity, algorithms: ['sha256'], size: data.length });
+      if (await this.alreadyStored(key, hash, data.length)) return ok(undefined);
+      this.writeSmall(key, hash, data);
       this.added += data.length;
-      this.present.add(key);
       return ok(undefined);
     } catch (e) {
       return err({ reason: 'io', detail: `storing log: ${describe(e)}` });
     }
   }
 
+  /** content plus its `blob:` index key, which keeps verify from collecting it */
+  private writeSmall(key: string, hash: string, data: Buffer): void {
+    writeContentSync(this.dir, hash, data);
+    insertIndexSync(this.dir, key, hash, data.length, Date.now());
+    this.present.add(key);
+  }
+
   /**
    * Content already present needs only its index key (which keeps `verify` from collecting it).
    * Its bytes are not re-checked here: restore verifies them and evicts a corrupt copy.
    */
-  private async alreadyStored(key: string, integrity: string, size: number): Promise<boolean> {
+  private async alreadyStored(key: string, hash: string, size: number): Promise<boolean> {
     if (this.present.has(key)) return true;
-    if (!(await cacache.get.hasContent(this.dir, integrity))) return false;
-    if (!(await cacache.get.info(this.dir, key, { memoize: false }))) await cacache.index.insert(this.dir, key, integrity, { size });
+    if (!hasContentSync(this.dir, hash)) return false;
+    if (!(await cacache.get.info(this.dir, key, { memoize: false }))) insertIndexSync(this.dir, key, hash, size, Date.now());
     this.present.add(key);
     return true;
   }

@@ -1,6 +1,13 @@
 import type { Result } from '../util/result.js';
 
 /** Bumped whenever the meaning of a key or the layout of an entry changes: old entries become misses. */
+/**
+ * The content every local entry's index line points at: the empty blob (sha256 of no bytes),
+ * also the log of every quiet task. cacache's verify keeps an index line only while its content
+ * exists, so pruning never removes this blob.
+ */
+export const ENTRY_ANCHOR_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 export const CACHE_FORMAT_VERSION = 1;
 
 export interface OutputFile {

@@ -1,14 +1,26 @@
 /**
- * Per-task files under .uet/explain/ holding the key parts of the last success (env values
- * only as hashes) and .uet/logs/ holding the last run's log. Written only when a task runs
- * or is restored, so a no-op build touches none of them.
+ * The key parts of each task's last success (env values only as hashes), for `uet explain` and
+ * for the reason a task re-runs, in one append-only file, .uet/explain.log; and .uet/logs/ with
+ * the last run's log of each task that printed anything. Written only when a task runs or is
+ * restored, so a no-op build touches none of them.
+ *
+ * One line per success, `{"t":taskId,"p":parts}`, each written with a newline before it (so a
+ * line torn by a crash stands alone and is skipped); the last line about a task wins. A file per
+ * task cost a create and a rename on every task of a cold build, the dearest system calls there
+ * are on a disk-backed folder (bench/RESULTS.md).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import type { KeyParts } from './key.js';
 import type { ExplainStore } from './services.js';
+
+/** compaction pays off past this many lines, and only when most of them are dead */
+const COMPACT_MIN_LINES = 1000;
+/** a log past this size is compacted by the first build that writes to it, even if it reads nothing */
+const COMPACT_CHECK_BYTES = 8 * 1024 * 1024;
+const LINE_START = '{"t":';
+const PARTS_AT = ',"p":';
 
 /** A task id as a file name: readable, and no '/' so one folder holds them all. */
 export function taskFileName(taskId: string): string {
@@ -16,36 +28,82 @@ export function taskFileName(taskId: string): string {
 }
 
 export function createExplainStore(uetDir: string): ExplainStore {
-  const explainDir = path.join(uetDir, 'explain');
+  const file = path.join(uetDir, 'explain.log');
   const logDir = path.join(uetDir, 'logs');
-  let made = false;
-  // Written synchronously: one small file per task that ran, where the thread-pool round
-  // trips of the async calls cost more than the writes (see bench/RESULTS.md).
-  const ensure = (): void => {
-    if (made) return;
-    mkdirSync(explainDir, { recursive: true });
-    mkdirSync(logDir, { recursive: true });
-    made = true;
+  /** task id → its last line, once the file has been read */
+  let lines: Map<string, string> | undefined;
+  let sizeChecked = false;
+  let logDirMade = false;
+
+  const load = (): Map<string, string> => {
+    if (lines) return lines;
+    lines = new Map();
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return lines;
+    }
+    let count = 0;
+    for (const line of text.split('\n')) {
+      const id = taskIdOf(line);
+      if (id === undefined) continue;
+      count++;
+      // re-inserted so that compaction keeps the order of last successes
+      lines.delete(id);
+      lines.set(id, line);
+    }
+    if (count > COMPACT_MIN_LINES && count > 2 * lines.size) writeFileAtomicSyncNoFsync(file, [...lines.values()].map((l) => `\n${l}`).join(''));
+    return lines;
   };
+
   return {
     async get(taskId) {
+      const line = load().get(taskId);
+      if (line === undefined) return undefined;
       try {
-        return JSON.parse(await fs.readFile(path.join(explainDir, `${taskFileName(taskId)}.json`), 'utf8')) as KeyParts;
+        return (JSON.parse(line) as { p: KeyParts }).p;
       } catch {
         return undefined;
       }
     },
     async put(taskId, parts) {
-      ensure();
-      // No fsync: losing this file in a power cut only makes `explain` say less.
-      writeFileAtomicSyncNoFsync(path.join(explainDir, `${taskFileName(taskId)}.json`), JSON.stringify(parts));
+      if (!sizeChecked) {
+        sizeChecked = true;
+        try {
+          if (statSync(file).size > COMPACT_CHECK_BYTES) load();
+        } catch {
+          mkdirSync(uetDir, { recursive: true });
+        }
+      }
+      const line = JSON.stringify({ t: taskId, p: parts });
+      // No fsync: losing the tail in a power cut only makes `explain` say less.
+      appendFileSync(file, `\n${line}`);
+      lines?.delete(taskId);
+      lines?.set(taskId, line);
     },
     async putLog(taskId, log) {
-      ensure();
+      if (!logDirMade) {
+        mkdirSync(logDir, { recursive: true });
+        logDirMade = true;
+      }
       writeFileSync(path.join(logDir, `${taskFileName(taskId)}.log`), log);
     },
     logPath(taskId) {
       return path.join(logDir, `${taskFileName(taskId)}.log`);
     },
   };
+}
+
+/** the task id of a well-formed line, without parsing its parts */
+function taskIdOf(line: string): string | undefined {
+  if (!line.startsWith(LINE_START)) return undefined;
+  const end = line.indexOf(PARTS_AT);
+  if (end < 0 || !line.endsWith('}')) return undefined;
+  try {
+    const id: unknown = JSON.parse(line.slice(LINE_START.length, end));
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,62 @@
+/** .uet/explain.log: the key parts of each task's last success, one appended line per success. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createExplainStore } from '../lib/build/explain-store.js';
+import type { KeyParts } from '../lib/build/key.js';
+
+const made: string[] = [];
+test.after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function uetDir(): string {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-explain-'));
+  made.push(base);
+  return path.join(base, '.uet');
+}
+
+const parts = (command: string): KeyParts => ({ command, inputs: [['a.txt', 'h1']] }) as unknown as KeyParts;
+
+test('the last success of each task is read back, by this store and by a later one', async () => {
+  const dir = uetDir();
+  const a = createExplainStore(dir);
+  assert.is(await a.get('p/w/t'), undefined, 'nothing yet (and no folder yet)');
+  await a.put('p/w/t', parts('one'));
+  await a.put('p/w/u', parts('other'));
+  await a.put('p/w/t', parts('two'));
+  assert.equal(await a.get('p/w/t'), parts('two'));
+  const b = createExplainStore(dir);
+  assert.equal(await b.get('p/w/t'), parts('two'));
+  assert.equal(await b.get('p/w/u'), parts('other'));
+  await b.put('p/w/u', parts('three'));
+  assert.equal(await b.get('p/w/u'), parts('three'), 'a read after the file was loaded sees the new line');
+});
+
+test('a line torn by a crash is skipped and the next line still counts', async () => {
+  const dir = uetDir();
+  const a = createExplainStore(dir);
+  await a.put('p/w/t', parts('one'));
+  fs.appendFileSync(path.join(dir, 'explain.log'), '\n{"t":"p/w/t","p":{"comm');
+  await createExplainStore(dir).put('p/w/u', parts('u'));
+  const b = createExplainStore(dir);
+  assert.equal(await b.get('p/w/t'), parts('one'));
+  assert.equal(await b.get('p/w/u'), parts('u'));
+});
+
+test('a log of mostly dead lines is compacted when read, keeping the last success of each task', async () => {
+  const dir = uetDir();
+  const a = createExplainStore(dir);
+  for (let i = 0; i < 1500; i++) await a.put(`p/w/t${i % 10}`, parts(`run ${i}`));
+  const file = path.join(dir, 'explain.log');
+  const before = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  assert.is(before, 1500);
+  const b = createExplainStore(dir);
+  assert.equal(await b.get('p/w/t3'), parts('run 1493'));
+  assert.is(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 10);
+  assert.equal(await createExplainStore(dir).get('p/w/t9'), parts('run 1499'));
+});
+
+test.run();

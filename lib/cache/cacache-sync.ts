@@ -33,6 +33,11 @@ export function hasContentSync(cache: string, hexSha256: string): boolean {
   return existsSync(contentPathSync(cache, hexSha256));
 }
 
+/** cacache's index bucket of `key`: one file per key (named by its sha256), lines appended */
+export function bucketPathSync(cache: string, key: string): string {
+  return path.join(cache, INDEX_DIR, ...segments(createHash('sha256').update(key).digest('hex')));
+}
+
 /**
  * Stores `data` as content. The caller has checked that it hashes to `hexSha256`. Content
  * already present is replaced by the same bytes through an atomic rename, which also mends a
@@ -70,7 +75,7 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
  * skipped, so `metadata` is as well protected as content.
  */
 export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number, metadata?: string): void {
-  const bucket = path.join(cache, INDEX_DIR, ...segments(createHash('sha256').update(key).digest('hex')));
+  const bucket = bucketPathSync(cache, key);
   const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size, metadata });
   const line = `\n${createHash('sha1').update(stringified).digest('hex')}\t${stringified}`;
   try {
@@ -103,7 +108,7 @@ export async function writeContent(cache: string, hexSha256: string, data: Uint8
   }
 }
 export async function insertIndex(cache: string, key: string, hexSha256: string, size: number, time: number): Promise<void> {
-  const bucket = path.join(cache, INDEX_DIR, ...segments(createHash('sha256').update(key).digest('hex')));
+  const bucket = bucketPathSync(cache, key);
   const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size });
   const line = `\n${createHash('sha1').update(stringified).digest('hex')}\t${stringified}`;
   try {

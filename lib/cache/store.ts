@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream, promises as fsp, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import cacache from 'cacache';
 import Keyv, { type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
-import { hasContentSync, insertIndexSync, writeContentSync } from './cacache-sync.js';
+import { bucketPathSync, hasContentSync, insertIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
@@ -70,6 +70,9 @@ export class CacacheKeyvStore extends EventEmitter {
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+    // a key never stored has no bucket: the usual miss of a cold build costs one stat, not a
+    // thread-pool read that fails
+    if (!existsSync(bucketPathSync(this.dir, key))) return undefined;
     const info = (await cacache.get.info(this.dir, key, { memoize: false })) as { metadata?: unknown } | null;
     if (!info) return undefined;
     // keyv's adapters return the serialised text; keyv itself deserialises it

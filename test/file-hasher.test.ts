@@ -145,6 +145,31 @@ test("racy (git's rule): an entry not strictly older than the index write is dro
   assert.is(h3.stats.reads, 1);
 });
 
+test('a racy entry never looked up is not written back: the next index would vouch for it', async () => {
+  const t = tmpRoot();
+  t.write('a.txt', 'AAAA');
+  await sleep(80);
+  const b = t.write('b.txt', 'BBBB');
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFiles(['a.txt', 'b.txt']);
+  await h1.flush();
+  // the index stamped with b's change time: b is racy, a (older) is not
+  const st = fs.statSync(b, { bigint: true });
+  const ctimeSecs = Number(st.ctimeNs / 1_000_000n) / 1000;
+  fs.utimesSync(t.index, ctimeSecs, ctimeSecs);
+  // this build looks up only a, and writes the index because of a new file
+  t.write('c.txt', 'CCCC');
+  await sleep(80);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles(['a.txt', 'c.txt']);
+  assert.is(h2.stats.reads, 1, 'c read, a vouched for');
+  await h2.flush();
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFiles(['a.txt', 'b.txt', 'c.txt']);
+  assert.is(h3.stats.reads, 1, 'b is read again: its racy entry was not carried into the new index');
+});
+
 test('a deleted file is null and drops its entry', async () => {
   const t = tmpRoot();
   const abs = t.write('a.txt', 'one');

@@ -30,6 +30,15 @@ interface Entry {
 
 type PersistedEntry = [path: string, size: number, mtimeNs: string, ctimeNs: string, ino: string, mode: number, hash: string];
 
+/**
+ * A row as read from the index file, not yet checked: a build looks up a few hundred of the
+ * tens of thousands it holds, so each is checked when first asked for (and rows never asked for
+ * are written back as they were, after the same racy-write check the lookup makes).
+ */
+interface LoadedRow {
+  readonly row: unknown;
+}
+
 export interface FileHasherOptions {
   /** a file changed less than this long before it was hashed is re-hashed next time (see DEFAULT_RACY_WINDOW_MS) */
   readonly racyWindowMs?: number;
@@ -49,8 +58,8 @@ export interface FileHasherStats {
  * unreadable index is an empty one: it only ever saves work, never decides correctness alone.
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
-  const entries = await loadIndex(indexPath);
-  return new StatIndexHasher(root, indexPath, entries, opts);
+  const { entries, writtenNs } = await loadIndex(indexPath);
+  return new StatIndexHasher(root, indexPath, entries, writtenNs, opts);
 }
 
 export class StatIndexHasher implements FileHasher {
@@ -63,7 +72,9 @@ export class StatIndexHasher implements FileHasher {
   constructor(
     private readonly root: string,
     private readonly indexPath: string,
-    private readonly entries: Map<string, Entry>,
+    private readonly entries: Map<string, Entry | LoadedRow>,
+    /** when the index file was written (ns, the file system's clock); 0n: no file */
+    private readonly writtenNs: bigint,
     opts: FileHasherOptions,
   ) {
     this.racyWindowNs = BigInt(Math.round((opts.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS) * 1e6));
@@ -111,7 +122,11 @@ export class StatIndexHasher implements FileHasher {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     const rows: PersistedEntry[] = [];
-    for (const [p, e] of this.entries) rows.push([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]);
+    const written = this.writtenNs.toString();
+    for (const [p, e] of this.entries) {
+      if (!('row' in e)) rows.push([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]);
+      else if (!racyRow(e.row, written)) rows.push(e.row as PersistedEntry);
+    }
     const text = JSON.stringify({ v: INDEX_VERSION, e: rows });
     this.dirty = false;
     try {
@@ -138,12 +153,28 @@ export class StatIndexHasher implements FileHasher {
       throw e;
     }
     if (st === undefined || !st.isFile()) return this.gone(rel);
-    const known = this.entries.get(rel);
+    const known = this.entry(rel);
     if (known && sameStat(known, st)) {
       this.stats.indexHits++;
       return { hash: known.hash, size: known.size, mode: known.mode };
     }
     return undefined;
+  }
+
+  /** the entry for `rel`, checking a loaded row on first use */
+  private entry(rel: string): Entry | undefined {
+    const e = this.entries.get(rel);
+    if (e === undefined || !('row' in e)) return e;
+    const checked = toEntry(e.row);
+    // git's rule, on the filesystem's own clock: an entry not strictly older than the index
+    // write could have been rewritten within the same tick after it was recorded
+    if (!checked || BigInt(checked.mtimeNs) >= this.writtenNs || BigInt(checked.ctimeNs) >= this.writtenNs) {
+      this.entries.delete(rel);
+      this.dirty = true;
+      return undefined;
+    }
+    this.entries.set(rel, checked);
+    return checked;
   }
 
   private async compute(rel: string): Promise<FileDigest | null> {
@@ -276,8 +307,8 @@ async function readAndHash(abs: string): Promise<ReadResult | null> {
   }
 }
 
-async function loadIndex(indexPath: string): Promise<Map<string, Entry>> {
-  const entries = new Map<string, Entry>();
+async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Entry | LoadedRow>; writtenNs: bigint }> {
+  const entries = new Map<string, Entry | LoadedRow>();
   let text: string;
   let writtenNs: bigint;
   try {
@@ -289,36 +320,48 @@ async function loadIndex(indexPath: string): Promise<Map<string, Entry>> {
       await fh.close();
     }
   } catch {
-    return entries;
+    return { entries, writtenNs: 0n };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return entries;
+    return { entries, writtenNs };
   }
-  if (!isRecord(parsed) || parsed['v'] !== INDEX_VERSION || !Array.isArray(parsed['e'])) return entries;
+  if (!isRecord(parsed) || parsed['v'] !== INDEX_VERSION || !Array.isArray(parsed['e'])) return { entries, writtenNs };
   for (const row of parsed['e'] as unknown[]) {
-    const e = toEntry(row);
-    if (!e) continue;
-    // git's rule, on the filesystem's own clock: an entry not strictly older than the index
-    // write could have been rewritten within the same tick after it was recorded
-    if (BigInt(e[1].mtimeNs) >= writtenNs || BigInt(e[1].ctimeNs) >= writtenNs) continue;
-    entries.set(e[0], e[1]);
+    if (Array.isArray(row) && typeof row[0] === 'string') entries.set(row[0], { row });
   }
-  return entries;
+  return { entries, writtenNs };
 }
 
 const DIGITS = /^\d+$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function toEntry(row: unknown): [string, Entry] | undefined {
+function toEntry(row: unknown): Entry | undefined {
   if (!Array.isArray(row) || row.length !== 7) return undefined;
   const [p, size, mtimeNs, ctimeNs, ino, mode, hash] = row as unknown[];
   if (typeof p !== 'string' || typeof size !== 'number' || typeof mode !== 'number') return undefined;
   if (typeof mtimeNs !== 'string' || typeof ctimeNs !== 'string' || typeof ino !== 'string' || typeof hash !== 'string') return undefined;
   if (!DIGITS.test(mtimeNs) || !DIGITS.test(ctimeNs) || !DIGITS.test(ino) || !HEX64.test(hash)) return undefined;
-  return [p, { size, mtimeNs, ctimeNs, ino, mode, hash }];
+  return { size, mtimeNs, ctimeNs, ino, mode, hash };
+}
+
+/**
+ * Whether an unchecked row must not be written back: unreadable, or changed (by its mtime or
+ * ctime) no earlier than the index write it was loaded from. Decimal strings are compared
+ * without BigInt: this runs over every row never looked up.
+ */
+function racyRow(row: unknown, writtenNs: string): boolean {
+  if (!Array.isArray(row) || row.length !== 7) return true;
+  const [, , mtimeNs, ctimeNs] = row as unknown[];
+  if (typeof mtimeNs !== 'string' || typeof ctimeNs !== 'string') return true;
+  return !decimalBelow(mtimeNs, writtenNs) || !decimalBelow(ctimeNs, writtenNs);
+}
+
+/** a < b for non-negative decimal strings without leading zeros */
+function decimalBelow(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

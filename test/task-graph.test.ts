@@ -4,8 +4,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileProject, restoreCompiled } from '../lib/graph/compile.js';
-import type { CompiledProject } from '../lib/graph/compile.js';
+import { compileProject } from '../lib/graph/compile.js';
+import { restoreCompiled } from '../lib/graph/project.js';
+import type { CompiledProject } from '../lib/graph/project.js';
 import { TaskGraph } from '../lib/graph/task-graph.js';
 import { loadProject } from '../lib/spec/load.js';
 import { makeProject, removeProject } from './helpers/project.js';

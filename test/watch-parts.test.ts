@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileProject } from '../lib/graph/compile.js';
-import type { CompiledProject } from '../lib/graph/compile.js';
+import type { CompiledProject } from '../lib/graph/project.js';
 import { planClosure } from '../lib/graph/targets.js';
 import { loadProject } from '../lib/spec/load.js';
 import { createBatcher } from '../lib/watch/batcher.js';

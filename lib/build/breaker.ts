@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 export type BreakerInput = 'success' | 'failure' | 'probe';

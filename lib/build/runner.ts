@@ -24,8 +24,8 @@
 import path from 'node:path';
 import type { OutputFile } from '../cache/types.js';
 import type { RunEvent, TaskStatus } from '../events/types.js';
-import type { CompiledProject, NodeAttrs } from '../graph/compile.js';
-import { gateKey, nodeId } from '../graph/compile.js';
+import type { CompiledProject, NodeAttrs } from '../graph/project.js';
+import { gateKey, nodeId } from '../graph/project.js';
 import type { RunOutcome } from '../exec/types.js';
 import type { EnvSpec, GateSpec, PhaseSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';

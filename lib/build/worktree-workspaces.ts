@@ -18,8 +18,8 @@
  *   the worktree folder is removed when the build ends, whatever happened.
  */
 import type { RunEvent } from '../events/types.js';
-import type { CompiledProject } from '../graph/compile.js';
-import { taskKey } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
+import { taskKey } from '../graph/project.js';
 import type { CommitOutcome, GitFailure, Worktree, WorktreeManager } from '../git/worktree.js';
 import { branchName } from '../git/worktree.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';

@@ -14,8 +14,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import cacache from 'cacache';
-import writeFileAtomic from 'write-file-atomic';
 import { integrityOf } from '../hash/digest.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
 import { ENTRY_ANCHOR_SHA256 } from './types.js';

@@ -19,7 +19,6 @@ const IO_CONCURRENCY = 16;
 /** keyv prefixes entry keys with this and ':' inside the cacache index */
 export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
-
 const SMALL_READ = 64 * 1024;
 
 /**
@@ -284,7 +283,7 @@ class LocalCacheStore implements LocalStore {
         // the common case, stored on this thread in a few system calls (cacache-sync.ts)
         const data = readFileSync(abs);
         if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
-        this.writeSmall(key, o.hash, data);
+        this.putBytes(key, o.hash, data);
       } else {
         const opts = { integrity: integrityOf(o.hash), algorithms: ['sha256'] as [string], size: o.size };
         if (o.size <= IN_MEMORY_MAX) await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
@@ -305,7 +304,7 @@ class LocalCacheStore implements LocalStore {
     const key = BLOB_PREFIX + hash;
     try {
       if (await this.alreadyStored(key, hash, data.length)) return ok(undefined);
-      this.writeSmall(key, hash, data);
+      this.putBytes(key, hash, data);
       this.added += data.length;
       return ok(undefined);
     } catch (e) {
@@ -314,7 +313,7 @@ class LocalCacheStore implements LocalStore {
   }
 
   /** content plus its `blob:` index key, which keeps verify from collecting it */
-  private writeSmall(key: string, hash: string, data: Buffer): void {
+  private putBytes(key: string, hash: string, data: Buffer): void {
     writeContentSync(this.dir, hash, data);
     insertIndexSync(this.dir, key, hash, data.length, Date.now());
     this.present.add(key);

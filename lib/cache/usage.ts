@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export const USAGE_FILE = 'usage.json';
 const DAY_MS = 24 * 60 * 60 * 1000;

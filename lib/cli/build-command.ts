@@ -17,7 +17,7 @@ import { openFreshLog } from '../cache/fresh-log.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import { planClosure } from '../graph/targets.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';

@@ -12,7 +12,7 @@ import { openCacheStore } from '../cache/store.js';
 import { listRuns, readRun } from '../events/run-log.js';
 import type { RunEvent } from '../events/types.js';
 import { createDirectExecutor } from '../exec/pool.js';
-import { gateKey, taskKey } from '../graph/compile.js';
+import { gateKey, taskKey } from '../graph/project.js';
 import { planClosure, targetNames } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import { Ledger } from '../patch/ledger.js';

@@ -1,6 +1,6 @@
 /** `uet graph`: the compiled graph as dot, mermaid or json. */
-import type { CompiledProject } from '../graph/compile.js';
-import { nodeId } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
+import { nodeId } from '../graph/project.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import { assertNever } from '../util/result.js';
 import type { Io } from './context.js';

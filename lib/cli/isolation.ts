@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import type { WorktreeManager } from '../git/worktree.js';
 import { WORKTREES_DIR, openWorktreeManager } from '../git/worktree.js';
 import type { Diagnostic } from '../spec/diagnostic.js';

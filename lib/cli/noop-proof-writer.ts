@@ -10,7 +10,7 @@ import type { NoopProof, SignedEntry, SignedPaths } from '../build/noop-proof.js
 import { RACY_MS, entriesOf, envDigest, listingDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import { listSpecFiles } from '../spec/load.js';
 import { IGNORED_DIR_NAMES, globFolder } from '../watch/scope.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';

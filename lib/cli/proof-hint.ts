@@ -16,7 +16,7 @@ import type { ProofHint } from '../build/noop-proof.js';
 import { signature } from '../build/noop-proof.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 

@@ -3,7 +3,7 @@
  * it too, and that path must not load the build machinery.
  */
 import type { BuildOutcome } from '../build/runner.js';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 
 /** What the summary line calls the targets. */
 export function targetLabel(project: CompiledProject, targets: readonly string[]): string {

@@ -6,8 +6,8 @@
  * so that a cycle can be printed as the path the user wrote.
  *
  * The checks run on a graphology graph that keeps where each edge was written; the build gets
- * the compact TaskGraph made from it, whose layout the compiled-graph cache stores, so a cached
- * build (restoreCompiled) neither compiles nor builds a graphology graph.
+ * the compact TaskGraph made from it (project.ts), whose layout the compiled-graph cache stores,
+ * so a cached build (restoreCompiled) neither loads this module nor builds a graphology graph.
  */
 import { DirectedGraph } from 'graphology';
 import picomatch from 'picomatch';
@@ -18,13 +18,10 @@ import type { DependencyRef, GateSpec, PhaseSpec, ProjectSpec, TaskSpec, Workstr
 import { globsOverlap } from '../spec/glob-overlap.js';
 import type { Result } from '../util/result.js';
 import { assertNever, err, ok } from '../util/result.js';
-import type { EdgeWhy, GraphLayout } from './task-graph.js';
+import type { BuildGraph, CompiledProject, NodeAttrs } from './project.js';
+import { gateKey, nodeId, phaseKey, specNodes, taskKey, workstreamsOf } from './project.js';
+import type { EdgeWhy } from './task-graph.js';
 import { EDGE_WHYS, TaskGraph } from './task-graph.js';
-
-export type NodeAttrs =
-  | { readonly kind: 'task'; readonly id: string; readonly task: TaskSpec }
-  | { readonly kind: 'gate'; readonly id: string; readonly gate: GateSpec }
-  | { readonly kind: 'phase'; readonly id: string; readonly phase: PhaseSpec };
 
 interface EdgeAttrs {
   readonly why: EdgeWhy;
@@ -35,60 +32,6 @@ interface EdgeAttrs {
 
 /** the graph the compiler checks: edges keep where the user wrote them, for diagnostics */
 type CheckGraph = DirectedGraph<NodeAttrs, EdgeAttrs>;
-
-/** the graph a build walks */
-export type BuildGraph = TaskGraph<NodeAttrs>;
-
-export interface CompiledProject {
-  readonly spec: ProjectSpec;
-  readonly graph: BuildGraph;
-  /** every node key in a topological order (dependencies first), ties broken by key */
-  readonly order: readonly string[];
-  readonly workstreams: ReadonlyMap<string, WorkstreamSpec>;
-}
-
-export const taskKey = (fullId: string): string => `t:${fullId}`;
-export const gateKey = (fullId: string): string => `g:${fullId}`;
-export const phaseKey = (id: string): string => `p:${id}`;
-
-/** The user-facing id of a node: `phase/ws/task`, `phase/GATE_X` or `phase`. */
-export function nodeId(key: string): string {
-  return key.slice(2);
-}
-
-/** Every node of the spec with its attributes, in the order the compiler adds them. */
-function specNodes(spec: ProjectSpec): Map<string, NodeAttrs> {
-  const nodes = new Map<string, NodeAttrs>();
-  for (const phase of spec.phases) {
-    nodes.set(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
-    for (const ws of phase.workstreams) for (const task of ws.tasks) nodes.set(taskKey(task.fullId), { kind: 'task', id: task.fullId, task });
-    for (const gate of phase.gates) nodes.set(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
-  }
-  return nodes;
-}
-
-function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
-  const out = new Map<string, WorkstreamSpec>();
-  for (const phase of spec.phases) for (const ws of phase.workstreams) out.set(ws.fullId, ws);
-  return out;
-}
-
-/**
- * The compiled project again, from a spec this compiler checked before and the layout of the
- * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
- */
-export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout): CompiledProject | undefined {
-  const nodes = specNodes(spec);
-  if (nodes.size !== layout.keys.length) return undefined;
-  const attrs: NodeAttrs[] = [];
-  for (const k of layout.keys) {
-    const a = nodes.get(k);
-    if (!a) return undefined;
-    attrs.push(a);
-  }
-  const graph = TaskGraph.fromLayout(layout, attrs);
-  return graph && { spec, graph, order: layout.keys, workstreams: workstreamsOf(spec) };
-}
 
 export function compileProject(spec: ProjectSpec): Result<CompiledProject, Diagnostic[]> {
   const graph: CheckGraph = new DirectedGraph<NodeAttrs, EdgeAttrs>();

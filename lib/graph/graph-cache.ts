@@ -15,8 +15,8 @@ import type { ProjectSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { UET_VERSION } from '../version.js';
-import type { CompiledProject } from './compile.js';
-import { compileProject, restoreCompiled } from './compile.js';
+import type { CompiledProject } from './project.js';
+import { restoreCompiled } from './project.js';
 import type { GraphLayout } from './task-graph.js';
 
 interface GraphCacheFile {
@@ -46,6 +46,8 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
   }
   const loaded = await loadProject(root);
   if (!loaded.ok) return err(loaded.error);
+  // the compiler and graphology load only when the spec changed
+  const { compileProject } = await import('./compile.js');
   const compiled = compileProject(loaded.value.spec);
   if (!compiled.ok) return err(compiled.error);
   const digests = await hasher.hashFiles(loaded.value.spec.specFiles);

@@ -10,8 +10,8 @@ import { errorAt } from '../spec/diagnostic.js';
 import { suggest } from '../spec/suggest.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { CompiledProject } from './compile.js';
-import { gateKey, phaseKey, taskKey } from './compile.js';
+import type { CompiledProject } from './project.js';
+import { gateKey, phaseKey, taskKey } from './project.js';
 
 const GLOB_CHARS = /[*?[\]{}!]/;
 

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { taskFileName } from '../build/explain-store.js';
 import type { FilesScope, TaskSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';

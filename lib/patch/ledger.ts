@@ -30,7 +30,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ulid } from 'ulid';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Refusal } from './validate.js';
 
 export type PatchState = 'created' | 'validated' | 'queued' | 'applied' | 'verified' | 'committed' | 'apply_failed' | 'rolled_back' | 'quarantined' | 'dropped';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { taskFileName } from '../build/explain-store.js';
 import type { PatchRunner } from '../build/services.js';
 import { shellQuote } from '../spec/paths.js';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { EditContext, EditOutcome } from './edit-task.js';
 import { applyTaskPatches, readPatchFiles, sha256Text } from './edit-task.js';

@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { CompiledProject } from '../graph/compile.js';
+import type { CompiledProject } from '../graph/project.js';
 import { CONFIG_FILE } from '../spec/load.js';
 
 export interface WatchFolder {

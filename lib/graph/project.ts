@@ -1,0 +1,67 @@
+/**
+ * The compiled project as a build sees it: the checked spec and its build graph (TaskGraph),
+ * the node keys, and restoring both from the compiled-graph cache. No graphology here: a build
+ * whose graph comes from the cache never loads the compiler (compile.ts) at all.
+ */
+import type { GateSpec, PhaseSpec, ProjectSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
+import type { GraphLayout } from './task-graph.js';
+import { TaskGraph } from './task-graph.js';
+
+export type NodeAttrs =
+  | { readonly kind: 'task'; readonly id: string; readonly task: TaskSpec }
+  | { readonly kind: 'gate'; readonly id: string; readonly gate: GateSpec }
+  | { readonly kind: 'phase'; readonly id: string; readonly phase: PhaseSpec };
+
+/** the graph a build walks */
+export type BuildGraph = TaskGraph<NodeAttrs>;
+
+export interface CompiledProject {
+  readonly spec: ProjectSpec;
+  readonly graph: BuildGraph;
+  /** every node key in topological order (dependencies first): graphology-dag's order over the nodes in spec order */
+  readonly order: readonly string[];
+  readonly workstreams: ReadonlyMap<string, WorkstreamSpec>;
+}
+
+export const taskKey = (fullId: string): string => `t:${fullId}`;
+export const gateKey = (fullId: string): string => `g:${fullId}`;
+export const phaseKey = (id: string): string => `p:${id}`;
+
+/** The user-facing id of a node: `phase/ws/task`, `phase/GATE_X` or `phase`. */
+export function nodeId(key: string): string {
+  return key.slice(2);
+}
+
+/** Every node of the spec with its attributes, in the order the compiler adds them. */
+export function specNodes(spec: ProjectSpec): Map<string, NodeAttrs> {
+  const nodes = new Map<string, NodeAttrs>();
+  for (const phase of spec.phases) {
+    nodes.set(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
+    for (const ws of phase.workstreams) for (const task of ws.tasks) nodes.set(taskKey(task.fullId), { kind: 'task', id: task.fullId, task });
+    for (const gate of phase.gates) nodes.set(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
+  }
+  return nodes;
+}
+
+export function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
+  const out = new Map<string, WorkstreamSpec>();
+  for (const phase of spec.phases) for (const ws of phase.workstreams) out.set(ws.fullId, ws);
+  return out;
+}
+
+/**
+ * The compiled project again, from a spec this compiler checked before and the layout of the
+ * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
+ */
+export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout): CompiledProject | undefined {
+  const nodes = specNodes(spec);
+  if (nodes.size !== layout.keys.length) return undefined;
+  const attrs: NodeAttrs[] = [];
+  for (const k of layout.keys) {
+    const a = nodes.get(k);
+    if (!a) return undefined;
+    attrs.push(a);
+  }
+  const graph = TaskGraph.fromLayout(layout, attrs);
+  return graph && { spec, graph, order: layout.keys, workstreams: workstreamsOf(spec) };
+}

@@ -9,7 +9,7 @@ import { restoreCompiled } from '../lib/graph/project.js';
 import type { CompiledProject } from '../lib/graph/project.js';
 import { TaskGraph } from '../lib/graph/task-graph.js';
 import { loadProject } from '../lib/spec/load.js';
-import { makeProject, removeProject } from './helpers/project.js';
+import { withProject } from './helpers/project.js';
 
 test('TaskGraph: neighbours both ways in the order the edges were given, with why', () => {
   // a → c, b → c, a → b (keys in topological order: a, b, c)
@@ -43,7 +43,7 @@ function walk(p: CompiledProject): string[] {
 }
 
 test('restoreCompiled: the cached layout gives back the same graph; a layout of another spec is refused', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -66,8 +66,7 @@ workstreams:
     tasks:
       - { id: t, kind: build, run: "true", inputs: [c.txt], depends_on: [p/v/b] }
 `,
-  });
-  try {
+  }, async (dir) => {
     const loaded = await loadProject(dir);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
     const compiled = compileProject(loaded.value.spec);
@@ -81,9 +80,7 @@ workstreams:
 
     const fewer = { ...loaded.value.spec, phases: loaded.value.spec.phases.slice(0, 1) };
     assert.is(restoreCompiled(fewer, layout), undefined, 'a layout with nodes the spec lacks');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test.run();

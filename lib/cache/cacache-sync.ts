@@ -7,7 +7,7 @@
  * trip with its wake-ups). A cold build stores two per task, and on a 2-core machine those round
  * trips were half of its time. Here a put is ~6 system calls on the calling thread. Everything
  * else (reads, verify, ls, rm) stays with cacache, so the format below must match its own to the
- * byte; test/cacache-sync.test.ts reads what this writes back through cacache.
+ * byte; test/cache-store.test.ts reads what this writes back through cacache.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,21 +47,9 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
   const tmpDir = path.join(cache, 'tmp');
   const tmp = path.join(tmpDir, randomUUID());
   const dest = contentPathSync(cache, hexSha256);
+  inFolder(tmpDir, () => writeFileSync(tmp, data, { flag: 'wx' }));
   try {
-    writeFileSync(tmp, data, { flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(tmpDir, { recursive: true });
-    writeFileSync(tmp, data, { flag: 'wx' });
-  }
-  try {
-    try {
-      renameSync(tmp, dest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      mkdirSync(path.dirname(dest), { recursive: true });
-      renameSync(tmp, dest);
-    }
+    inFolder(path.dirname(dest), () => renameSync(tmp, dest));
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
@@ -78,44 +66,20 @@ export function insertIndexSync(cache: string, key: string, hexSha256: string, s
   const bucket = bucketPathSync(cache, key);
   const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size, metadata });
   const line = `\n${createHash('sha1').update(stringified).digest('hex')}\t${stringified}`;
+  inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
+}
+
+/**
+ * Runs `write`, creating `folder` and trying once more if it failed for want of it: the folder
+ * usually exists, and asking first would cost a system call on every write.
+ */
+function inFolder(folder: string, write: () => void): void {
   try {
-    appendFileSync(bucket, line);
+    write();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(path.dirname(bucket), { recursive: true });
-    appendFileSync(bucket, line);
+    mkdirSync(folder, { recursive: true });
+    write();
   }
 }
 
-import { promises as fsp } from 'node:fs';
-export async function writeContent(cache: string, hexSha256: string, data: Uint8Array): Promise<void> {
-  const tmpDir = path.join(cache, 'tmp');
-  const tmp = path.join(tmpDir, randomUUID());
-  const dest = contentPathSync(cache, hexSha256);
-  try {
-    await fsp.writeFile(tmp, data, { flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await fsp.mkdir(tmpDir, { recursive: true });
-    await fsp.writeFile(tmp, data, { flag: 'wx' });
-  }
-  try {
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
-    await fsp.rename(tmp, dest);
-  }
-}
-export async function insertIndex(cache: string, key: string, hexSha256: string, size: number, time: number): Promise<void> {
-  const bucket = bucketPathSync(cache, key);
-  const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size });
-  const line = `\n${createHash('sha1').update(stringified).digest('hex')}\t${stringified}`;
-  try {
-    await fsp.appendFile(bucket, line);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await fsp.mkdir(path.dirname(bucket), { recursive: true });
-    await fsp.appendFile(bucket, line);
-  }
-}

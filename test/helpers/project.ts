@@ -50,6 +50,16 @@ export function makeProject(files: Record<string, string> = {}): string {
   return dir;
 }
 
+/** Runs `body` in a project made by makeProject, and removes it afterwards whatever happens. */
+export async function withProject<T>(files: Record<string, string>, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = makeProject(files);
+  try {
+    return await body(dir);
+  } finally {
+    removeProject(dir);
+  }
+}
+
 /** Deletes a project made by makeProject (refuses anything outside os.tmpdir()). */
 export function removeProject(dir: string): void {
   const tmp = fs.realpathSync(os.tmpdir());

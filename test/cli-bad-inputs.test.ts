@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, removeProject, runUet } from './helpers/project.js';
+import { runUet, withProject } from './helpers/project.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // compiled to dist/test/; the fixtures stay in the source tree
@@ -66,8 +66,7 @@ test('every malformed input: exit 2 with its code at file:line (or no crash for 
   const queue = [...cases];
   const worker = async (): Promise<void> => {
     for (let c = queue.shift(); c; c = queue.shift()) {
-      const dir = makeProject();
-      try {
+      await withProject({}, async (dir) => {
         for (const [rel, text] of Object.entries(c.files)) {
           fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
           fs.writeFileSync(path.join(dir, rel), Buffer.from(text, 'latin1'));
@@ -87,9 +86,7 @@ test('every malformed input: exit 2 with its code at file:line (or no crash for 
         for (const [rel, hash] of before) if (after.get(rel) !== hash) problems.push(`${rel} changed`);
         for (const rel of after.keys()) if (!before.has(rel)) problems.push(`${rel} appeared`);
         if (problems.length > 0) failures.push(`${c.name}: ${problems.join('; ')}\n${r.stderr.split('\n').slice(0, 3).join('\n')}`);
-      } finally {
-        removeProject(dir);
-      }
+      });
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);

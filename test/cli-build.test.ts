@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { isAlive, makeProject, readText, removeProject, runUet, takeLines, UET_BIN, writeText } from './helpers/project.js';
+import { isAlive, makeProject, readText, removeProject, runUet, takeLines, UET_BIN, writeText , withProject } from './helpers/project.js';
 
 const CONFIG = `version: 1
 project: t
@@ -159,7 +159,7 @@ test('changing a hashed env var or the command re-runs the task', async () => {
 });
 
 test('a failing task is not cached and its dependents do not run', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': CONFIG,
     'phases/p.yaml': `id: p
 workstreams:
@@ -174,8 +174,7 @@ workstreams:
         inputs: []
         depends_on: [bad]
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await build(dir, [], { MODE: 'no' });
     assert.is(r.code, 1);
     assert.equal(ran(dir), ['bad']);
@@ -187,13 +186,11 @@ workstreams:
     const fixed = await build(dir, [], { MODE: 'ok' });
     assert.is(fixed.code, 0, fixed.stdout);
     assert.equal(ran(dir), ['after', 'bad']);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('--keep-going builds everything whose needs did not fail', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -203,19 +200,16 @@ workstreams:
       - { id: after, run: "echo after >> runs.log", inputs: [], depends_on: [bad] }
       - { id: other, run: "sleep 0.3; echo other >> runs.log", inputs: [] }
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await build(dir, ['-j', '1', '--keep-going']);
     assert.is(r.code, 1);
     assert.equal(ran(dir), ['bad', 'other']);
     assert.match(r.stdout, /1 ran, 1 failed, 1 blocked/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('gates block their dependents; blocking: false only reports', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p1.yaml': `id: p1
 gates:
@@ -239,8 +233,7 @@ workstreams:
     tasks:
       - { id: after, run: "echo after >> runs.log", inputs: [] }
 `,
-  });
-  try {
+  }, async (dir) => {
     const ok = await build(dir);
     assert.is(ok.code, 0, ok.stdout + ok.stderr);
     assert.equal(ran(dir), ['after', 'lint', 'soft']);
@@ -250,13 +243,11 @@ workstreams:
     assert.is(blocked.code, 1);
     assert.equal(ran(dir), ['lint']);
     assert.match(blocked.stdout, /blocked\s+p2\/x\/after/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('a gate with its own run blocks when the run fails, even though its members passed', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p1.yaml': `id: p1
 gates:
@@ -273,16 +264,13 @@ workstreams:
     tasks:
       - { id: after, run: "echo after >> runs.log", inputs: [] }
 `,
-  });
-  try {
+  }, async (dir) => {
     writeText(dir, 'fail-gate', '');
     const r = await build(dir);
     assert.is(r.code, 1);
     assert.equal(ran(dir), ['gate', 'test']);
     assert.match(r.stdout, /GATE_UNIT failed/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('targets: a phase builds only what it needs; a task target builds its dependencies', async () => {
@@ -375,7 +363,7 @@ test('a corrupted cache entry is not restored: the task runs instead', async () 
 });
 
 test('spec errors: code, file and line, exit 2, nothing built', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -387,8 +375,7 @@ workstreams:
         run: echo test >> runs.log
         depends_on: [compil]
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await build(dir);
     assert.is(r.code, 2);
     assert.match(r.stderr, /phases\/p\.yaml:9:22 E_UNKNOWN_DEP .*'compil'.*did you mean 'compile'/);
@@ -399,13 +386,11 @@ workstreams:
     const y = await build(dir);
     assert.is(y.code, 2);
     assert.match(y.stderr, /phases\/p\.yaml:\d+:\d+ E_YAML/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('a cycle is printed as its path', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -415,18 +400,15 @@ workstreams:
       - { id: b, run: "true", depends_on: [a] }
       - { id: c, run: "true", depends_on: [b] }
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await build(dir);
     assert.is(r.code, 2);
     assert.match(r.stderr, /phases\/p\.yaml:\d+:\d+ E_CYCLE dependency cycle: p\/w\/(a|b|c) -> p\/w\/. -> p\/w\/. -> p\/w\/\1/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('two workstreams that may run at once and write the same files: E_SCOPE_CONFLICT', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -441,17 +423,14 @@ workstreams:
     files_scope: ["lib/**"]
     tasks: [ { id: c, run: "true" } ]
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['validate']);
     assert.is(r.code, 2);
     assert.match(r.stderr, /E_SCOPE_CONFLICT workstreams 'p\/one' and 'p\/two'/);
     // 'three' depends on 'one': those two never run at once. But three and two may.
     assert.match(r.stderr, /'p\/two' and 'p\/three'|'p\/three' and 'p\/two'/);
     assert.not.match(r.stderr, /'p\/one' and 'p\/three'/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('graph prints dot, mermaid and json', async () => {
@@ -530,7 +509,7 @@ test('clean deletes outputs so the next build restores or runs them', async () =
 });
 
 test('timeout kills the task and its children', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -540,17 +519,14 @@ workstreams:
         run: "sleep 30 & echo $! > child.pid; wait"
         timeout: 500ms
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await build(dir);
     assert.is(r.code, 1);
     assert.match(r.stdout, /timed out/);
     const pid = Number(readText(dir, 'child.pid').trim());
     await new Promise((res) => setTimeout(res, 300));
     assert.not.ok(isAlive(pid), 'the grandchild was killed');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('help and version tell the truth; a bad flag is exit 2', async () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, readText, REPO_ROOT, removeProject, runUet } from './helpers/project.js';
+import { readText, REPO_ROOT, runUet, withProject } from './helpers/project.js';
 
 /** The original system's bundles (not redistributable, so read in place, not copied into the repo). */
 const CORPUS = path.resolve(REPO_ROOT, '..', 'shared', 'corpus', 'seed-examples');
@@ -31,8 +31,7 @@ const BUNDLES = {
 };
 
 test('import bundles: workstreams that validate, unmapped items as comments, shared files in a conflict group', async () => {
-  const dir = makeProject({ 'uet.config.yaml': 'version: 1\n', ...Object.fromEntries(Object.entries(BUNDLES).map(([k, v]) => [`in/${k}`, v])) });
-  try {
+  await withProject({ 'uet.config.yaml': 'version: 1\n', ...Object.fromEntries(Object.entries(BUNDLES).map(([k, v]) => [`in/${k}`, v])) }, async (dir) => {
     const r = await runUet(dir, ['import', 'in/a.json', 'in/list.json']);
     assert.is(r.code, 0, r.stderr);
     const a = readText(dir, 'phases/imported/ws-a.yaml');
@@ -49,9 +48,7 @@ test('import bundles: workstreams that validate, unmapped items as comments, sha
     const again = await runUet(dir, ['import', 'in/a.json']);
     assert.is(again.code, 2);
     assert.match(again.stderr, 'exists already');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('import every ws-*.json of the original system, then uet validate accepts the result', async () => {
@@ -61,8 +58,7 @@ test('import every ws-*.json of the original system, then uet validate accepts t
   }
   const files = fs.readdirSync(CORPUS).filter((f) => /^ws-.*\.json$/.test(f));
   assert.ok(files.length >= 5);
-  const dir = makeProject({ 'uet.config.yaml': 'version: 1\n' });
-  try {
+  await withProject({ 'uet.config.yaml': 'version: 1\n' }, async (dir) => {
     const r = await runUet(dir, ['import', '--phase', 'PH-01', ...files.map((f) => path.join(CORPUS, f))]);
     assert.is(r.code, 0, r.stderr);
     for (const f of files) assert.ok(fs.existsSync(path.join(dir, 'phases/PH-01', f.replace(/\.json$/, '.yaml'))), f);
@@ -78,9 +74,7 @@ test('import every ws-*.json of the original system, then uet validate accepts t
         assert.ok(yaml.includes(text), `${f}: ${text}`);
       }
     }
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test.run();

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { countLines, makeProject, parseEvents, readText, removeProject, runUet } from './helpers/project.js';
+import { countLines, makeProject, parseEvents, readText, removeProject, runUet, withProject } from './helpers/project.js';
 import { REDIS_REQUIRED, REDIS_SKIP_REASON, redisCommand, sharedRedis } from './helpers/redis.js';
 
 const TASKS = ['a', 'b', 'c', 'd', 'e'];
@@ -103,13 +103,10 @@ needsRedis(`UET_REMOTE_CACHE supplies the URL; write: false machines read but ne
     assert.is((await runUet(ci3, ['build'], { env })).code, 0);
     assert.is(countLines(ci3, 'runs.log'), 0, 'a read-only machine restores what another stored');
     // an empty UET_REMOTE_CACHE turns the shared cache off
-    const off = makeProject(readOnly);
-    try {
+    await withProject(readOnly, async (off) => {
       assert.is((await runUet(off, ['build'], { env: { UET_REMOTE_CACHE: '' } })).code, 0);
       assert.is(countLines(off, 'runs.log'), 6);
-    } finally {
-      removeProject(off);
-    }
+    });
   } finally {
     for (const d of [ci1, ci2, dev, ci3]) removeProject(d);
     await redis.stop();

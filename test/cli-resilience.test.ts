@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, isAlive, makeProject, parseEvents, readLines, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+import { collect, isAlive, parseEvents, readLines, readText, runUet, spawnUet, waitFor, writeText, withProject } from './helpers/project.js';
 
 
 test('retries: a task that fails twice then passes succeeds with retries: 2', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -21,8 +21,7 @@ workstreams:
         retries: 2
         retry_delay: 20ms
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build']);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.is(readLines(dir, 'tries.log').length, 3);
@@ -30,13 +29,11 @@ workstreams:
     assert.match(r.stdout, /retry\s+p\/w\/flaky: attempt 2\/3 failed/);
     const shown = await runUet(dir, ['runs', 'last']);
     assert.match(shown.stdout, /ran\s+p\/w\/flaky .*3 attempts/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('retries exhausted: the task fails with the attempt count and only the last log', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -47,17 +44,14 @@ workstreams:
         retries: 2
         retry_delay: 10ms
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build']);
     assert.is(r.code, 1);
     assert.is(readLines(dir, 'tries.log').length, 3);
     assert.match(r.stdout, /FAILED\s+p\/w\/broken: exit code 4 after 3 attempts/);
     assert.match(r.stdout, /p\/w\/broken \| this is attempt 3/);
     assert.not.match(r.stdout, /this is attempt 1/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 const BREAKER_PROJECT = (cooldown: string): Record<string, string> => ({
@@ -74,8 +68,7 @@ ${['a', 'b', 'c', 'd'].map((id) => `      - { id: ${id}, tool: flaky }\n`).join(
 });
 
 test('a tool that keeps failing opens its breaker: later tasks never start its process, across builds', async () => {
-  const dir = makeProject(BREAKER_PROJECT('1h'));
-  try {
+  await withProject(BREAKER_PROJECT('1h'), async (dir) => {
     const r = await runUet(dir, ['build', '-j', '1', '--keep-going']);
     assert.is(r.code, 1);
     assert.is(readLines(dir, 'tool.log').length, 2, 'two failures open the breaker; no third process');
@@ -87,14 +80,11 @@ test('a tool that keeps failing opens its breaker: later tasks never start its p
     assert.is(readLines(dir, 'tool.log').length, 2, 'the open state persisted: no process started');
     const state = JSON.parse(readText(dir, '.uet/breakers.json')) as Record<string, { state: string }>;
     assert.is(state['flaky']!.state, 'open');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('after the cooldown one probe decides: a success closes the breaker', async () => {
-  const dir = makeProject(BREAKER_PROJECT('300ms'));
-  try {
+  await withProject(BREAKER_PROJECT('300ms'), async (dir) => {
     await runUet(dir, ['build', '-j', '1', '--keep-going']);
     assert.is(readLines(dir, 'tool.log').length, 2);
     writeText(dir, 'tool-fixed', '');
@@ -106,17 +96,14 @@ test('after the cooldown one probe decides: a success closes the breaker', async
       .map((e) => `${String(e['from'])}->${String(e['to'])}`);
     assert.equal(transitions, ['open->half-open', 'half-open->closed']);
     assert.is(readLines(dir, 'tool.log').length, 6, 'the probe and then every task ran');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('the run log says which pool worker ran what, and each worker’s lifecycle', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': 'id: p\nworkstreams:\n  - id: w\n    tasks:\n      - { id: a, run: "true" }\n      - { id: b, run: "true" }\n',
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build', '-j', '2']);
     assert.is(r.code, 0, r.stderr);
     const shown = await runUet(dir, ['runs', 'last', '--json']);
@@ -138,9 +125,7 @@ test('the run log says which pool worker ran what, and each worker’s lifecycle
     assert.is(busy, 2);
     const text = await runUet(dir, ['runs', 'last']);
     assert.match(text.stdout, /ran\s+p\/w\/a .*on worker \d+/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 const SHUTDOWN_PROJECT = {
@@ -160,8 +145,7 @@ workstreams:
 };
 
 test('one Ctrl-C drains: the running task finishes and is recorded, nothing new starts, exit 130', async () => {
-  const dir = makeProject(SHUTDOWN_PROJECT);
-  try {
+  await withProject(SHUTDOWN_PROJECT, async (dir) => {
     const child = spawnUet(dir, ['build']);
     const done = collect(child);
     await waitFor(() => fs.existsSync(path.join(dir, 'slow.pid')), 10_000, 'the task started');
@@ -173,14 +157,11 @@ test('one Ctrl-C drains: the running task finishes and is recorded, nothing new 
     assert.not.ok(fs.existsSync(path.join(dir, 'next.log')));
     const again = await runUet(dir, ['build']);
     assert.match(again.stdout, /1 fresh, 0 restored, 1 ran/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('two Ctrl-Cs kill the running task tree now: no orphan, nothing recorded, exit 130', async () => {
-  const dir = makeProject(SHUTDOWN_PROJECT);
-  try {
+  await withProject(SHUTDOWN_PROJECT, async (dir) => {
     const child = spawnUet(dir, ['build']);
     const done = collect(child);
     await waitFor(() => fs.existsSync(path.join(dir, 'slow.pid')), 10_000, 'the task started');
@@ -195,9 +176,7 @@ test('two Ctrl-Cs kill the running task tree now: no orphan, nothing recorded, e
     assert.not.ok(fs.existsSync(path.join(dir, 'slow.out')));
     const again = await runUet(dir, ['build']);
     assert.match(again.stdout, /0 fresh, 0 restored, 2 ran/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test.run();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, isAlive, makeProject, readText, REPO_ROOT, removeProject, runUet, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
+import { collect, isAlive, readText, REPO_ROOT, runUet, spawnUet, UET_BIN, waitFor, writeText, withProject } from './helpers/project.js';
 
 /** A task that records when it started and ended (ns) in spans.log. */
 function spanTask(id: string, extra = ''): string {
@@ -47,12 +47,11 @@ function overlaps(a: Span, b: Span): boolean {
 
 test('-j and a phase max_parallel cap how many tasks run at once', async () => {
   const tasks = ['a', 'b', 'c', 'd'].map((id) => spanTask(id)).join('');
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p\nworkstreams:\n  - id: w\n    tasks:\n${tasks}`,
     'phases/q.yaml': `id: q\nmax_parallel: 1\nworkstreams:\n  - id: w\n    tasks:\n${['e', 'f', 'g'].map((id) => spanTask(id)).join('')}`,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build', 'p', '-j', '3']);
     assert.is(r.code, 0, r.stderr);
     const p = spans(dir);
@@ -62,13 +61,11 @@ test('-j and a phase max_parallel cap how many tasks run at once', async () => {
     const q = await runUet(dir, ['build', 'q', '-j', '3']);
     assert.is(q.code, 0, q.stderr);
     assert.is(maxOverlap(spans(dir)), 1, 'max_parallel: 1 runs the phase one task at a time');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('conflict_group: one workstream of a group at a time; parallel_ok: false runs alone', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -89,8 +86,7 @@ workstreams:
 ${spanTask('alone1')}  - id: x
     tasks:
 ${spanTask('x1')}${spanTask('x2')}`,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build', 'p', '-j', '4']);
     assert.is(r.code, 0, r.stderr);
     const s = new Map(spans(dir).map((x) => [x.id, x]));
@@ -105,13 +101,11 @@ ${spanTask('x1')}${spanTask('x2')}`,
     const t = new Map(spans(dir).map((x) => [x.id, x]));
     assert.not.ok(overlaps(t.get('alone1')!, t.get('x1')!) || overlaps(t.get('alone1')!, t.get('x2')!));
     assert.ok(overlaps(t.get('x1')!, t.get('x2')!), 'the others still run in parallel');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('a task sees only the declared environment', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\nenv:\n  pass: [VISIBLE]\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -121,8 +115,7 @@ workstreams:
         run: "env | sort > env.txt"
         env: { hash: [HASHED], set: { FIXED: "yes" } }
 `,
-  });
-  try {
+  }, async (dir) => {
     const r = await runUet(dir, ['build'], { env: { VISIBLE: 'v', HASHED: 'h', SECRET: 's' } });
     assert.is(r.code, 0, r.stderr);
     const names = readText(dir, 'env.txt')
@@ -132,13 +125,11 @@ workstreams:
       .filter((n) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(n)); // set by the shell itself
     assert.equal(names.sort(), ['FIXED', 'HASHED', 'HOME', 'PATH', 'UET_TASK', 'VISIBLE']);
     assert.match(readText(dir, 'env.txt'), /UET_TASK=p\/w\/env/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('Ctrl-C stops the running tasks, records nothing false, exits 130', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -153,8 +144,7 @@ workstreams:
         inputs: []
         depends_on: [slow]
 `,
-  });
-  try {
+  }, async (dir) => {
     const child = spawnUet(dir, ['build']);
     const done = collect(child);
     await waitFor(() => fs.existsSync(path.join(dir, 'slow.pid')), 10_000, 'the task started');
@@ -171,14 +161,12 @@ workstreams:
     assert.is(readText(dir, 'out/x.txt'), 'done\n');
     const runs = await runUet(dir, ['runs']);
     assert.match(runs.stdout, /interrupted/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 
 test('an input changed while its task ran: the result is not recorded and runs again', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'src/in.txt': 'one\n',
     'phases/p.yaml': `id: p
@@ -190,8 +178,7 @@ workstreams:
         inputs: [src/in.txt]
         outputs: [out.txt]
 `,
-  });
-  try {
+  }, async (dir) => {
     const first = await runUet(dir, ['build']);
     assert.is(first.code, 0, first.stderr);
     assert.match(first.stdout, /input src\/in.txt changed while it ran/);
@@ -201,17 +188,14 @@ workstreams:
     const third = await runUet(dir, ['build']);
     assert.match(third.stdout, /1 fresh/);
     assert.is(readText(dir, 'runs.log'), 't\nt\n');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('--replay-logs prints the saved log of a restored task', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': 'id: p\nworkstreams:\n  - id: w\n    tasks:\n      - { id: t, run: "echo hello from t; echo x > o.txt", inputs: [], outputs: [o.txt] }\n',
-  });
-  try {
+  }, async (dir) => {
     await runUet(dir, ['build']);
     fs.rmSync(path.join(dir, 'o.txt'));
     const quiet = await runUet(dir, ['build']);
@@ -220,14 +204,11 @@ test('--replay-logs prints the saved log of a restored task', async () => {
     fs.rmSync(path.join(dir, 'o.txt'));
     const replay = await runUet(dir, ['build', '--replay-logs']);
     assert.match(replay.stdout, /p\/w\/t \| hello from t/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('the demo project builds, rebuilds nothing, and its failing branch blocks what follows', async () => {
-  const dir = makeProject({});
-  try {
+  await withProject({}, async (dir) => {
     fs.cpSync(path.join(REPO_ROOT, 'examples/demo'), dir, {
       recursive: true,
       filter: (src) => !/[/\\](\.uet|cache|dist|gen|out)$/.test(src),
@@ -242,17 +223,14 @@ test('the demo project builds, rebuilds nothing, and its failing branch blocks w
     assert.is(failing.code, 1);
     assert.match(failing.stdout, /FAILED\s+phase-2\/core\/test/);
     assert.match(failing.stdout, /0 ran, 1 failed, 2 blocked/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('on a terminal: one live status line; elsewhere: plain lines', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p\nworkstreams:\n  - id: w\n    tasks:\n${['a', 'b', 'c'].map((id) => spanTask(id)).join('')}`,
-  });
-  try {
+  }, async (dir) => {
     // util-linux `script` gives uet a pseudo-terminal.
     const tty = spawnSync('script', ['-q', '-e', '-c', `${process.execPath} ${UET_BIN} build -j 2`, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     assert.is(tty.status, 0, tty.stdout);
@@ -261,9 +239,7 @@ test('on a terminal: one live status line; elsewhere: plain lines', async () => 
     const plain = await runUet(dir, ['build', '--force']);
     assert.not.match(plain.stdout, /\x1b\[2K/);
     assert.match(plain.stdout, /^ran\s+p\/w\/a/m);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test.run();

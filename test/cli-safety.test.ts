@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, readText, removeProject, runUet, spawnUet } from './helpers/project.js';
+import { makeProject, readText, removeProject, runUet, spawnUet , withProject } from './helpers/project.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('two concurrent builds serialize, and the second says who holds the lock', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
 workstreams:
@@ -19,8 +19,7 @@ workstreams:
       - id: slow
         run: "echo start $(date +%s%N) >> spans.log; sleep 0.6; echo end $(date +%s%N) >> spans.log"
 `,
-  });
-  try {
+  }, async (dir) => {
     const a = runUet(dir, ['build']);
     // Start the second once the first holds the lock, so the order is known.
     for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, '.uet/lock')); i++) await sleep(50);
@@ -33,25 +32,20 @@ workstreams:
     assert.equal(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
     const t = lines.map((l) => BigInt(l.split(' ')[1]!));
     assert.ok(t[2]! >= t[1]!, 'the second build started its task after the first ended');
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('a lock left by a dead process is taken over', async () => {
-  const dir = makeProject({
+  await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': 'id: p\nworkstreams:\n  - id: w\n    tasks: [ { id: t, run: "true", inputs: [] } ]\n',
-  });
-  try {
+  }, async (dir) => {
     fs.mkdirSync(path.join(dir, '.uet'), { recursive: true });
     // pid 2^22-1 is above Linux's default pid_max; no process has it.
     fs.writeFileSync(path.join(dir, '.uet/lock'), JSON.stringify({ pid: 4194303, hostname: (await import('node:os')).hostname(), startedAt: Date.now(), command: 'uet build' }));
     const r = await runUet(dir, ['build'], { timeoutMs: 10_000 });
     assert.is(r.code, 0, r.stderr);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 /** 30 tasks in a chain of 6 layers; each layer's outputs feed the next. */

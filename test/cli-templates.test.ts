@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
-import { countLines, makeProject, readText, REPO_ROOT, removeProject, runUet, writeText } from './helpers/project.js';
+import { countLines, makeProject, readText, REPO_ROOT, removeProject, runUet, writeText , withProject } from './helpers/project.js';
 import type { RunResult } from './helpers/project.js';
 
 const L = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -359,8 +359,7 @@ test('expansion is part of the compiled-graph cache: a no-op uses the cached exp
 // ------------------------------------------------------------------------------ built-ins
 
 test('built-in node-package on examples/templates: builds, tests, then rebuilds nothing', async () => {
-  const dir = makeProject({});
-  try {
+  await withProject({}, async (dir) => {
     fs.cpSync(path.join(REPO_ROOT, 'examples/templates'), dir, { recursive: true, filter: (src) => !/[/\\](\.uet|cache|dist)$/.test(src) && !src.endsWith('banner.txt') });
     const env = { PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env['PATH'] ?? ''}` };
     const { byId } = await expand(dir);
@@ -379,9 +378,7 @@ test('built-in node-package on examples/templates: builds, tests, then rebuilds 
     const failing = await runUet(dir, ['build'], { env });
     assert.is(failing.code, 1);
     assert.match(failing.stdout, /FAILED\s+packages\/pkg-shout\/test/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('built-in patch-fix: edit, then static and runtime checks with the fix tool', async () => {

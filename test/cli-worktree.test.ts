@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, exists, git, gitInit, killGroup, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+import { collect, exists, git, gitInit, killGroup, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, waitFor, writeText , withProject } from './helpers/project.js';
 
 const CONFIG = 'version: 1\n';
 const IGNORE = '.uet/\ncache/\n';
@@ -385,15 +385,12 @@ test('a project in a sub-folder of the repository: the worktree holds the whole 
 });
 
 test('isolation: worktree outside a git repository is a spec error with its location', async () => {
-  const dir = makeProject({ 'uet.config.yaml': CONFIG, 'a.txt': 'a\n', 'phases/p.yaml': phase([{ id: 'a', file: 'a.txt', content: 'A' }]) });
-  try {
+  await withProject({ 'uet.config.yaml': CONFIG, 'a.txt': 'a\n', 'phases/p.yaml': phase([{ id: 'a', file: 'a.txt', content: 'A' }]) }, async (dir) => {
     const r = await runUet(dir, ['build']);
     assert.is(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /phases\/p\.yaml:3:\d+ E_NOT_A_REPO workstream 'p\/a' has isolation: worktree, but .* is not in a git repository/);
     assert.match(r.stderr, /hint: run `git init`/);
-  } finally {
-    removeProject(dir);
-  }
+  });
 });
 
 test('patches of an isolated workstream apply and commit in its worktree, then merge into the checkout', async () => {

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import cacache from 'cacache';
 import Keyv from 'keyv';
-import { insertIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
+import { insertIndexSync, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
 import { prune } from '../lib/cache/lru.js';
 import { CacacheKeyvStore, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
@@ -257,6 +257,30 @@ test('the synchronous writer writes what cacache reads, lists and verifies', asy
   assert.equal(fs.readdirSync(path.join(f.cacheDir, 'tmp')), [], 'no temporary file left behind');
   assert.equal(await verifyStore(f.cacheDir), { ok: true, value: 0 });
   assert.is((await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false }))?.metadata, '{"value":1}', 'verify keeps the metadata');
+});
+
+test('the synchronous reader reads what cacache writes: the last line wins, a removal hides the key, bad bytes are refused', async () => {
+  const f = fixture();
+  const data = Buffer.from('content bytes');
+  await cacache.put(f.cacheDir, 'k', data, { algorithms: ['sha256'] });
+  await cacache.index.insert(f.cacheDir, 'k', integrityOf(sha(data)), { size: data.length, metadata: 'second' });
+  const line = readIndexSync(f.cacheDir, 'k');
+  assert.is(line?.metadata, 'second');
+  assert.is(line?.integrity, integrityOf(sha(data)));
+  assert.is(readIndexSync(f.cacheDir, 'other'), undefined);
+  assert.equal(readContentSync(f.cacheDir, sha(data), data.length), data);
+  assert.throws(() => readContentSync(f.cacheDir, sha(data), data.length + 1), (e: NodeJS.ErrnoException) => e.code === 'EBADSIZE');
+  assert.throws(() => readContentSync(f.cacheDir, sha('absent')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  const file = contentFiles(f.cacheDir).find((p) => p.split(path.sep).slice(-3).join('') === sha(data)) as string;
+  fs.chmodSync(file, 0o644);
+  fs.writeFileSync(file, 'content bytez');
+  assert.throws(() => readContentSync(f.cacheDir, sha(data)), (e: NodeJS.ErrnoException) => e.code === 'EINTEGRITY');
+  await cacache.rm.entry(f.cacheDir, 'k');
+  assert.is(readIndexSync(f.cacheDir, 'k'), undefined, "cacache's removal");
+  insertIndexSync(f.cacheDir, 'j', sha(data), data.length, 1);
+  removeIndexSync(f.cacheDir, 'j', 2);
+  assert.is(readIndexSync(f.cacheDir, 'j'), undefined);
+  assert.is(await cacache.get.info(f.cacheDir, 'j', { memoize: false }), null, 'cacache reads our removal the same way');
 });
 
 test('an entry line whose checksum does not match is ignored, like cacache ignores it', async () => {

@@ -1,18 +1,31 @@
 /**
- * Synchronous writes into a cacache folder, in cacache's own on-disk format (content-v2 and
- * index-v5 of cacache 20), for the small blobs and entries a build stores after each task.
+ * Synchronous reads and writes of a cacache folder, in cacache's own on-disk format (content-v2
+ * and index-v5 of cacache 20), for the small blobs and the entries a build stores and restores
+ * for each task.
  *
  * Why not cacache.put: one put is about thirty promise-based file operations (a temporary
  * folder, the write, a move, the index bucket's folder and append, each a thread-pool round
  * trip with its wake-ups). A cold build stores two per task, and on a 2-core machine those round
  * trips were half of its time. Here a put is ~6 system calls on the calling thread. Everything
  * else (reads, verify, ls, rm) stays with cacache, so the format below must match its own to the
- * byte; test/cache-store.test.ts reads what this writes back through cacache.
+ * byte; test/cache-store.test.ts reads what this writes back through cacache, and what cacache
+ * writes through this. cacache itself (~40 ms of modules) loads only for large blobs, verify,
+ * pruning and removal.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { integrityOf } from '../hash/digest.js';
+import { integrityOf, sha256 } from '../hash/digest.js';
+
+/**
+ * cacache itself, loaded on first need: small blobs and entries go through this module, so most
+ * builds never load cacache's ~40 ms of modules.
+ */
+let cacacheModule: Promise<typeof import('cacache')> | undefined;
+export function loadCacache(): Promise<typeof import('cacache')> {
+  cacacheModule ??= import('cacache').then((m) => m.default);
+  return cacacheModule;
+}
 
 /** cacache 20's folder versions (its package.json "cache-version") */
 const CONTENT_DIR = 'content-v2';
@@ -35,7 +48,7 @@ export function hasContentSync(cache: string, hexSha256: string): boolean {
 
 /** cacache's index bucket of `key`: one file per key (named by its sha256), lines appended */
 export function bucketPathSync(cache: string, key: string): string {
-  return path.join(cache, INDEX_DIR, ...segments(createHash('sha256').update(key).digest('hex')));
+  return path.join(cache, INDEX_DIR, ...segments(hash('sha256', key)));
 }
 
 /**
@@ -65,8 +78,72 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
 export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number, metadata?: string): void {
   const bucket = bucketPathSync(cache, key);
   const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size, metadata });
-  const line = `\n${createHash('sha1').update(stringified).digest('hex')}\t${stringified}`;
+  const line = `\n${hash('sha1', stringified)}\t${stringified}`;
   inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
+}
+
+/** An index line as cacache reads it back. */
+export interface IndexLine {
+  readonly key: string;
+  readonly integrity: string;
+  readonly time: number;
+  readonly size?: number;
+  readonly metadata?: unknown;
+}
+
+/**
+ * The line for `key`, as cacache's index.find reads it: the last line of its bucket naming the
+ * key, skipping lines whose sha1 does not match; undefined when there is none or the last one is
+ * a removal (null integrity).
+ */
+export function readIndexSync(cache: string, key: string): IndexLine | undefined {
+  let text: string;
+  try {
+    text = readFileSync(bucketPathSync(cache, key), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  let found: IndexLine | undefined;
+  for (const line of text.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const json = line.slice(tab + 1);
+    if (hash('sha1', json) !== line.slice(0, tab)) continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(json);
+    } catch {
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || (entry as { key?: unknown }).key !== key) continue;
+    const integrity = (entry as { integrity?: unknown }).integrity;
+    found = typeof integrity === 'string' && integrity !== '' ? (entry as IndexLine) : undefined;
+  }
+  return found;
+}
+
+/** Appends a removal of `key` (null integrity), as cacache's rm.entry does. */
+export function removeIndexSync(cache: string, key: string, time: number): void {
+  const bucket = bucketPathSync(cache, key);
+  const stringified = JSON.stringify({ key, integrity: null, time });
+  const line = `\n${hash('sha1', stringified)}\t${stringified}`;
+  inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
+}
+
+/**
+ * The content whose sha256 is `hexSha256`, its bytes checked: an error with code ENOENT when
+ * absent, EBADSIZE or EINTEGRITY (cacache's codes) when the file no longer holds those bytes.
+ */
+export function readContentSync(cache: string, hexSha256: string, size?: number): Buffer {
+  const data = readFileSync(contentPathSync(cache, hexSha256));
+  if (size !== undefined && data.length !== size) throw Object.assign(new Error(`bad size: expected ${size} bytes, found ${data.length}`), { code: 'EBADSIZE' });
+  if (sha256(data) !== hexSha256) throw Object.assign(new Error(`integrity check failed for ${hexSha256}`), { code: 'EINTEGRITY' });
+  return data;
+}
+
+function hash(algorithm: 'sha1' | 'sha256', text: string): string {
+  return createHash(algorithm).update(text).digest('hex');
 }
 
 /**

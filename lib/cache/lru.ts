@@ -13,8 +13,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import cacache from 'cacache';
 import { integrityOf } from '../hash/digest.js';
+import { loadCacache } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
@@ -63,6 +63,7 @@ interface Listed {
  */
 export async function prune(dir: string, limits: PruneLimits, parse: (stored: string) => CacheEntry | undefined): Promise<Result<PruneReport, CacheFailure>> {
   try {
+    const cacache = await loadCacache();
     const index = await listIndex(dir);
     if (index === undefined) return ok({ entriesRemoved: 0, blobsRemoved: 0, bytesRemoved: 0, entriesKept: 0, bytesKept: 0 });
     const uses = await readUses(dir);
@@ -143,7 +144,7 @@ async function listIndex(dir: string): Promise<Record<string, IndexInfo> | undef
   } catch {
     return undefined;
   }
-  return (await cacache.ls(dir)) as Record<string, IndexInfo>;
+  return (await (await loadCacache()).ls(dir)) as Record<string, IndexInfo>;
 }
 
 async function readUses(dir: string): Promise<Map<string, number>> {
@@ -170,7 +171,7 @@ async function readEntry(dir: string, info: IndexInfo, parse: (stored: string) =
   // the entry is the index line's metadata; older caches kept it as content
   if (typeof info.metadata === 'string') return parse(info.metadata);
   try {
-    return parse((await cacache.get(dir, info.key, { memoize: false })).data.toString('utf8'));
+    return parse((await (await loadCacache()).get(dir, info.key, { memoize: false })).data.toString('utf8'));
   } catch {
     return undefined;
   }
@@ -186,6 +187,7 @@ function blobHashes(entry: CacheEntry): string[] {
  */
 export async function dropBrokenEntries(dir: string, parse: (stored: string) => CacheEntry | undefined): Promise<Result<number, CacheFailure>> {
   try {
+    const cacache = await loadCacache();
     const index = await listIndex(dir);
     if (index === undefined) return ok(0);
     let removed = 0;

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import cacache from 'cacache';
 import Keyv, { type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
-import { bucketPathSync, hasContentSync, insertIndexSync, writeContentSync } from './cacache-sync.js';
+import { hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
@@ -33,7 +32,7 @@ export async function openCacheStore(dir: string): Promise<LocalStore> {
 export interface LocalStore extends CacheStore {
   readonly dir: string;
   /** the blob's bytes as a stream that fails (EINTEGRITY/EBADSIZE) unless they match `hash` and `size` */
-  openBlob(hash: string, size: number): NodeJS.ReadableStream & AsyncIterable<Buffer>;
+  openBlob(hash: string, size: number): Promise<NodeJS.ReadableStream & AsyncIterable<Buffer>>;
   /** keys read (hits) or written by this process: they must survive a prune at the end of the build */
   touched(): ReadonlySet<string>;
   /** bytes of the blobs this process added (not those already present) */
@@ -48,7 +47,7 @@ export interface LocalStore extends CacheStore {
  */
 export async function verifyStore(dir: string): Promise<Result<number, CacheFailure>> {
   try {
-    const stats = (await cacache.verify(dir)) as { badContentCount?: unknown };
+    const stats = (await (await loadCacache()).verify(dir)) as { badContentCount?: unknown };
     return ok(typeof stats.badContentCount === 'number' ? stats.badContentCount : 0);
   } catch (e) {
     return err({ reason: 'io', detail: describe(e) });
@@ -69,16 +68,14 @@ export class CacacheKeyvStore extends EventEmitter {
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
-    // a key never stored has no bucket: the usual miss of a cold build costs one stat, not a
-    // thread-pool read that fails
-    if (!existsSync(bucketPathSync(this.dir, key))) return undefined;
-    const info = (await cacache.get.info(this.dir, key, { memoize: false })) as { metadata?: unknown } | null;
-    if (!info) return undefined;
+    // a key never stored has no bucket: the usual miss of a cold build is one failed open
+    const line = readIndexSync(this.dir, key);
+    if (!line) return undefined;
     // keyv's adapters return the serialised text; keyv itself deserialises it
-    if (typeof info.metadata === 'string') return info.metadata as unknown as StoredData<Value>;
+    if (typeof line.metadata === 'string') return line.metadata as unknown as StoredData<Value>;
     try {
       // an entry stored as content, by uet before entries became index metadata
-      const { data } = await cacache.get(this.dir, key, { memoize: false });
+      const { data } = await (await loadCacache()).get(this.dir, key, { memoize: false });
       return data.toString('utf8') as unknown as StoredData<Value>;
     } catch (e) {
       if (code(e) === 'ENOENT') return undefined;
@@ -101,14 +98,13 @@ export class CacacheKeyvStore extends EventEmitter {
   }
 
   async delete(key: string): Promise<boolean> {
-    const info = await cacache.get.info(this.dir, key, { memoize: false });
-    if (!info) return false;
-    await cacache.rm.entry(this.dir, key);
+    if (!readIndexSync(this.dir, key)) return false;
+    removeIndexSync(this.dir, key, Date.now());
     return true;
   }
 
   async clear(): Promise<void> {
-    await cacache.rm.all(this.dir);
+    await (await loadCacache()).rm.all(this.dir);
   }
 }
 
@@ -148,8 +144,8 @@ class LocalCacheStore implements LocalStore {
     return entry;
   }
 
-  openBlob(hash: string, size: number): NodeJS.ReadableStream & AsyncIterable<Buffer> {
-    return cacache.get.stream.byDigest(this.dir, integrityOf(hash), { size, memoize: false }) as unknown as NodeJS.ReadableStream & AsyncIterable<Buffer>;
+  async openBlob(hash: string, size: number): Promise<NodeJS.ReadableStream & AsyncIterable<Buffer>> {
+    return (await loadCacache()).get.stream.byDigest(this.dir, integrityOf(hash), { size, memoize: false }) as unknown as NodeJS.ReadableStream & AsyncIterable<Buffer>;
   }
 
   touched(): ReadonlySet<string> {
@@ -208,7 +204,7 @@ class LocalCacheStore implements LocalStore {
     let missing: CacheFailure | undefined;
     await eachLimit(entry.outputs, IO_CONCURRENCY, async (o) => {
       try {
-        if (await cacache.get.hasContent(this.dir, integrityOf(o.hash))) return true;
+        if (hasContentSync(this.dir, o.hash)) return true;
         missing ??= { reason: 'missing-blob', detail: `${o.path} (${o.hash})` };
       } catch (e) {
         missing ??= { reason: 'io', detail: describe(e) };
@@ -253,8 +249,7 @@ class LocalCacheStore implements LocalStore {
 
   async readLog(entry: CacheEntry): Promise<string | undefined> {
     try {
-      const data = await cacache.get.byDigest(this.dir, integrityOf(entry.logHash), { memoize: false });
-      return data.toString('utf8');
+      return readContentSync(this.dir, entry.logHash).toString('utf8');
     } catch {
       return undefined;
     }
@@ -270,6 +265,7 @@ class LocalCacheStore implements LocalStore {
 
   async clear(): Promise<void> {
     this.present.clear();
+    const cacache = await loadCacache();
     await cacache.rm.all(this.dir);
     await cacache.verify(this.dir);
   }
@@ -286,6 +282,7 @@ class LocalCacheStore implements LocalStore {
         this.putBytes(key, o.hash, data);
       } else {
         const opts = { integrity: integrityOf(o.hash), algorithms: ['sha256'] as [string], size: o.size };
+        const cacache = await loadCacache();
         if (o.size <= IN_MEMORY_MAX) await cacache.put(this.dir, key, await fsp.readFile(abs), opts);
         else await pipeline(createReadStream(abs), cacache.put.stream(this.dir, key, opts));
         this.present.add(key);
@@ -326,13 +323,25 @@ class LocalCacheStore implements LocalStore {
   private async alreadyStored(key: string, hash: string, size: number): Promise<boolean> {
     if (this.present.has(key)) return true;
     if (!hasContentSync(this.dir, hash)) return false;
-    if (!(await cacache.get.info(this.dir, key, { memoize: false }))) insertIndexSync(this.dir, key, hash, size, Date.now());
+    if (!readIndexSync(this.dir, key)) insertIndexSync(this.dir, key, hash, size, Date.now());
     this.present.add(key);
     return true;
   }
 
   private async writeBlob(o: OutputFile, tmp: string): Promise<void> {
     const integrity = integrityOf(o.hash);
+    if (o.size <= SMALL_READ) {
+      let data: Buffer;
+      try {
+        // checked against its hash and size as it is read (cacache-sync.ts)
+        data = readContentSync(this.dir, o.hash, o.size);
+      } catch (e) {
+        throw new BlobReadError(e);
+      }
+      writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
+      return;
+    }
+    const cacache = await loadCacache();
     if (o.size <= IN_MEMORY_MAX) {
       const data = await readStage(cacache.get.byDigest(this.dir, integrity, { size: o.size, memoize: false }));
       await fsp.writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
@@ -349,11 +358,11 @@ class LocalCacheStore implements LocalStore {
   private async dropCorrupt(entry: CacheEntry): Promise<void> {
     for (const o of entry.outputs) {
       try {
-        await cacache.get.byDigest(this.dir, integrityOf(o.hash), { size: o.size, memoize: false });
+        readContentSync(this.dir, o.hash, o.size);
       } catch (e) {
         if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
           this.present.delete(BLOB_PREFIX + o.hash);
-          await cacache.rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
+          await (await loadCacache()).rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
         }
       }
     }

@@ -171,7 +171,7 @@ export class TieredCacheStore implements CacheStore {
       if (!has.ok) return has;
       if (has.value) continue;
       try {
-        const up = await remote.uploadBlob(b.hash, b.size, this.local.openBlob(b.hash, b.size));
+        const up = await remote.uploadBlob(b.hash, b.size, await this.local.openBlob(b.hash, b.size));
         if (!up.ok) return up;
       } catch (e) {
         // the local copy failed its own check while being read: share nothing of this entry

@@ -6,21 +6,17 @@
  * Why not cacache.put: one put is about thirty promise-based file operations (a temporary
  * folder, the write, a move, the index bucket's folder and append, each a thread-pool round
  * trip with its wake-ups). A cold build stores two per task, and on a 2-core machine those round
- * trips were half of its time. Here a put is ~6 system calls on the calling thread. Everything
- * else (reads, verify, ls, rm) stays with cacache, so the format below must match its own to the
- * byte; test/cache-store.test.ts reads what this writes back through cacache, and what cacache
- * writes through this. cacache itself (~40 ms of modules) loads only for large blobs, verify,
- * pruning and removal.
+ * trips were half of its time. Here a put is ~6 system calls on the calling thread, and a read
+ * of a small blob or an entry one or two. Larger blobs, verify, listing, pruning and removal stay
+ * with cacache, so the format below must match its own to the byte: test/cache-store.test.ts
+ * reads what this writes through cacache, and what cacache writes through this.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { integrityOf, sha256 } from '../hash/digest.js';
 
-/**
- * cacache itself, loaded on first need: small blobs and entries go through this module, so most
- * builds never load cacache's ~40 ms of modules.
- */
+/** cacache itself (~40 ms of modules), loaded on first need: most builds never need it. */
 let cacacheModule: Promise<typeof import('cacache')> | undefined;
 export function loadCacache(): Promise<typeof import('cacache')> {
   cacacheModule ??= import('cacache').then((m) => m.default);

@@ -59,4 +59,13 @@ test('a log of mostly dead lines is compacted when read, keeping the last succes
   assert.equal(await createExplainStore(dir).get('p/w/t9'), parts('run 1499'));
 });
 
+test('the folder of per-task files that earlier versions kept goes with the first log', async () => {
+  const dir = uetDir();
+  fs.mkdirSync(path.join(dir, 'explain'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'explain', 'p__w__t.json'), '{}');
+  await createExplainStore(dir).put('p/w/t', parts('one'));
+  assert.not.ok(fs.existsSync(path.join(dir, 'explain')));
+  assert.equal(await createExplainStore(dir).get('p/w/t'), parts('one'));
+});
+
 test.run();

@@ -9,7 +9,7 @@
  * task cost a create and a rename on every task of a cold build, the dearest system calls there
  * are on a disk-backed folder (bench/RESULTS.md).
  */
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import type { KeyParts } from './key.js';
@@ -74,6 +74,8 @@ export function createExplainStore(uetDir: string): ExplainStore {
           if (statSync(file).size > COMPACT_CHECK_BYTES) load();
         } catch {
           mkdirSync(uetDir, { recursive: true });
+          // the first log in this project: the file per task that uet kept before it is stale now
+          rmSync(path.join(uetDir, 'explain'), { recursive: true, force: true });
         }
       }
       const line = JSON.stringify({ t: taskId, p: parts });

@@ -44,7 +44,7 @@ export function hasContentSync(cache: string, hexSha256: string): boolean {
 
 /** cacache's index bucket of `key`: one file per key (named by its sha256), lines appended */
 export function bucketPathSync(cache: string, key: string): string {
-  return path.join(cache, INDEX_DIR, ...segments(hash('sha256', key)));
+  return path.join(cache, INDEX_DIR, ...segments(sha256(key)));
 }
 
 /**
@@ -72,9 +72,18 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
  * skipped, so `metadata` is as well protected as content.
  */
 export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number, metadata?: string): void {
+  appendIndexLine(cache, key, { key, integrity: integrityOf(hexSha256), time, size, metadata });
+}
+
+/** Appends a removal of `key` (null integrity), as cacache's rm.entry does. */
+export function removeIndexSync(cache: string, key: string, time: number): void {
+  appendIndexLine(cache, key, { key, integrity: null, time });
+}
+
+function appendIndexLine(cache: string, key: string, record: object): void {
   const bucket = bucketPathSync(cache, key);
-  const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size, metadata });
-  const line = `\n${hash('sha1', stringified)}\t${stringified}`;
+  const stringified = JSON.stringify(record);
+  const line = `\n${sha1(stringified)}\t${stringified}`;
   inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
 }
 
@@ -105,7 +114,7 @@ export function readIndexSync(cache: string, key: string): IndexLine | undefined
     const tab = line.indexOf('\t');
     if (tab < 0) continue;
     const json = line.slice(tab + 1);
-    if (hash('sha1', json) !== line.slice(0, tab)) continue;
+    if (sha1(json) !== line.slice(0, tab)) continue;
     let entry: unknown;
     try {
       entry = JSON.parse(json);
@@ -119,14 +128,6 @@ export function readIndexSync(cache: string, key: string): IndexLine | undefined
   return found;
 }
 
-/** Appends a removal of `key` (null integrity), as cacache's rm.entry does. */
-export function removeIndexSync(cache: string, key: string, time: number): void {
-  const bucket = bucketPathSync(cache, key);
-  const stringified = JSON.stringify({ key, integrity: null, time });
-  const line = `\n${hash('sha1', stringified)}\t${stringified}`;
-  inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
-}
-
 /**
  * The content whose sha256 is `hexSha256`, its bytes checked: an error with code ENOENT when
  * absent, EBADSIZE or EINTEGRITY (cacache's codes) when the file no longer holds those bytes.
@@ -138,8 +139,9 @@ export function readContentSync(cache: string, hexSha256: string, size?: number)
   return data;
 }
 
-function hash(algorithm: 'sha1' | 'sha256', text: string): string {
-  return createHash(algorithm).update(text).digest('hex');
+/** cacache's checksum of an index line */
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 /**

@@ -14,7 +14,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { integrityOf } from '../hash/digest.js';
-import { loadCacache } from './cacache-sync.js';
+import { loadCacache, type IndexLine } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
@@ -130,21 +130,13 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
 }
 
 /** the cacache index, or undefined when there is no cache folder yet */
-interface IndexInfo {
-  readonly key: string;
-  readonly integrity: string;
-  readonly size?: number;
-  readonly time: number;
-  readonly metadata?: unknown;
-}
-
-async function listIndex(dir: string): Promise<Record<string, IndexInfo> | undefined> {
+async function listIndex(dir: string): Promise<Record<string, IndexLine> | undefined> {
   try {
     await fsp.access(dir);
   } catch {
     return undefined;
   }
-  return (await (await loadCacache()).ls(dir)) as Record<string, IndexInfo>;
+  return (await (await loadCacache()).ls(dir)) as Record<string, IndexLine>;
 }
 
 async function readUses(dir: string): Promise<Map<string, number>> {
@@ -167,7 +159,7 @@ async function readUses(dir: string): Promise<Map<string, number>> {
 }
 
 /** undefined when unreadable (a damaged index or a record uet did not write) */
-async function readEntry(dir: string, info: IndexInfo, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
+async function readEntry(dir: string, info: IndexLine, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
   // the entry is the index line's metadata; older caches kept it as content
   if (typeof info.metadata === 'string') return parse(info.metadata);
   try {

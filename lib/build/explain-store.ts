@@ -12,11 +12,10 @@
 import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
+import { worthCompacting } from '../util/compaction.js';
 import type { KeyParts } from './key.js';
 import type { ExplainStore } from './services.js';
 
-/** compaction pays off past this many lines, and only when most of them are dead */
-const COMPACT_MIN_LINES = 1000;
 /** a log past this size is compacted by the first build that writes to it, even if it reads nothing */
 const COMPACT_CHECK_BYTES = 8 * 1024 * 1024;
 const LINE_START = '{"t":';
@@ -53,7 +52,7 @@ export function createExplainStore(uetDir: string): ExplainStore {
       lines.delete(id);
       lines.set(id, line);
     }
-    if (count > COMPACT_MIN_LINES && count > 2 * lines.size) writeFileAtomicSyncNoFsync(file, [...lines.values()].map((l) => `\n${l}`).join(''));
+    if (worthCompacting(count, lines.size)) writeFileAtomicSyncNoFsync(file, [...lines.values()].map((l) => `\n${l}`).join(''));
     return lines;
   };
 

@@ -1,10 +1,9 @@
 import { appendFileSync, closeSync, openSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { worthCompacting } from '../util/compaction.js';
 import type { FreshLog, OutputFile, SuccessRecord } from './types.js';
 
-/** compaction only pays off past this many lines, and only when most of them are dead */
-const COMPACT_MIN_LINES = 1000;
 
 /**
  * Opens (creating it and its folder if needed) the log at `file` and reads it once.
@@ -83,7 +82,7 @@ class AppendOnlyFreshLog implements FreshLog {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
-    if (this.lines > COMPACT_MIN_LINES && this.lines > 2 * this.records.size) {
+    if (worthCompacting(this.lines, this.records.size)) {
       let text = '';
       for (const [t, raw] of this.records) text += serialize(t, raw) + '\n';
       // a crash during the swap leaves either the old log or the new one, both complete

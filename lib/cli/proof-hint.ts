@@ -16,9 +16,10 @@ import type { ProofHint } from '../build/noop-proof.js';
 import { signature } from '../build/noop-proof.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
-import type { CompiledProject } from '../graph/project.js';
+import type { CompiledProject, NodeAttrs } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
+import { assertNever } from '../util/result.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -33,6 +34,8 @@ export interface NarrowedPlan {
 const UNCHANGED = 'unchanged';
 
 const MAGIC = /[*?[\]{}()!+@\\]/;
+/** an empty or `.` segment: the literal needs normalising before it can be looked up */
+const UNNORMAL = /(^|\/)\.?(\/|$)/;
 const matchers = new Map<string, (p: string) => boolean>();
 
 /**
@@ -44,7 +47,9 @@ function reads(globs: readonly string[], changed: ReadonlySet<string>): boolean 
   for (const g of globs) {
     if (g.startsWith('!')) continue;
     if (!MAGIC.test(g)) {
-      if (changed.has(g.split('/').filter((s) => s !== '' && s !== '.').join('/'))) return true;
+      // most literals are already normal: looked up as they are, with no garbage per task
+      const literal = UNNORMAL.test(g) ? g.split('/').filter((s) => s !== '' && s !== '.').join('/') : g;
+      if (changed.has(literal)) return true;
       continue;
     }
     const m = matcherOf(g);
@@ -60,6 +65,20 @@ function matcherOf(glob: string): (p: string) => boolean {
     matchers.set(glob, m);
   }
   return m;
+}
+
+/** Does deciding this node read its task dependencies' digests (lib/build/runner.ts, processTask)? */
+function readsUpstreamDigests(attrs: NodeAttrs): boolean {
+  switch (attrs.kind) {
+    case 'task':
+      return true;
+    case 'gate':
+      return attrs.gate.run !== undefined;
+    case 'phase':
+      return false;
+    default:
+      return assertNever(attrs, 'node');
+  }
 }
 
 /** Is the hint about this build: its root, its targets, and the freshness log as the proof saw it (checked under the lock)? */
@@ -87,10 +106,15 @@ export function narrowPlan(
     if (attrs.kind === 'task' && (reads(attrs.task.inputs ?? [], changed) || reads(attrs.task.outputs ?? [], changed))) seeds.add(key);
   }
   const reached = dependentsClosure(project, plan, seeds);
-  // Only a decided task's direct task dependencies feed its key: they get their recorded
-  // digest; the others' digests are never read.
+  // Only the direct task dependencies of a decided task (or gate with a command) feed its key:
+  // they get their recorded digest. A barrier or a gate without a command only needs its
+  // dependencies settled, and a phase barrier depends on every task of its phase: reading
+  // their records would cost as much as deciding them.
   const feeding = new Set<string>();
-  for (const key of reached) for (const dep of project.graph.inNeighbors(key)) if (!reached.has(dep) && plan.has(dep)) feeding.add(dep);
+  for (const key of reached) {
+    if (!readsUpstreamDigests(project.graph.getNodeAttributes(key))) continue;
+    for (const dep of project.graph.inNeighbors(key)) if (dep.startsWith('t:') && !reached.has(dep) && plan.has(dep)) feeding.add(dep);
+  }
   const earlier = new Map<string, Settled>();
   let unchangedTasks = 0;
   for (const key of plan) {

@@ -1,0 +1,93 @@
+/**
+ * The hinted build's plan (lib/cli/proof-hint.ts, narrowPlan): which tasks a few changed files
+ * reach, and which recorded successes it reads for the rest.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { NoopProof, ProofHint } from '../lib/build/noop-proof.js';
+import type { SuccessRecord } from '../lib/cache/types.js';
+import { narrowPlan } from '../lib/cli/proof-hint.js';
+import { compileProject } from '../lib/graph/compile.js';
+import type { CompiledProject } from '../lib/graph/project.js';
+import { planClosure } from '../lib/graph/targets.js';
+import { loadProject } from '../lib/spec/load.js';
+import { withProject } from './helpers/project.js';
+
+// Two phases: the barrier of p1 depends on all of p1's tasks; q/c reads a's output.
+const PHASES = {
+  'uet.config.yaml': 'version: 1\n',
+  'phases/p1.yaml': `id: p1
+workstreams:
+  - id: w
+    tasks:
+      - { id: a, kind: build, run: "true", inputs: ["./src/a.txt"], outputs: [out/a.txt] }
+      - { id: b, kind: build, run: "true", inputs: ["src//b.txt"], outputs: [out/b.txt] }
+      - { id: c, kind: build, run: "true", inputs: [out/a.txt, src/c.txt], outputs: [out/c.txt], depends_on: [a] }
+      - { id: d, kind: build, run: "true", inputs: ["src/d*.txt"], outputs: [out/d.txt] }
+`,
+  'phases/p2.yaml': `id: p2
+depends_on: [p1]
+workstreams:
+  - id: v
+    tasks:
+      - { id: e, kind: build, run: "true", inputs: [src/e.txt], outputs: [out/e.txt] }
+`,
+};
+
+async function compiled(dir: string): Promise<CompiledProject> {
+  const loaded = await loadProject(dir);
+  assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.error));
+  const c = compileProject(loaded.value.spec);
+  assert.ok(c.ok);
+  return c.value;
+}
+
+function hint(changed: string[]): ProofHint {
+  return { proof: {} as NoopProof, changed };
+}
+
+function narrow(project: CompiledProject, changed: string[]) {
+  const plan = planClosure(project, project.order);
+  const asked: string[] = [];
+  const records = (taskId: string): SuccessRecord => {
+    asked.push(taskId);
+    return { taskId, key: 'k', outputs: [{ path: `out/${taskId.slice(-1)}.txt`, hash: 'h', size: 1, mode: 0o644 }], at: 0 };
+  };
+  const narrowed = narrowPlan(project, plan, hint(changed), records);
+  assert.ok(narrowed);
+  return { narrowed, asked: asked.sort() };
+}
+
+test('narrowPlan: literal inputs match however they are written; dependents are decided too', async () => {
+  await withProject(PHASES, async (dir) => {
+    const project = await compiled(dir);
+    const a = narrow(project, ['src/a.txt']);
+    assert.ok(a.narrowed.plan.has('t:p1/w/a'), './src/a.txt reads src/a.txt');
+    assert.ok(a.narrowed.plan.has('t:p1/w/c'), 'c depends on a');
+    assert.not.ok(a.narrowed.plan.has('t:p1/w/b'));
+    const b = narrow(project, ['src/b.txt']);
+    assert.ok(b.narrowed.plan.has('t:p1/w/b'), 'src//b.txt reads src/b.txt');
+    const d = narrow(project, ['src/d1.txt']);
+    assert.ok(d.narrowed.plan.has('t:p1/w/d'), 'a glob matches');
+    // d's dependents: the p1 barrier and, after it, e; a, b and c stand as they were
+    assert.ok(d.narrowed.plan.has('t:p2/v/e'));
+    assert.is(d.narrowed.unchangedTasks, 3);
+  });
+});
+
+test('narrowPlan: reads only the records of the decided tasks\' direct task dependencies, not those a barrier waits for', async () => {
+  await withProject(PHASES, async (dir) => {
+    const project = await compiled(dir);
+    // c is decided; a feeds its key. The p1 barrier (decided: it depends on c) waits for a, b
+    // and d, whose digests no key reads.
+    const c = narrow(project, ['src/c.txt']);
+    assert.ok(c.narrowed.plan.has('p:p1'));
+    assert.ok(c.narrowed.plan.has('t:p2/v/e'), 'e comes after the barrier');
+    assert.equal(c.asked, ['p1/w/a']);
+    assert.is(c.narrowed.earlier.get('t:p1/w/b')?.status, 'fresh');
+    // e alone: no task dependency, nothing to read
+    assert.equal(narrow(project, ['src/e.txt']).asked, []);
+  });
+});
+
+test.run();

@@ -8,7 +8,7 @@ import cacache from 'cacache';
 import Keyv from 'keyv';
 import { insertIndexSync, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
 import { prune } from '../lib/cache/lru.js';
-import { CacacheKeyvStore, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
+import { CacacheKeyvStore, ENTRY_NAMESPACE, INLINE_FILE_MAX, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
 import { integrityOf } from '../lib/hash/digest.js';
 
@@ -119,7 +119,9 @@ test('an unknown key is a miss; delete and clear remove entries', async () => {
 test('a corrupted blob fails restore, writes nothing, and can be stored again', async () => {
   const f = fixture();
   const good = f.write('out/good.txt', 'good content');
-  const bad = f.write('out/deep/bad.txt', 'this blob will rot');
+  // larger than INLINE_FILE_MAX: a blob of its own, not bytes kept in the entry
+  const rotting = 'this blob will rot\n'.repeat(300);
+  const bad = f.write('out/deep/bad.txt', rotting);
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('k', 't', f.root, [good, bad], 'log')).ok);
   const entry = await store.get('k');
@@ -144,12 +146,56 @@ test('a corrupted blob fails restore, writes nothing, and can be stored again', 
   assert.ok((await store.put('k', 't', f.root, [good, bad], 'log')).ok);
   const healed = await store.restore(entry, target);
   assert.ok(healed.ok, JSON.stringify(healed));
-  assert.is(fs.readFileSync(path.join(target, 'out/deep/bad.txt'), 'utf8'), 'this blob will rot');
+  assert.is(fs.readFileSync(path.join(target, 'out/deep/bad.txt'), 'utf8'), rotting);
+});
+
+test('small outputs are kept in their entry, without a blob; larger ones are blobs', async () => {
+  const f = fixture();
+  const small = f.write('out/small.txt', 'tiny\n', 0o755);
+  const same = f.write('out/copy.txt', 'tiny\n', 0o755);
+  const edge = f.write('out/edge.bin', Buffer.alloc(INLINE_FILE_MAX, 7));
+  const large = f.write('out/large.bin', Buffer.alloc(INLINE_FILE_MAX + 1, 7));
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [small, same, edge, large], '')).ok);
+  const entry = await store.get('k');
+  assert.ok(entry);
+  assert.equal(Object.keys(entry.inline ?? {}).sort(), [small.hash, edge.hash].sort());
+  const blobs = contentFiles(f.cacheDir).map((p) => p.split(path.sep).slice(-3).join(''));
+  assert.ok(blobs.includes(large.hash), 'the large output is a blob');
+  assert.not.ok(blobs.includes(small.hash) || blobs.includes(edge.hash), 'the small ones are not');
+  const target = path.join(f.base, 'restored');
+  const restored = await store.restore(entry, target);
+  assert.ok(restored.ok, JSON.stringify(restored));
+  assert.is(fs.readFileSync(path.join(target, 'out/copy.txt'), 'utf8'), 'tiny\n');
+  assert.is(fs.statSync(path.join(target, 'out/small.txt')).mode & 0o777, 0o755);
+  assert.ok(fs.readFileSync(path.join(target, 'out/edge.bin')).equals(Buffer.alloc(INLINE_FILE_MAX, 7)));
+  assert.ok(fs.readFileSync(path.join(target, 'out/large.bin')).equals(Buffer.alloc(INLINE_FILE_MAX + 1, 7)));
+});
+
+test('kept bytes that do not match their hash fail restore, write nothing, and drop the entry', async () => {
+  const f = fixture();
+  const good = f.write('out/good.txt', 'good\n');
+  const store = await openCacheStore(f.cacheDir);
+  assert.ok((await store.put('k', 't', f.root, [good], '')).ok);
+  const entry = await store.get('k');
+  assert.ok(entry);
+  // an entry written wrong (its index line's own checksum is fine)
+  const keyv = new Keyv(new CacacheKeyvStore(f.cacheDir), { namespace: ENTRY_NAMESPACE });
+  const wrong: CacheEntry = { ...entry, inline: { [good.hash]: Buffer.from('evil\n').toString('base64') } };
+  await keyv.set('k', wrong);
+  const read = await store.get('k');
+  assert.ok(read);
+  const target = path.join(f.base, 't');
+  const res = await store.restore(read, target);
+  assert.not.ok(res.ok);
+  if (!res.ok) assert.is(res.error.reason, 'corrupt');
+  assert.not.ok(fs.existsSync(path.join(target, 'out/good.txt')));
+  assert.is(await store.get('k'), undefined, 'the entry is gone: the next build stores a good one');
 });
 
 test('a missing blob fails restore with missing-blob and writes nothing', async () => {
   const f = fixture();
-  const a = f.write('a.txt', 'aaa');
+  const a = f.write('a.txt', 'a'.repeat(INLINE_FILE_MAX + 1));
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
   const entry = await store.get('k');
@@ -222,14 +268,14 @@ test('an unparseable or malformed entry is a miss and is deleted', async () => {
 
 test('verifyStore removes corrupt content and reports it', async () => {
   const f = fixture();
-  const a = f.write('a.txt', 'some bytes');
+  const a = f.write('a.txt', 'some bytes\n'.repeat(500));
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
   const clean = await verifyStore(f.cacheDir);
   assert.equal(clean, { ok: true, value: 0 });
   const file = contentFiles(f.cacheDir).find((p) => p.split(path.sep).slice(-3).join('') === a.hash) as string;
   fs.chmodSync(file, 0o644);
-  fs.writeFileSync(file, 'rotten bytes');
+  fs.writeFileSync(file, 'rotten bytes\n'.repeat(500));
   const res = await verifyStore(f.cacheDir);
   assert.equal(res, { ok: true, value: 1 });
   assert.not.ok(fs.existsSync(file));

@@ -334,14 +334,15 @@ test('a corrupted cache entry is not restored: the task runs instead', async () 
   try {
     await build(dir);
     ran(dir);
-    // Flip a byte in every content blob of the cache, then delete an output.
+    // Flip a byte in every file of the cache: its blobs, and its index buckets, whose entries
+    // keep small outputs' bytes themselves. Then delete an output.
     const content = path.join(dir, 'cache');
     const blobs: string[] = [];
     const walk = (d: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
-        else if (p.includes(`${path.sep}content-v2${path.sep}`)) blobs.push(p);
+        else if (p.includes(`${path.sep}content-v2${path.sep}`) || p.includes(`${path.sep}index-v5${path.sep}`)) blobs.push(p);
       }
     };
     walk(content);

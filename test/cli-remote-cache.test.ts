@@ -14,10 +14,10 @@ import { REDIS_REQUIRED, REDIS_SKIP_REASON, redisCommand, sharedRedis } from './
 const TASKS = ['a', 'b', 'c', 'd', 'e'];
 
 /** a project whose content is unique to this call (salt), so tests sharing one Redis never meet */
-function machineFiles(salt: string, remote: string): Record<string, string> {
+function machineFiles(salt: string, remote: string, input = `input ${salt}\n`): Record<string, string> {
   return {
     'uet.config.yaml': `version: 1\nproject: shared\ncache:\n  dir: cache\n${remote}`,
-    'src/in.txt': `input ${salt}\n`,
+    'src/in.txt': input,
     'phases/p.yaml': `id: p
 workstreams:
   - id: w
@@ -118,8 +118,10 @@ needsRedis(`a shared cache answering garbage: one warning, those tasks run local
   const port = Number(new URL(redis.url).port);
   const salt = randomBytes(8).toString('hex');
   const remote = `  remote:\n    url: ${redis.url}\n`;
-  const m1 = makeProject(machineFiles(salt, remote));
-  const m2 = makeProject(machineFiles(salt, remote));
+  // outputs of 5 KB: blobs in the shared cache, not bytes kept in their entries
+  const input = `input ${salt}\n${'-'.repeat(5000)}\n`;
+  const m1 = makeProject(machineFiles(salt, remote, input));
+  const m2 = makeProject(machineFiles(salt, remote, input));
   try {
     assert.is((await runUet(m1, ['build'])).code, 0);
     // three kinds of garbage: a chunk that is not JSON, a chunk with the wrong bytes, a blob record that lies about its size
@@ -135,8 +137,40 @@ needsRedis(`a shared cache answering garbage: one warning, those tasks run local
     assert.match(w[0]!, /shared cache .* answered with data uet did not store/);
     const ran = readText(m2, 'runs.log').split('\n').filter(Boolean).sort();
     assert.equal(ran, ['a', 'b', 'c']);
-    for (const t of TASKS) assert.is(readText(m2, `out/${t}.txt`), `input ${salt}\n${t}\n`);
+    for (const t of TASKS) assert.is(readText(m2, `out/${t}.txt`), `${input}${t}\n`);
     assert.is(sha(m2, 'out/big.bin'), sha(m1, 'out/big.bin'));
+  } finally {
+    removeProject(m1);
+    removeProject(m2);
+    await redis.stop();
+  }
+});
+
+needsRedis(`a shared entry whose kept bytes were tampered with is refused: the task runs locally${suffix}`, async () => {
+  const redis = await sharedRedis();
+  const port = Number(new URL(redis.url).port);
+  const salt = randomBytes(8).toString('hex');
+  const remote = `  remote:\n    url: ${redis.url}\n`;
+  const m1 = makeProject(machineFiles(salt, remote));
+  const m2 = makeProject(machineFiles(salt, remote));
+  try {
+    assert.is((await runUet(m1, ['build'])).code, 0);
+    // d's output is small: its bytes travel inside d's entry, which is rewritten with others
+    const line = readText(m1, '.uet/fresh.log').split('\n').find((l) => l.includes('"p/w/d"'));
+    assert.ok(line, 'd has a recorded success');
+    const entryKey = `uet-v1::uet-v1:entry:${(JSON.parse(line) as { k: string }).k}`;
+    const reply = await redisCommand(port, 'GET', entryKey);
+    const stored = JSON.parse(reply.slice(reply.indexOf('\r\n') + 2, -2)) as { value: { inline: Record<string, string> } };
+    const hashes = Object.keys(stored.value.inline);
+    assert.is(hashes.length, 1, 'd\'s one output is kept in its entry');
+    stored.value.inline[hashes[0]!] = Buffer.from(`input evil\nd\n`).toString('base64');
+    assert.match(await redisCommand(port, 'SET', entryKey, JSON.stringify(stored)), /^\+OK/);
+
+    const r = await runUet(m2, ['build', '--json']);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(readText(m2, 'runs.log').split('\n').filter(Boolean), ['d']);
+    assert.is(readText(m2, 'out/d.txt'), `input ${salt}\nd\n`);
+    assert.match(warnings(r.stdout).join('\n'), /shared cache .* answered with data uet did not store/);
   } finally {
     removeProject(m1);
     removeProject(m2);

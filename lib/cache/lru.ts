@@ -18,7 +18,7 @@ import { loadCacache, type IndexLine } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
-import { ENTRY_ANCHOR_SHA256 } from './types.js';
+import { ENTRY_ANCHOR_SHA256, inlineData } from './types.js';
 
 export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
@@ -97,7 +97,7 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     };
     for (const [hash, b] of [...blobs]) if (b.refs === 0) await removeBlob(hash);
 
-    let total = [...blobs.values()].reduce((n, b) => n + b.size, 0);
+    let total = [...blobs.values()].reduce((n, b) => n + b.size, 0) + entries.reduce((n, e) => n + inlineBytes(e.entry), 0);
     let entriesRemoved = 0;
     const kept = new Map<string, number>();
     const protect = limits.protect ?? new Set<string>();
@@ -112,6 +112,9 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
       }
       await cacache.rm.entry(dir, `entry:${e.key}`);
       entriesRemoved++;
+      const ownBytes = inlineBytes(e.entry);
+      total -= ownBytes;
+      bytesRemoved += ownBytes;
       for (const h of e.entry ? blobHashes(e.entry) : []) {
         const b = blobs.get(h);
         if (!b) continue;
@@ -169,8 +172,21 @@ async function readEntry(dir: string, info: IndexLine, parse: (stored: string) =
   }
 }
 
+/** the blobs an entry names: its log, and its outputs but those whose bytes it keeps itself */
 function blobHashes(entry: CacheEntry): string[] {
-  return [...entry.outputs.map((o) => o.hash), entry.logHash];
+  return [...entry.outputs.filter((o) => inlineData(entry, o) === undefined).map((o) => o.hash), entry.logHash];
+}
+
+/** bytes an entry keeps itself (CacheEntry.inline): they go with the entry */
+function inlineBytes(entry: CacheEntry | undefined): number {
+  let n = 0;
+  const seen = new Set<string>();
+  for (const o of entry?.outputs ?? []) {
+    if (seen.has(o.hash) || inlineData(entry!, o) === undefined) continue;
+    seen.add(o.hash);
+    n += o.size;
+  }
+  return n;
 }
 
 /**

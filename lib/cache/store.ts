@@ -8,7 +8,7 @@ import { integrityOf, sha256 } from '../hash/digest.js';
 import { hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
-import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, inlineData, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
 const IN_MEMORY_MAX = 16 * 1024 * 1024;
@@ -19,6 +19,13 @@ const IO_CONCURRENCY = 16;
 export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
 const SMALL_READ = 64 * 1024;
+/**
+ * Outputs up to this size are kept in their entry (CacheEntry.inline), up to INLINE_ENTRY_MAX
+ * per entry: a blob of its own costs a content file, a rename and an index bucket, usually in
+ * new folders, which for a trivial task is most of what caching it costs.
+ */
+export const INLINE_FILE_MAX = 4 * 1024;
+const INLINE_ENTRY_MAX = 32 * 1024;
 
 /**
  * Opens the local store at `dir`. Nothing is created or checked yet: a folder that cannot be
@@ -164,9 +171,24 @@ class LocalCacheStore implements LocalStore {
     for (const o of outputs) {
       if (!isSafeRelPath(o.path)) return err({ reason: 'io', detail: `output path leaves the root: ${o.path}` });
     }
+    const inline: Record<string, string> = {};
+    const blobs: OutputFile[] = [];
+    let budget = INLINE_ENTRY_MAX;
+    for (const o of outputs) {
+      if (Object.hasOwn(inline, o.hash)) continue;
+      if (o.size > INLINE_FILE_MAX || o.size > budget) {
+        blobs.push(o);
+        continue;
+      }
+      const data = readChecked(path.join(root, o.path), o);
+      if (!data.ok) return data;
+      inline[o.hash] = data.value.toString('base64');
+      budget -= o.size;
+      this.added += o.size;
+    }
     // blobs before the entry: a crash in between leaves unreferenced blobs, never an entry without them
     let failure: CacheFailure | undefined;
-    await eachLimit(outputs, IO_CONCURRENCY, async (o) => {
+    await eachLimit(blobs, IO_CONCURRENCY, async (o) => {
       const stored = await this.storeFile(path.join(root, o.path), o);
       if (!stored.ok) failure ??= stored.error;
       return stored.ok;
@@ -186,6 +208,7 @@ class LocalCacheStore implements LocalStore {
       outputs: outputs.map((o) => ({ path: o.path, hash: o.hash, size: o.size, mode: o.mode & 0o777 })),
       logHash,
       createdAt: Date.now(),
+      ...(blobs.length < outputs.length ? { inline } : {}),
     };
     try {
       await this.entries.set(key, entry);
@@ -204,7 +227,7 @@ class LocalCacheStore implements LocalStore {
     let missing: CacheFailure | undefined;
     await eachLimit(entry.outputs, IO_CONCURRENCY, async (o) => {
       try {
-        if (hasContentSync(this.dir, o.hash)) return true;
+        if (inlineData(entry, o) !== undefined || hasContentSync(this.dir, o.hash)) return true;
         missing ??= { reason: 'missing-blob', detail: `${o.path} (${o.hash})` };
       } catch (e) {
         missing ??= { reason: 'io', detail: describe(e) };
@@ -223,7 +246,7 @@ class LocalCacheStore implements LocalStore {
         if (made !== undefined) createdDirs.push({ made, leaf: parent });
         const tmp = path.join(parent, `.${path.basename(dest)}.uet-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
         staged.push({ tmp, dest });
-        await this.writeBlob(o, tmp);
+        await this.writeBlob(entry, o, tmp);
         await fsp.chmod(tmp, o.mode & 0o777);
         return true;
       });
@@ -276,10 +299,10 @@ class LocalCacheStore implements LocalStore {
     try {
       if (await this.alreadyStored(key, o.hash, o.size)) return ok(undefined);
       if (o.size <= SMALL_READ) {
-        // the common case, stored on this thread in a few system calls (cacache-sync.ts)
-        const data = readFileSync(abs);
-        if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
-        this.putBytes(key, o.hash, data);
+        // stored on this thread in a few system calls (cacache-sync.ts)
+        const data = readChecked(abs, o);
+        if (!data.ok) return data;
+        this.putBytes(key, o.hash, data.value);
       } else {
         const opts = { integrity: integrityOf(o.hash), algorithms: ['sha256'] as [string], size: o.size };
         const cacache = await loadCacache();
@@ -328,7 +351,15 @@ class LocalCacheStore implements LocalStore {
     return true;
   }
 
-  private async writeBlob(o: OutputFile, tmp: string): Promise<void> {
+  private async writeBlob(entry: CacheEntry, o: OutputFile, tmp: string): Promise<void> {
+    const kept = inlineData(entry, o);
+    if (kept !== undefined) {
+      const data = Buffer.from(kept, 'base64');
+      // the index line's checksum covers the entry; this catches an entry written wrong
+      if (data.length !== o.size || sha256(data) !== o.hash) throw new BlobReadError(integrityError(`${o.path}: the bytes kept in entry ${entry.key} do not match their hash`));
+      writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
+      return;
+    }
     const integrity = integrityOf(o.hash);
     if (o.size <= SMALL_READ) {
       let data: Buffer;
@@ -354,9 +385,18 @@ class LocalCacheStore implements LocalStore {
     }
   }
 
-  /** cacache keeps existing content on a put, so a corrupt blob must go before a good copy can be stored */
+  /**
+   * cacache keeps existing content on a put, so a corrupt blob must go before a good copy can be
+   * stored; an entry whose kept bytes are wrong goes itself.
+   */
   private async dropCorrupt(entry: CacheEntry): Promise<void> {
     for (const o of entry.outputs) {
+      const kept = inlineData(entry, o);
+      if (kept !== undefined) {
+        const data = Buffer.from(kept, 'base64');
+        if (data.length !== o.size || sha256(data) !== o.hash) await this.delete(entry.key);
+        continue;
+      }
       try {
         readContentSync(this.dir, o.hash, o.size);
       } catch (e) {
@@ -391,6 +431,22 @@ async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) =>
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (first) throw first.error;
+}
+
+/** the output's bytes, refused unless they still hash to what the caller recorded */
+function readChecked(abs: string, o: OutputFile): Result<Buffer, CacheFailure> {
+  let data: Buffer;
+  try {
+    data = readFileSync(abs);
+  } catch (e) {
+    return err({ reason: 'io', detail: `storing ${o.path}: ${describe(e)}` });
+  }
+  if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
+  return ok(data);
+}
+
+function integrityError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'EINTEGRITY' });
 }
 
 /** marks errors from reading a blob so they are not mistaken for errors writing the temp file */
@@ -453,8 +509,14 @@ export function parseEntry(raw: unknown): CacheEntry | 'other-version' | undefin
     if (typeof size !== 'number' || typeof mode !== 'number') return undefined;
     outs.push({ path: p, hash, size, mode });
   }
-  return { formatVersion: CACHE_FORMAT_VERSION, key, taskId, outputs: outs, logHash, createdAt };
+  const inline = r['inline'];
+  if (inline === undefined) return { formatVersion: CACHE_FORMAT_VERSION, key, taskId, outputs: outs, logHash, createdAt };
+  if (typeof inline !== 'object' || inline === null || Array.isArray(inline)) return undefined;
+  for (const [hash, data] of Object.entries(inline)) if (!HEX64.test(hash) || typeof data !== 'string' || !BASE64.test(data)) return undefined;
+  return { formatVersion: CACHE_FORMAT_VERSION, key, taskId, outputs: outs, logHash, createdAt, inline: inline as Record<string, string> };
 }
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function code(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null | undefined)?.code;

@@ -22,6 +22,7 @@ import { err, ok, type Result } from '../util/result.js';
 import type { RemoteFailure, RemoteStore } from './remote.js';
 import type { LocalStore } from './store.js';
 import type { CacheEntry, CacheFailure, CacheStore, OutputFile } from './types.js';
+import { inlineData } from './types.js';
 
 export interface CacheStats {
   readonly local: { readonly hits: number; readonly misses: number };
@@ -146,6 +147,12 @@ export class TieredCacheStore implements CacheStore {
       for (const o of entry.outputs) {
         const dest = path.join(outDir, o.path);
         await fsp.mkdir(path.dirname(dest), { recursive: true });
+        // bytes kept in the entry have no blob; the local put checks them against their hash
+        const kept = inlineData(entry, o);
+        if (kept !== undefined) {
+          await fsp.writeFile(dest, Buffer.from(kept, 'base64'));
+          continue;
+        }
         const got = await remote.downloadBlob(o.hash, o.size, dest);
         if (!got.ok) return got;
       }
@@ -165,7 +172,7 @@ export class TieredCacheStore implements CacheStore {
 
   private async share(remote: RemoteStore, entry: CacheEntry): Promise<Result<void, RemoteFailure>> {
     const log = await this.local.readLog(entry);
-    const blobs = [...entry.outputs.map((o) => ({ hash: o.hash, size: o.size })), { hash: entry.logHash, size: Buffer.byteLength(log ?? '', 'utf8') }];
+    const blobs = [...entry.outputs.filter((o) => inlineData(entry, o) === undefined).map((o) => ({ hash: o.hash, size: o.size })), { hash: entry.logHash, size: Buffer.byteLength(log ?? '', 'utf8') }];
     for (const b of blobs) {
       const has = await remote.hasBlob(b.hash);
       if (!has.ok) return has;

@@ -28,6 +28,16 @@ export interface CacheEntry {
   /** sha256 hex of the captured log, stored as a blob */
   readonly logHash: string;
   readonly createdAt: number;
+  /**
+   * The bytes (base64) of small outputs, by content hash: kept in the entry itself rather than
+   * as blobs of their own. An output whose hash is here has no blob.
+   */
+  readonly inline?: Readonly<Record<string, string>>;
+}
+
+/** the output's bytes kept in the entry (base64), or undefined when they are a blob */
+export function inlineData(entry: CacheEntry, o: OutputFile): string | undefined {
+  return entry.inline !== undefined && Object.hasOwn(entry.inline, o.hash) ? entry.inline[o.hash] : undefined;
 }
 
 export type CacheFailure =

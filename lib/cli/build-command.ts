@@ -111,6 +111,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     }, (message) => emit({ type: 'warning', runId, at: Date.now(), message }));
   }
 
+  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
   emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
   const executor = flags.dryRun
@@ -119,10 +120,6 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
         threads: Math.max(1, jobs),
         onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
       });
-  // Files changed since the last build's proof: something will almost surely run, and the
-  // pool's threads (~50 ms to start) start while the rest of the build loads.
-  if (hint && !flags.dryRun) executor.warm();
-  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   const git = gitReady.value;
   if (git) {
     // Worktrees a crashed build left behind go first (we hold the lock: no build uses them).

@@ -83,10 +83,6 @@ export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
       await p.destroy();
     },
     opts,
-    () => {
-      // a failed start is reported by the first run(), as when nothing warmed the pool
-      (pool ??= start()).catch(() => undefined);
-    },
   );
 }
 
@@ -95,7 +91,6 @@ export function createDirectExecutor(opts: ExecutorOptions = {}): TaskExecutor {
     (req, slot, graceMs) => runCommand(req, slot, { graceMs }),
     async () => {},
     opts,
-    () => {},
   );
 }
 
@@ -117,7 +112,6 @@ class TrackingExecutor implements TaskExecutor {
     private readonly dispatch: Dispatch,
     private readonly shutdown: () => Promise<void>,
     opts: ExecutorOptions,
-    private readonly startThreads: () => void,
   ) {
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.interruptGraceMs = opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
@@ -138,10 +132,6 @@ class TrackingExecutor implements TaskExecutor {
     });
     this.inFlight.set(slot, promise);
     return promise;
-  }
-
-  warm(): void {
-    if (this.closing === undefined) this.startThreads();
   }
 
   killAll(): void {

@@ -30,11 +30,6 @@ export interface RunOutcome {
 /** Runs commands. The pool is the real one; tests and dry-run swap in others. */
 export interface TaskExecutor {
   run(req: RunRequest, signal?: AbortSignal): Promise<RunOutcome>;
-  /**
-   * Start what running a task needs (the pool's threads) now rather than at the first run(),
-   * so that a build sure to run something overlaps that start with its own loading.
-   */
-  warm(): void;
   /** kill every running process tree now (SIGTERM, then SIGKILL after a grace period) */
   killAll(): void;
   close(): Promise<void>;

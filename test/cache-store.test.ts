@@ -159,7 +159,8 @@ test('small outputs are kept in their entry, without a blob; larger ones are blo
   assert.ok((await store.put('k', 't', f.root, [small, same, edge, large], '')).ok);
   const entry = await store.get('k');
   assert.ok(entry);
-  assert.equal(Object.keys(entry.inline ?? {}).sort(), [small.hash, edge.hash].sort());
+  // the outputs up to INLINE_FILE_MAX, and the (empty) log
+  assert.equal(Object.keys(entry.inline ?? {}).sort(), [small.hash, edge.hash, sha('')].sort());
   const blobs = contentFiles(f.cacheDir).map((p) => p.split(path.sep).slice(-3).join(''));
   assert.ok(blobs.includes(large.hash), 'the large output is a blob');
   assert.not.ok(blobs.includes(small.hash) || blobs.includes(edge.hash), 'the small ones are not');
@@ -170,6 +171,24 @@ test('small outputs are kept in their entry, without a blob; larger ones are blo
   assert.is(fs.statSync(path.join(target, 'out/small.txt')).mode & 0o777, 0o755);
   assert.ok(fs.readFileSync(path.join(target, 'out/edge.bin')).equals(Buffer.alloc(INLINE_FILE_MAX, 7)));
   assert.ok(fs.readFileSync(path.join(target, 'out/large.bin')).equals(Buffer.alloc(INLINE_FILE_MAX + 1, 7)));
+});
+
+test('a small log is kept in its entry, a large one is a blob; a kept log that does not match its hash is not read', async () => {
+  const f = fixture();
+  const out = f.write('o.txt', 'o\n');
+  const store = await openCacheStore(f.cacheDir);
+  const longLog = 'line of a chatty compiler\n'.repeat(400);
+  assert.ok((await store.put('short', 't', f.root, [out], 'short log\n')).ok);
+  assert.ok((await store.put('long', 't', f.root, [out], longLog)).ok);
+  const short = await store.get('short');
+  const long = await store.get('long');
+  assert.ok(short && long);
+  const blobs = contentFiles(f.cacheDir).map((p) => p.split(path.sep).slice(-3).join(''));
+  assert.not.ok(blobs.includes(short.logHash), 'the short log has no blob');
+  assert.ok(blobs.includes(long.logHash), 'the long one has');
+  assert.is(await store.readLog(short), 'short log\n');
+  assert.is(await store.readLog(long), longLog);
+  assert.is(await store.readLog({ ...short, inline: { ...short.inline, [short.logHash]: Buffer.from('forged\n').toString('base64') } }), undefined);
 });
 
 test('kept bytes that do not match their hash fail restore, write nothing, and drop the entry', async () => {

@@ -91,8 +91,10 @@ test('a build killed with SIGKILL at any moment, then rebuilt, equals a clean bu
       fs.rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
       const child = spawnUet(dir, ['build']);
       await sleep(delay);
+      // a build that already finished has nothing left to kill, and no 'exit' to wait for
+      const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       await sleep(150); // orphaned task processes finish their 40 ms sleeps
       const again = await runUet(dir, ['build']);
       assert.is(again.code, 0, again.stdout + again.stderr);

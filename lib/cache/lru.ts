@@ -18,7 +18,7 @@ import { loadCacache, type IndexLine } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
-import { ENTRY_ANCHOR_SHA256, inlineData } from './types.js';
+import { ENTRY_ANCHOR_SHA256, blobHashes } from './types.js';
 
 export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
@@ -172,20 +172,10 @@ async function readEntry(dir: string, info: IndexLine, parse: (stored: string) =
   }
 }
 
-/** the blobs an entry names: its log, and its outputs but those whose bytes it keeps itself */
-function blobHashes(entry: CacheEntry): string[] {
-  return [...entry.outputs.filter((o) => inlineData(entry, o) === undefined).map((o) => o.hash), entry.logHash];
-}
-
 /** bytes an entry keeps itself (CacheEntry.inline): they go with the entry */
 function inlineBytes(entry: CacheEntry | undefined): number {
   let n = 0;
-  const seen = new Set<string>();
-  for (const o of entry?.outputs ?? []) {
-    if (seen.has(o.hash) || inlineData(entry!, o) === undefined) continue;
-    seen.add(o.hash);
-    n += o.size;
-  }
+  for (const data of Object.values(entry?.inline ?? {})) n += Buffer.byteLength(data, 'base64');
   return n;
 }
 

@@ -8,7 +8,7 @@ import { integrityOf, sha256 } from '../hash/digest.js';
 import { hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
-import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, inlineData, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
 const IN_MEMORY_MAX = 16 * 1024 * 1024;
@@ -20,9 +20,9 @@ export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
 const SMALL_READ = 64 * 1024;
 /**
- * Outputs up to this size are kept in their entry (CacheEntry.inline), up to INLINE_ENTRY_MAX
- * per entry: a blob of its own costs a content file, a rename and an index bucket, usually in
- * new folders, which for a trivial task is most of what caching it costs.
+ * Outputs and logs up to this size are kept in their entry (CacheEntry.inline), up to
+ * INLINE_ENTRY_MAX per entry: a blob of its own costs a content file, a rename and an index
+ * bucket, usually in new folders, which for a trivial task is most of what caching it costs.
  */
 export const INLINE_FILE_MAX = 4 * 1024;
 const INLINE_ENTRY_MAX = 32 * 1024;
@@ -196,10 +196,15 @@ class LocalCacheStore implements LocalStore {
     if (failure) return err(failure);
     const logBytes = Buffer.from(log, 'utf8');
     const logHash = sha256(logBytes);
-    // Every entry's log is a real blob, empty or not: the shared cache uploads and verify checks
-    // each blob an entry names, and a blob that exists only by convention breaks both.
-    const storedLog = await this.storeBuffer(logBytes, logHash);
-    if (!storedLog.ok) return storedLog;
+    if (logBytes.length <= INLINE_FILE_MAX && logBytes.length <= budget) {
+      inline[logHash] = logBytes.toString('base64');
+      this.added += logBytes.length;
+    } else {
+      // a blob even when another entry has the same log: the shared cache uploads and verify
+      // checks each blob an entry names, and a blob that exists only by convention breaks both
+      const storedLog = await this.storeBuffer(logBytes, logHash);
+      if (!storedLog.ok) return storedLog;
+    }
 
     const entry: CacheEntry = {
       formatVersion: CACHE_FORMAT_VERSION,
@@ -208,7 +213,7 @@ class LocalCacheStore implements LocalStore {
       outputs: outputs.map((o) => ({ path: o.path, hash: o.hash, size: o.size, mode: o.mode & 0o777 })),
       logHash,
       createdAt: Date.now(),
-      ...(blobs.length < outputs.length ? { inline } : {}),
+      ...(Object.keys(inline).length > 0 ? { inline } : {}),
     };
     try {
       await this.entries.set(key, entry);
@@ -227,7 +232,7 @@ class LocalCacheStore implements LocalStore {
     let missing: CacheFailure | undefined;
     await eachLimit(entry.outputs, IO_CONCURRENCY, async (o) => {
       try {
-        if (inlineData(entry, o) !== undefined || hasContentSync(this.dir, o.hash)) return true;
+        if (keptInEntry(entry, o.hash) !== undefined || hasContentSync(this.dir, o.hash)) return true;
         missing ??= { reason: 'missing-blob', detail: `${o.path} (${o.hash})` };
       } catch (e) {
         missing ??= { reason: 'io', detail: describe(e) };
@@ -271,6 +276,8 @@ class LocalCacheStore implements LocalStore {
   }
 
   async readLog(entry: CacheEntry): Promise<string | undefined> {
+    const kept = keptInEntry(entry, entry.logHash);
+    if (kept !== undefined) return checkedKept(kept, entry.logHash)?.toString('utf8');
     try {
       return readContentSync(this.dir, entry.logHash).toString('utf8');
     } catch {
@@ -352,11 +359,10 @@ class LocalCacheStore implements LocalStore {
   }
 
   private async writeBlob(entry: CacheEntry, o: OutputFile, tmp: string): Promise<void> {
-    const kept = inlineData(entry, o);
+    const kept = keptInEntry(entry, o.hash);
     if (kept !== undefined) {
-      const data = Buffer.from(kept, 'base64');
-      // the index line's checksum covers the entry; this catches an entry written wrong
-      if (data.length !== o.size || sha256(data) !== o.hash) throw new BlobReadError(integrityError(`${o.path}: the bytes kept in entry ${entry.key} do not match their hash`));
+      const data = checkedKept(kept, o.hash, o.size);
+      if (!data) throw new BlobReadError(integrityError(`${o.path}: the bytes kept in entry ${entry.key} do not match their hash`));
       writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
       return;
     }
@@ -391,10 +397,9 @@ class LocalCacheStore implements LocalStore {
    */
   private async dropCorrupt(entry: CacheEntry): Promise<void> {
     for (const o of entry.outputs) {
-      const kept = inlineData(entry, o);
+      const kept = keptInEntry(entry, o.hash);
       if (kept !== undefined) {
-        const data = Buffer.from(kept, 'base64');
-        if (data.length !== o.size || sha256(data) !== o.hash) await this.delete(entry.key);
+        if (!checkedKept(kept, o.hash, o.size)) await this.delete(entry.key);
         continue;
       }
       try {
@@ -443,6 +448,15 @@ function readChecked(abs: string, o: OutputFile): Result<Buffer, CacheFailure> {
   }
   if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
   return ok(data);
+}
+
+/**
+ * Bytes an entry keeps, decoded, or undefined unless they have this hash (and size). The index
+ * line's checksum covers the entry; this catches an entry written wrong.
+ */
+function checkedKept(base64: string, hash: string, size?: number): Buffer | undefined {
+  const data = Buffer.from(base64, 'base64');
+  return (size === undefined || data.length === size) && sha256(data) === hash ? data : undefined;
 }
 
 function integrityError(message: string): Error {

@@ -22,7 +22,7 @@ import { err, ok, type Result } from '../util/result.js';
 import type { RemoteFailure, RemoteStore } from './remote.js';
 import type { LocalStore } from './store.js';
 import type { CacheEntry, CacheFailure, CacheStore, OutputFile } from './types.js';
-import { inlineData } from './types.js';
+import { blobHashes, keptInEntry } from './types.js';
 
 export interface CacheStats {
   readonly local: { readonly hits: number; readonly misses: number };
@@ -148,17 +148,13 @@ export class TieredCacheStore implements CacheStore {
         const dest = path.join(outDir, o.path);
         await fsp.mkdir(path.dirname(dest), { recursive: true });
         // bytes kept in the entry have no blob; the local put checks them against their hash
-        const kept = inlineData(entry, o);
-        if (kept !== undefined) {
-          await fsp.writeFile(dest, Buffer.from(kept, 'base64'));
-          continue;
-        }
-        const got = await remote.downloadBlob(o.hash, o.size, dest);
+        const got = await fetchBlob(remote, entry, o.hash, o.size, dest);
         if (!got.ok) return got;
       }
       const logFile = path.join(staging, 'log');
-      const gotLog = await remote.downloadBlob(entry.logHash, undefined, logFile);
+      const gotLog = await fetchBlob(remote, entry, entry.logHash, undefined, logFile);
       if (!gotLog.ok) return gotLog;
+      // the local put checks the log's hash, like every output's
       const log = await fsp.readFile(logFile, 'utf8');
       const stored = await this.local.put(entry.key, entry.taskId, outDir, entry.outputs, log);
       if (!stored.ok) return err({ reason: 'garbage', detail: `could not keep the shared entry locally: ${stored.error.detail}` });
@@ -171,22 +167,32 @@ export class TieredCacheStore implements CacheStore {
   }
 
   private async share(remote: RemoteStore, entry: CacheEntry): Promise<Result<void, RemoteFailure>> {
-    const log = await this.local.readLog(entry);
-    const blobs = [...entry.outputs.filter((o) => inlineData(entry, o) === undefined).map((o) => ({ hash: o.hash, size: o.size })), { hash: entry.logHash, size: Buffer.byteLength(log ?? '', 'utf8') }];
-    for (const b of blobs) {
-      const has = await remote.hasBlob(b.hash);
+    const sizes = new Map(entry.outputs.map((o) => [o.hash, o.size]));
+    const blobs = blobHashes(entry);
+    if (blobs.includes(entry.logHash) && !sizes.has(entry.logHash)) sizes.set(entry.logHash, Buffer.byteLength((await this.local.readLog(entry)) ?? '', 'utf8'));
+    for (const hash of blobs) {
+      const size = sizes.get(hash) ?? 0;
+      const has = await remote.hasBlob(hash);
       if (!has.ok) return has;
       if (has.value) continue;
       try {
-        const up = await remote.uploadBlob(b.hash, b.size, await this.local.openBlob(b.hash, b.size));
+        const up = await remote.uploadBlob(hash, size, await this.local.openBlob(hash, size));
         if (!up.ok) return up;
       } catch (e) {
         // the local copy failed its own check while being read: share nothing of this entry
-        return err({ reason: 'garbage', detail: `local blob ${b.hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}` });
+        return err({ reason: 'garbage', detail: `local blob ${hash.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}` });
       }
     }
     return remote.putEntry(entry);
   }
+}
+
+/** content an entry names, into `dest`: from the entry itself when it keeps it, else from the shared cache */
+async function fetchBlob(remote: RemoteStore, entry: CacheEntry, hash: string, size: number | undefined, dest: string): Promise<Result<void, RemoteFailure>> {
+  const kept = keptInEntry(entry, hash);
+  if (kept === undefined) return remote.downloadBlob(hash, size, dest);
+  await fsp.writeFile(dest, Buffer.from(kept, 'base64'));
+  return ok(undefined);
 }
 
 /** never print a password from the URL */

@@ -2,9 +2,9 @@ import type { Result } from '../util/result.js';
 
 /** Bumped whenever the meaning of a key or the layout of an entry changes: old entries become misses. */
 /**
- * The content every local entry's index line points at: the empty blob (sha256 of no bytes),
- * also the log of every quiet task. cacache's verify keeps an index line only while its content
- * exists, so pruning never removes this blob.
+ * The content every local entry's index line points at: the empty blob (sha256 of no bytes).
+ * cacache's verify keeps an index line only while its content exists, so pruning never removes
+ * this blob.
  */
 export const ENTRY_ANCHOR_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -25,19 +25,24 @@ export interface CacheEntry {
   readonly key: string;
   readonly taskId: string;
   readonly outputs: readonly OutputFile[];
-  /** sha256 hex of the captured log, stored as a blob */
+  /** sha256 hex of the captured log */
   readonly logHash: string;
   readonly createdAt: number;
   /**
-   * The bytes (base64) of small outputs, by content hash: kept in the entry itself rather than
-   * as blobs of their own. An output whose hash is here has no blob.
+   * The bytes (base64) of small outputs and a small log, by content hash: kept in the entry
+   * itself rather than as blobs of their own. Content whose hash is here has no blob.
    */
   readonly inline?: Readonly<Record<string, string>>;
 }
 
-/** the output's bytes kept in the entry (base64), or undefined when they are a blob */
-export function inlineData(entry: CacheEntry, o: OutputFile): string | undefined {
-  return entry.inline !== undefined && Object.hasOwn(entry.inline, o.hash) ? entry.inline[o.hash] : undefined;
+/** the bytes with this hash kept in the entry (base64), or undefined when they are a blob */
+export function keptInEntry(entry: CacheEntry, hash: string): string | undefined {
+  return entry.inline !== undefined && Object.hasOwn(entry.inline, hash) ? entry.inline[hash] : undefined;
+}
+
+/** the hashes of the blobs an entry names: its outputs and its log, but for what it keeps itself */
+export function blobHashes(entry: CacheEntry): string[] {
+  return [...entry.outputs.map((o) => o.hash), entry.logHash].filter((h) => keptInEntry(entry, h) === undefined);
 }
 
 export type CacheFailure =

@@ -13,12 +13,10 @@ import { shellQuote } from '../spec/paths.js';
 import type { CompiledProject } from '../graph/project.js';
 import type { TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { EditContext, EditOutcome } from './edit-task.js';
-import { applyTaskPatches, readPatchFiles, sha256Text } from './edit-task.js';
 import type { FixOutcome, FixRequest } from './fix-loop.js';
-import { runFixLoop } from './fix-loop.js';
 import type { Ledger } from './ledger.js';
 import { effectivePolicy } from './policy.js';
-import { createPathProbe } from './validate.js';
+import type { PathProbe } from './validate.js';
 
 export interface PatchRunnerDeps {
   /** the checkout patches apply to and commit in (the project root, or a worktree's) */
@@ -44,13 +42,25 @@ function breakerSetting(ws: WorkstreamSpec, config: Readonly<Record<string, unkn
   return typeof v === 'number' ? v : dflt;
 }
 
+/**
+ * What parses, checks and applies patches (with the diff library): loaded by the first patch a
+ * build applies. Most builds apply none, and loading it cost each of them ~20 ms.
+ */
+async function loadPipeline() {
+  const [edit, fix, validate] = await Promise.all([import('./edit-task.js'), import('./fix-loop.js'), import('./validate.js')]);
+  return { edit, fix, validate };
+}
+
 export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
-  const probe = createPathProbe(deps.root);
+  let pipeline: ReturnType<typeof loadPipeline> | undefined;
+  const loaded = (): ReturnType<typeof loadPipeline> => (pipeline ??= loadPipeline());
+  let probe: PathProbe | undefined;
   let gitTurn: Promise<unknown> = Promise.resolve();
   const spec = deps.project.spec;
   const toolPatchFile = (task: TaskSpec): string => path.join(deps.uetDir, 'tool-patches', `${taskFileName(task.fullId)}.diff`);
   const workstreamOf = (task: TaskSpec): WorkstreamSpec => deps.project.workstreams.get(`${task.phase}/${task.workstream}`)!;
-  const contextFor = (ws: WorkstreamSpec): EditContext => {
+  const contextFor = async (ws: WorkstreamSpec): Promise<EditContext> => {
+    probe ??= (await loaded()).validate.createPathProbe(deps.root);
     const phase = spec.phases.find((p) => p.id === ws.phase);
     return {
       root: deps.root,
@@ -66,10 +76,11 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
 
   return {
     async applyEditTask(task: TaskSpec): Promise<EditOutcome> {
+      const { edit } = await loaded();
       const files = await deps.expand(task.patches);
-      const sources = await readPatchFiles(deps.patchRoot ?? deps.root, files);
+      const sources = await edit.readPatchFiles(deps.patchRoot ?? deps.root, files);
       if (!sources.ok) return { status: 'failed', reason: `could not read a patch: ${sources.error}`, detail: '' };
-      return applyTaskPatches(task, sources.value, contextFor(workstreamOf(task)));
+      return edit.applyTaskPatches(task, sources.value, await contextFor(workstreamOf(task)));
     },
 
     toolCommand(task: TaskSpec, command: string): string {
@@ -90,8 +101,9 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
       if (deps.dryRun) return { status: 'applied', reason: 'dry run', digest: undefined, changed: [], patchIds: [] };
       // An empty answer: the tool proposes no change (earlier answers stay in place).
       if (text.trim() === '') return { status: 'fresh', reason: 'the tool proposed no change', digest: undefined, changed: [], patchIds: [] };
-      const source = path.posix.join('.uet', 'patches', `${sha256Text(text)}.diff`);
-      return applyTaskPatches({ ...task, fullId: `${task.fullId}#tool` }, [{ source, text, origin: 'tool' }], contextFor(workstreamOf(task)));
+      const { edit } = await loaded();
+      const source = path.posix.join('.uet', 'patches', `${edit.sha256Text(text)}.diff`);
+      return edit.applyTaskPatches({ ...task, fullId: `${task.fullId}#tool` }, [{ source, text, origin: 'tool' }], await contextFor(workstreamOf(task)));
     },
 
     async fix(req: Omit<FixRequest, 'maxFixAttempts' | 'maxAttempts' | 'tool'>): Promise<FixOutcome | undefined> {
@@ -99,14 +111,15 @@ export function createPatchRunner(deps: PatchRunnerDeps): PatchRunner {
       if (!tool || deps.dryRun) return undefined;
       const ws = workstreamOf(req.task);
       const cb = spec.config.circuitBreaker;
-      return runFixLoop(
+      const { fix } = await loaded();
+      return fix.runFixLoop(
         {
           ...req,
           tool,
           maxFixAttempts: breakerSetting(ws, cb, 'max_fix_attempts', DEFAULT_MAX_FIX_ATTEMPTS),
           maxAttempts: breakerSetting(ws, cb, 'max_attempts', DEFAULT_MAX_ATTEMPTS),
         },
-        contextFor(ws),
+        await contextFor(ws),
         (code, reason) => deps.breaker(req.task.fullId, code, reason),
       );
     },

@@ -170,6 +170,35 @@ test('a racy entry never looked up is not written back: the next index would vou
   assert.is(h3.stats.reads, 1, 'b is read again: its racy entry was not carried into the new index');
 });
 
+test('rows never looked up survive rewrites as they were, odd paths included; a damaged row costs only itself', async () => {
+  const t = tmpRoot();
+  const names = ['plain.txt', 'quote".txt', 'back\\slash.txt', 'brackets"],[".txt', 'ünï.txt'];
+  for (const n of names) t.write(n, `content of ${n}\n`);
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFiles(names);
+  assert.is(h1.stats.reads, names.length);
+  await h1.flush();
+  // a second build looks up one file and writes the index (a new file): the others' rows are
+  // written back without being parsed
+  t.write('new.txt', 'new\n');
+  await sleep(80);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles(['plain.txt', 'new.txt']);
+  await h2.flush();
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  for (const n of names) assert.equal(await h3.hashFile(n), { hash: sha(`content of ${n}\n`), size: Buffer.byteLength(`content of ${n}\n`), mode: fs.statSync(path.join(t.root, n)).mode & 0o777 });
+  assert.is(h3.stats.reads, 0, 'every row vouched for its file');
+  // damage one row's hash: that file is read again, the others are not
+  const text = fs.readFileSync(t.index, 'utf8');
+  const damaged = text.replace(sha('content of plain.txt\n'), 'not a hash');
+  assert.is.not(damaged, text);
+  fs.writeFileSync(t.index, damaged);
+  const h4 = await createFileHasher(t.root, t.index, WINDOW);
+  await h4.hashFiles([...names, 'new.txt']);
+  assert.is(h4.stats.reads, 1);
+});
+
 test('a deleted file is null and drops its entry', async () => {
   const t = tmpRoot();
   const abs = t.write('a.txt', 'one');

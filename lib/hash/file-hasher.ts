@@ -31,12 +31,13 @@ interface Entry {
 type PersistedEntry = [path: string, size: number, mtimeNs: string, ctimeNs: string, ino: string, mode: number, hash: string];
 
 /**
- * A row as read from the index file, not yet checked: a build looks up a few hundred of the
- * tens of thousands it holds, so each is checked when first asked for (and rows never asked for
- * are written back as they were, after the same racy-write check the lookup makes).
+ * A row as read from the index file, not yet parsed or checked: its JSON text. A build looks up
+ * a few hundred of the tens of thousands it holds, so each is parsed and checked when first
+ * asked for, and rows never asked for are written back as they were, after the same racy-write
+ * check the lookup makes.
  */
 interface LoadedRow {
-  readonly row: unknown;
+  readonly row: string;
 }
 
 export interface FileHasherOptions {
@@ -121,13 +122,13 @@ export class StatIndexHasher implements FileHasher {
 
   async flush(): Promise<void> {
     if (!this.dirty) return;
-    const rows: PersistedEntry[] = [];
+    const rows: string[] = [];
     const written = this.writtenNs.toString();
     for (const [p, e] of this.entries) {
-      if (!('row' in e)) rows.push([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]);
-      else if (!racyRow(e.row, written)) rows.push(e.row as PersistedEntry);
+      if (!('row' in e)) rows.push(JSON.stringify([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash] satisfies PersistedEntry));
+      else if (!racyRow(e.row, written)) rows.push(e.row);
     }
-    const text = JSON.stringify({ v: INDEX_VERSION, e: rows });
+    const text = `${INDEX_HEAD}${rows.join(',')}${INDEX_TAIL}`;
     this.dirty = false;
     try {
       await fsp.mkdir(path.dirname(this.indexPath), { recursive: true });
@@ -165,7 +166,7 @@ export class StatIndexHasher implements FileHasher {
   private entry(rel: string): Entry | undefined {
     const e = this.entries.get(rel);
     if (e === undefined || !('row' in e)) return e;
-    const checked = toEntry(e.row);
+    const checked = toEntry(parseRow(e.row));
     // git's rule, on the filesystem's own clock: an entry not strictly older than the index
     // write could have been rewritten within the same tick after it was recorded
     if (!checked || BigInt(checked.mtimeNs) >= this.writtenNs || BigInt(checked.ctimeNs) >= this.writtenNs) {
@@ -322,17 +323,44 @@ async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Entr
   } catch {
     return { entries, writtenNs: 0n };
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { entries, writtenNs };
-  }
-  if (!isRecord(parsed) || parsed['v'] !== INDEX_VERSION || !Array.isArray(parsed['e'])) return { entries, writtenNs };
-  for (const row of parsed['e'] as unknown[]) {
-    if (Array.isArray(row) && typeof row[0] === 'string') entries.set(row[0], { row });
+  // Rows are split, not parsed: `"],["` cannot occur inside a JSON string (its quotes are
+  // escaped), and every row ends with its hash in quotes and starts with its path in quotes.
+  if (!text.startsWith(INDEX_HEAD) || !text.endsWith(INDEX_TAIL)) return { entries, writtenNs };
+  const body = text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length);
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(ROW_GAP, start);
+    end = end < 0 ? body.length : end + 2;
+    const row = body.slice(start, end);
+    const p = rowPath(row);
+    if (p !== undefined) entries.set(p, { row });
+    start = end + 1;
   }
   return { entries, writtenNs };
+}
+
+const INDEX_HEAD = `{"v":${INDEX_VERSION},"e":[`;
+const INDEX_TAIL = ']}';
+const ROW_GAP = '"],["';
+
+/** the path a row's text starts with, or undefined when it does not start with one */
+function rowPath(row: string): string | undefined {
+  if (!row.startsWith('["')) return undefined;
+  const close = row.indexOf('"', 2);
+  if (close < 0) return undefined;
+  const p = row.slice(2, close);
+  // an escape in the path: the closing quote found may be an escaped one
+  if (!p.includes('\\')) return p;
+  const parsed = parseRow(row);
+  return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : undefined;
+}
+
+function parseRow(row: string): unknown {
+  try {
+    return JSON.parse(row);
+  } catch {
+    return undefined;
+  }
 }
 
 const DIGITS = /^\d+$/;
@@ -347,16 +375,18 @@ function toEntry(row: unknown): Entry | undefined {
   return { size, mtimeNs, ctimeNs, ino, mode, hash };
 }
 
+/** a row's fields after its path: size, mtime, ctime, inode, mode, hash */
+const ROW_TAIL = /,(\d+),"(\d+)","(\d+)","\d+",\d+,"[0-9a-f]{64}"\]$/;
+
 /**
  * Whether an unchecked row must not be written back: unreadable, or changed (by its mtime or
- * ctime) no earlier than the index write it was loaded from. Decimal strings are compared
- * without BigInt: this runs over every row never looked up.
+ * ctime) no earlier than the index write it was loaded from. Read from the row's text, and
+ * decimal strings compared without BigInt: this runs over every row never looked up.
  */
-function racyRow(row: unknown, writtenNs: string): boolean {
-  if (!Array.isArray(row) || row.length !== 7) return true;
-  const [, , mtimeNs, ctimeNs] = row as unknown[];
-  if (typeof mtimeNs !== 'string' || typeof ctimeNs !== 'string') return true;
-  return !decimalBelow(mtimeNs, writtenNs) || !decimalBelow(ctimeNs, writtenNs);
+function racyRow(row: string, writtenNs: string): boolean {
+  const m = ROW_TAIL.exec(row);
+  if (!m || rowPath(row) === undefined) return true;
+  return !decimalBelow(m[2]!, writtenNs) || !decimalBelow(m[3]!, writtenNs);
 }
 
 /** a < b for non-negative decimal strings without leading zeros */

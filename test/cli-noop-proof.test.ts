@@ -194,9 +194,14 @@ test('when only some files changed, only the tasks they reach are examined; the 
     await build(dir);
     assert.is(readText(dir, 'out/a.txt'), 'hello\n', 'restored');
     assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
-    // the proof those builds left covers the whole plan
+    // the proof those builds left covers the whole plan, hashed variables included
     await build(dir);
     assert.ok(await lastWasFastPath(dir));
+    await build(dir, [], { MODE: 'other' });
+    assert.not.ok(await lastWasFastPath(dir), 'a hashed variable changed');
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+    await build(dir);
+    assert.equal(ran(dir), [], 'back to the old value: restored from the cache');
     writeText(dir, 'src/a.txt', 'bye\n');
     await build(dir);
     assert.equal(ran(dir), ['gen', 'upper']);

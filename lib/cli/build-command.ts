@@ -252,7 +252,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
       startedAt: t0,
-      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed) } } : {}),
+      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames } } : {}),
     });
     emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
     await hasher.flush();

@@ -99,7 +99,7 @@ export interface ProofFacts {
   readonly warnings: readonly string[];
   readonly startedAt: number;
   /** a build that decided only the tasks some changed files reach: the last proof, whose other entries stand */
-  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string> };
+  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string>; readonly envNames: readonly string[] };
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -113,7 +113,9 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
   fs.rmSync(file, { force: true });
   const why = whyNoProof(f) ?? (await signConsulted(f));
   if (typeof why === 'string') return why;
-  const envNames = [...keyEnvNames(f.project, f.plan)].sort();
+  // a hinted build's spec and targets are the last proof's (a changed spec file refuses the
+  // hint): so are the variables feeding its keys
+  const envNames = f.base ? [...f.base.envNames] : [...keyEnvNames(f.project, f.plan)].sort();
   const counts: Record<TaskStatus, number> = { fresh: f.taskCount, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   const proof: NoopProof = {
     uet: uetBuildId(),
@@ -148,7 +150,8 @@ function whyNoProof(f: ProofFacts): string | undefined {
   if (f.observed.conflicts.size > 0) return `${[...f.observed.conflicts][0]} changed while the build used it`;
   const { unstable } = f.globber.consulted();
   if (unstable.length > 0) return `${unstable[0]} changed while the build listed it`;
-  return unprovable(f.project, f.plan);
+  // as provable as when the last proof was written: the same spec, the same targets
+  return f.base ? undefined : unprovable(f.project, f.plan);
 }
 
 /**

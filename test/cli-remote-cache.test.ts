@@ -10,6 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { countLines, makeProject, parseEvents, readText, removeProject, runUet, withProject } from './helpers/project.js';
 import { REDIS_REQUIRED, REDIS_SKIP_REASON, redisCommand, sharedRedis } from './helpers/redis.js';
+import { CACHE_FORMAT_VERSION } from '../lib/cache/types.js';
+
+/** where keyv puts uet's keys in Redis (lib/cache/remote.ts) */
+const NS = `uet-v${CACHE_FORMAT_VERSION}::uet-v${CACHE_FORMAT_VERSION}:`;
 
 const TASKS = ['a', 'b', 'c', 'd', 'e'];
 
@@ -125,10 +129,10 @@ needsRedis(`a shared cache answering garbage: one warning, those tasks run local
   try {
     assert.is((await runUet(m1, ['build'])).code, 0);
     // three kinds of garbage: a chunk that is not JSON, a chunk with the wrong bytes, a blob record that lies about its size
-    const chunkKey = (rel: string): string => `uet-v1::uet-v1:chunk:${sha(m1, rel)}:0`;
+    const chunkKey = (rel: string): string => `${NS}chunk:${sha(m1, rel)}:0`;
     assert.match(await redisCommand(port, 'SET', chunkKey('out/a.txt'), 'not json at all'), /^\+OK/);
     assert.match(await redisCommand(port, 'SET', chunkKey('out/b.txt'), JSON.stringify({ value: `:base64:${Buffer.from('input evil\nb\n').toString('base64')}`, expires: null })), /^\+OK/);
-    assert.match(await redisCommand(port, 'SET', `uet-v1::uet-v1:blob:${sha(m1, 'out/c.txt')}`, JSON.stringify({ value: { size: 1, chunks: 1 }, expires: null })), /^\+OK/);
+    assert.match(await redisCommand(port, 'SET', `${NS}blob:${sha(m1, 'out/c.txt')}`, JSON.stringify({ value: { size: 1, chunks: 1 }, expires: null })), /^\+OK/);
 
     const r = await runUet(m2, ['build', '--json']);
     assert.is(r.code, 0, r.stderr);
@@ -158,7 +162,7 @@ needsRedis(`a shared entry whose kept bytes were tampered with is refused: the t
     // d's output is small: its bytes travel inside d's entry, which is rewritten with others
     const line = readText(m1, '.uet/fresh.log').split('\n').find((l) => l.includes('"p/w/d"'));
     assert.ok(line, 'd has a recorded success');
-    const entryKey = `uet-v1::uet-v1:entry:${(JSON.parse(line) as { k: string }).k}`;
+    const entryKey = `${NS}entry:${(JSON.parse(line) as { k: string }).k}`;
     const reply = await redisCommand(port, 'GET', entryKey);
     const stored = JSON.parse(reply.slice(reply.indexOf('\r\n') + 2, -2)) as { value: { inline: Record<string, string> } };
     const hash = sha(m1, 'out/d.txt');

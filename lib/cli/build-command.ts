@@ -28,6 +28,7 @@ import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
+import { releaseYoungGeneration } from './heap-tuning.js';
 import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
 import { hintHolds, narrowPlan } from './proof-hint.js';
 import type { ProofHint } from '../build/noop-proof.js';
@@ -214,6 +215,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   let outcome: BuildOutcome;
   try {
+    // loading is done: from here a larger young generation pays (lib/cli/heap-tuning.ts)
+    releaseYoungGeneration();
     outcome = await build.run();
     if (narrowed) outcome = { ...outcome, counts: { ...outcome.counts, fresh: outcome.counts.fresh + narrowed.unchangedTasks } };
   } finally {

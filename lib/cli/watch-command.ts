@@ -29,6 +29,7 @@ import type { InterruptSource } from './build-command.js';
 import { summaryLine, targetLabel } from './summary.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
+import { releaseYoungGeneration } from './heap-tuning.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -167,6 +168,9 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
       resolve();
     });
   });
+  // loading is done: the session's builds run tasks, where a larger young generation pays
+  // (lib/cli/heap-tuning.ts)
+  releaseYoungGeneration();
   const started = session.start();
   started.catch(() => {}); // awaited below, once stopped
   await stopped;

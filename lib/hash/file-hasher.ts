@@ -60,7 +60,7 @@ export interface FileHasherStats {
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
   const { entries, writtenNs } = await loadIndex(indexPath);
-  return new StatIndexHasher(root, indexPath, entries, writtenNs, opts);
+  return new StatIndexHasher(root, indexPath, entries, writtenNs.toString(), opts);
 }
 
 export class StatIndexHasher implements FileHasher {
@@ -74,8 +74,8 @@ export class StatIndexHasher implements FileHasher {
     private readonly root: string,
     private readonly indexPath: string,
     private readonly entries: Map<string, Entry | LoadedRow>,
-    /** when the index file was written (ns, the file system's clock); 0n: no file */
-    private readonly writtenNs: bigint,
+    /** when the index file was written (ns, the file system's clock, in decimal); '0': no file */
+    private readonly writtenNs: string,
     opts: FileHasherOptions,
   ) {
     this.racyWindowNs = BigInt(Math.round((opts.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS) * 1e6));
@@ -123,10 +123,9 @@ export class StatIndexHasher implements FileHasher {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     const rows: string[] = [];
-    const written = this.writtenNs.toString();
     for (const [p, e] of this.entries) {
       if (!('row' in e)) rows.push(JSON.stringify([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash] satisfies PersistedEntry));
-      else if (!racyRow(e.row, written)) rows.push(e.row);
+      else if (!racyRow(e.row, this.writtenNs)) rows.push(e.row);
     }
     const text = `${INDEX_HEAD}${rows.join(',')}${INDEX_TAIL}`;
     this.dirty = false;
@@ -167,9 +166,7 @@ export class StatIndexHasher implements FileHasher {
     const e = this.entries.get(rel);
     if (e === undefined || !('row' in e)) return e;
     const checked = toEntry(parseRow(e.row));
-    // git's rule, on the filesystem's own clock: an entry not strictly older than the index
-    // write could have been rewritten within the same tick after it was recorded
-    if (!checked || BigInt(checked.mtimeNs) >= this.writtenNs || BigInt(checked.ctimeNs) >= this.writtenNs) {
+    if (!checked || racy(checked.mtimeNs, checked.ctimeNs, this.writtenNs)) {
       this.entries.delete(rel);
       this.dirty = true;
       return undefined;
@@ -379,21 +376,24 @@ function toEntry(row: unknown): Entry | undefined {
 const ROW_TAIL = /,(\d+),"(\d+)","(\d+)","\d+",\d+,"[0-9a-f]{64}"\]$/;
 
 /**
- * Whether an unchecked row must not be written back: unreadable, or changed (by its mtime or
- * ctime) no earlier than the index write it was loaded from. Read from the row's text, and
- * decimal strings compared without BigInt: this runs over every row never looked up.
+ * Whether an unchecked row must not be written back: unreadable, or racy. Read from the row's
+ * text (its path was checked when it was loaded): this runs over every row never looked up.
  */
 function racyRow(row: string, writtenNs: string): boolean {
   const m = ROW_TAIL.exec(row);
-  if (!m || rowPath(row) === undefined) return true;
-  return !decimalBelow(m[2]!, writtenNs) || !decimalBelow(m[3]!, writtenNs);
+  return !m || racy(m[2]!, m[3]!, writtenNs);
+}
+
+/**
+ * Git's rule, on the file system's own clock: an entry not strictly older than the index write
+ * it came from could have been rewritten within the same tick after it was recorded. Decimal
+ * strings compared without BigInt; a leading zero makes a time look newer, never older.
+ */
+function racy(mtimeNs: string, ctimeNs: string, writtenNs: string): boolean {
+  return !decimalBelow(mtimeNs, writtenNs) || !decimalBelow(ctimeNs, writtenNs);
 }
 
 /** a < b for non-negative decimal strings without leading zeros */
 function decimalBelow(a: string, b: string): boolean {
   return a.length !== b.length ? a.length < b.length : a < b;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -133,7 +133,11 @@ export function readIndexSync(cache: string, key: string): IndexLine | undefined
  * absent, EBADSIZE or EINTEGRITY (cacache's codes) when the file no longer holds those bytes.
  */
 export function readContentSync(cache: string, hexSha256: string, size?: number): Buffer {
-  const data = readFileSync(contentPathSync(cache, hexSha256));
+  return checkContent(readFileSync(contentPathSync(cache, hexSha256)), hexSha256, size);
+}
+
+/** `data`, when it is the content whose sha256 is `hexSha256` (and of `size` bytes); else cacache's EBADSIZE or EINTEGRITY */
+export function checkContent(data: Buffer, hexSha256: string, size?: number): Buffer {
   if (size !== undefined && data.length !== size) throw Object.assign(new Error(`bad size: expected ${size} bytes, found ${data.length}`), { code: 'EBADSIZE' });
   if (sha256(data) !== hexSha256) throw Object.assign(new Error(`integrity check failed for ${hexSha256}`), { code: 'EINTEGRITY' });
   return data;

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import Keyv, { type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
-import { hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
+import { checkContent, hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
@@ -172,19 +172,23 @@ class LocalCacheStore implements LocalStore {
       if (!isSafeRelPath(o.path)) return err({ reason: 'io', detail: `output path leaves the root: ${o.path}` });
     }
     const inline: Record<string, string> = {};
-    const blobs: OutputFile[] = [];
     let budget = INLINE_ENTRY_MAX;
+    const fits = (size: number): boolean => size <= INLINE_FILE_MAX && size <= budget;
+    const keep = (hash: string, data: Buffer): void => {
+      inline[hash] = data.toString('base64');
+      budget -= data.length;
+      this.added += data.length;
+    };
+    const blobs: OutputFile[] = [];
     for (const o of outputs) {
       if (Object.hasOwn(inline, o.hash)) continue;
-      if (o.size > INLINE_FILE_MAX || o.size > budget) {
+      if (!fits(o.size)) {
         blobs.push(o);
         continue;
       }
       const data = readChecked(path.join(root, o.path), o);
       if (!data.ok) return data;
-      inline[o.hash] = data.value.toString('base64');
-      budget -= o.size;
-      this.added += o.size;
+      keep(o.hash, data.value);
     }
     // blobs before the entry: a crash in between leaves unreferenced blobs, never an entry without them
     let failure: CacheFailure | undefined;
@@ -196,10 +200,8 @@ class LocalCacheStore implements LocalStore {
     if (failure) return err(failure);
     const logBytes = Buffer.from(log, 'utf8');
     const logHash = sha256(logBytes);
-    if (logBytes.length <= INLINE_FILE_MAX && logBytes.length <= budget) {
-      inline[logHash] = logBytes.toString('base64');
-      this.added += logBytes.length;
-    } else {
+    if (fits(logBytes.length)) keep(logHash, logBytes);
+    else {
       // a blob even when another entry has the same log: the shared cache uploads and verify
       // checks each blob an entry names, and a blob that exists only by convention breaks both
       const storedLog = await this.storeBuffer(logBytes, logHash);
@@ -278,10 +280,8 @@ class LocalCacheStore implements LocalStore {
   }
 
   async readLog(entry: CacheEntry): Promise<string | undefined> {
-    const kept = keptInEntry(entry, entry.logHash);
-    if (kept !== undefined) return checkedKept(kept, entry.logHash)?.toString('utf8');
     try {
-      return readContentSync(this.dir, entry.logHash).toString('utf8');
+      return this.smallContent(entry, entry.logHash).toString('utf8');
     } catch {
       return undefined;
     }
@@ -360,26 +360,28 @@ class LocalCacheStore implements LocalStore {
     return true;
   }
 
+  /**
+   * Content the entry keeps, else its blob read whole: checked against its hash (and size), or
+   * an error with cacache's code (ENOENT, EBADSIZE, EINTEGRITY). The index line's checksum
+   * covers kept bytes; their check catches an entry written wrong.
+   */
+  private smallContent(entry: CacheEntry, hash: string, size?: number): Buffer {
+    const kept = keptInEntry(entry, hash);
+    return kept !== undefined ? checkContent(Buffer.from(kept, 'base64'), hash, size) : readContentSync(this.dir, hash, size);
+  }
+
   private async writeBlob(entry: CacheEntry, o: OutputFile, tmp: string): Promise<void> {
-    const kept = keptInEntry(entry, o.hash);
-    if (kept !== undefined) {
-      const data = checkedKept(kept, o.hash, o.size);
-      if (!data) throw new BlobReadError(integrityError(`${o.path}: the bytes kept in entry ${entry.key} do not match their hash`));
-      writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
-      return;
-    }
-    const integrity = integrityOf(o.hash);
-    if (o.size <= SMALL_READ) {
+    if (keptInEntry(entry, o.hash) !== undefined || o.size <= SMALL_READ) {
       let data: Buffer;
       try {
-        // checked against its hash and size as it is read (cacache-sync.ts)
-        data = readContentSync(this.dir, o.hash, o.size);
+        data = this.smallContent(entry, o.hash, o.size);
       } catch (e) {
         throw new BlobReadError(e);
       }
       writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
       return;
     }
+    const integrity = integrityOf(o.hash);
     const cacache = await loadCacache();
     if (o.size <= IN_MEMORY_MAX) {
       const data = await readStage(cacache.get.byDigest(this.dir, integrity, { size: o.size, memoize: false }));
@@ -399,18 +401,16 @@ class LocalCacheStore implements LocalStore {
    */
   private async dropCorrupt(entry: CacheEntry): Promise<void> {
     for (const o of entry.outputs) {
-      const kept = keptInEntry(entry, o.hash);
-      if (kept !== undefined) {
-        if (!checkedKept(kept, o.hash, o.size)) await this.delete(entry.key);
-        continue;
-      }
       try {
-        readContentSync(this.dir, o.hash, o.size);
+        this.smallContent(entry, o.hash, o.size);
       } catch (e) {
-        if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
-          this.present.delete(BLOB_PREFIX + o.hash);
-          await (await loadCacache()).rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
+        if (code(e) !== 'EINTEGRITY' && code(e) !== 'EBADSIZE') continue;
+        if (keptInEntry(entry, o.hash) !== undefined) {
+          await this.delete(entry.key);
+          continue;
         }
+        this.present.delete(BLOB_PREFIX + o.hash);
+        await (await loadCacache()).rm.content(this.dir, integrityOf(o.hash)).catch(() => false);
       }
     }
   }
@@ -450,19 +450,6 @@ function readChecked(abs: string, o: OutputFile): Result<Buffer, CacheFailure> {
   }
   if (data.length !== o.size || sha256(data) !== o.hash) return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
   return ok(data);
-}
-
-/**
- * Bytes an entry keeps, decoded, or undefined unless they have this hash (and size). The index
- * line's checksum covers the entry; this catches an entry written wrong.
- */
-function checkedKept(base64: string, hash: string, size?: number): Buffer | undefined {
-  const data = Buffer.from(base64, 'base64');
-  return (size === undefined || data.length === size) && sha256(data) === hash ? data : undefined;
-}
-
-function integrityError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'EINTEGRITY' });
 }
 
 /** marks errors from reading a blob so they are not mistaken for errors writing the temp file */

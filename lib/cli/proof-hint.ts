@@ -20,6 +20,7 @@ import type { CompiledProject, NodeAttrs } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
+import { normaliseRootRelative } from '../spec/paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -34,8 +35,6 @@ export interface NarrowedPlan {
 const UNCHANGED = 'unchanged';
 
 const MAGIC = /[*?[\]{}()!+@\\]/;
-/** an empty or `.` segment: the literal needs normalising before it can be looked up */
-const UNNORMAL = /(^|\/)\.?(\/|$)/;
 const matchers = new Map<string, (p: string) => boolean>();
 
 /**
@@ -47,9 +46,8 @@ function reads(globs: readonly string[], changed: ReadonlySet<string>): boolean 
   for (const g of globs) {
     if (g.startsWith('!')) continue;
     if (!MAGIC.test(g)) {
-      // most literals are already normal: looked up as they are, with no garbage per task
-      const literal = UNNORMAL.test(g) ? g.split('/').filter((s) => s !== '' && s !== '.').join('/') : g;
-      if (changed.has(literal)) return true;
+      // the spec loader normalised it already; this costs one regex test when so
+      if (changed.has(normaliseRootRelative(g) ?? g)) return true;
       continue;
     }
     const m = matcherOf(g);

@@ -28,7 +28,7 @@ import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
-import { releaseYoungGeneration } from './heap-tuning.js';
+import { TaskHeap } from './heap-tuning.js';
 import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
 import { hintHolds, narrowPlan } from './proof-hint.js';
 import type { ProofHint } from '../build/noop-proof.js';
@@ -95,9 +95,11 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });
   let runLog: RunLog | undefined;
+  const heap = new TaskHeap();
   const emit = (ev: RunEvent, output?: string): void => {
     runLog?.append(ev);
     reporter.event(ev, output);
+    heap.observe(ev);
   };
 
   if (!flags.noCache) {
@@ -216,7 +218,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   let outcome: BuildOutcome;
   try {
     // loading is done: from here a larger young generation pays (lib/cli/heap-tuning.ts)
-    releaseYoungGeneration();
+    heap.tasksStarting({ compiled: !loaded.fromCache });
     outcome = await build.run();
     if (narrowed) outcome = { ...outcome, counts: { ...outcome.counts, fresh: outcome.counts.fresh + narrowed.unchangedTasks } };
   } finally {

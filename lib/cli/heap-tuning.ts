@@ -1,40 +1,116 @@
 /**
- * V8's young generation while a build loads its state, and after.
+ * V8's heap while a build loads its state, and while its tasks run. Only memory is at stake
+ * here (and the CPU that collecting costs): nothing a build decides depends on it.
  *
- * By default V8 doubles the young generation (up to 16 MB a semi-space, three of them
- * committed) whenever much of it survives a scavenge. Loading a large project does exactly that
- * (parsing the compiled-graph cache, the stat index and the freshness log: everything survives),
- * and the memory stays committed for the rest of the run. So bin/uet.js imports this module
- * before the rest of uet (once the no-op fast path, which allocates little, did not answer),
- * which keeps the young generation at its starting size, and the build (or the watch session)
- * lets it grow again once its tasks start, where a larger young generation saves time (tasks'
- * state dies young).
+ * Young generation while loading. By default V8 doubles it (up to 16 MB a semi-space) whenever
+ * much of it survives a scavenge. Loading a large project does exactly that (parsing the
+ * compiled-graph cache, the stat index and the freshness log: everything survives), and the
+ * memory stays committed for the rest of the run. So bin/uet.js imports this module before the
+ * rest of uet (once the no-op fast path, which allocates little, did not answer), which keeps
+ * the young generation at its starting size (`--semi-space-growth-factor=1`, read each time V8
+ * would grow it). Creating a worker thread puts the factor back to V8's default of 2, so it
+ * holds only until the pool starts: the loading, which is where it is meant to hold.
  *
- * Measured A/B on the 10,000-task bench tree (`/usr/bin/time`, 8 runs each, alternating): the
- * touch build's peak RSS 144–146 → 132–140 MB, its time 0.57 → 0.59 s (median); a cold 2,000
- * build unchanged (7.7–8.3 s, 171–196 MB either way). Keeping the young generation small for
- * the whole build also took a cold 2,000 build from 173 to 155 MB, but cost it ~0.4 ms of CPU
- * a task. `--semi-space-growth-factor` is read each time V8 would grow the young generation, so
- * setting it at run time takes effect from the next growth.
+ * Young generation while tasks run. Tasks' bookkeeping dies young, so a larger young generation
+ * saves scavenges; past 4 MB semi-spaces it saved no measurable time, but its full 16 MB cost
+ * ~25 MB of RSS. The build lets it double up to YOUNG_GENERATION_CAP and then holds it again,
+ * checking every CHECK_EVERY tasks (a worker the pool replaced would have reset the factor).
+ *
+ * Old generation. V8 holds its first full collection until the old generation reaches a limit
+ * of its own (~180 MB here), then sets the next limit at up to 4× what survived. A cold build of
+ * 10,000 tasks has ~45 MB live, but its old generation filled with the compile's garbage (99 of
+ * 111 MB when its tasks start) and with what each task's bookkeeping promoted, up to a peak RSS
+ * of ~330 MB. So the build collects once: when its tasks start if it compiled the spec (~18 ms
+ * against the compile's ~600), else once COMPACT_AFTER tasks have finished (a long build, ~1.5 s
+ * of work at least), which sets V8's limit from what is live; from then on each limit is 20 %
+ * above what survived (`--heap-growing-percent`, read at each collection). Builds that load the
+ * compiled graph and run few tasks (a touch, a no-op, a cache hit) never pay for a collection.
  */
 import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { RunEvent } from '../events/types.js';
 
-function growthFactor(factor: 1 | 2): void {
+/** tasks a build finishes (runs, restores or fails) before it sets V8's limit from what is live */
+export const COMPACT_AFTER = 500;
+/** old-generation headroom over what survived the last full collection */
+const OLD_GENERATION_GROWTH_PERCENT = 20;
+/** the young generation's size (both semi-spaces) past which it stops doubling */
+export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+const CHECK_EVERY = 32;
+
+function setFlag(flag: string): boolean {
   try {
-    v8.setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+    v8.setFlagsFromString(flag);
+    return true;
   } catch {
-    // only memory is at stake
+    return false;
   }
 }
 
 /** the young generation stays at its size (what importing this module does) */
 export function holdYoungGeneration(): void {
-  growthFactor(1);
+  setFlag('--semi-space-growth-factor=1');
 }
 
-/** V8's default again: the young generation may double */
-export function releaseYoungGeneration(): void {
-  growthFactor(2);
+/** a full, blocking collection, where V8 lets a script ask for one */
+function collectGarbage(): void {
+  if (!setFlag('--expose-gc')) return;
+  // the flag exposes `gc` to contexts created from now on, not to this one
+  const gc: unknown = vm.runInNewContext('gc');
+  if (typeof gc === 'function') gc();
+}
+
+function youngGenerationSize(): number {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+}
+
+/** what TaskHeap does to the real heap (tests count calls instead) */
+export interface HeapControl {
+  collect(): void;
+  youngGenerationSize(): number;
+  /** whether the young generation may double (V8's default) or holds its size */
+  youngGenerationGrows(grows: boolean): void;
+}
+
+const V8_HEAP: HeapControl = {
+  collect: collectGarbage,
+  youngGenerationSize,
+  youngGenerationGrows: (grows) => {
+    setFlag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
+  },
+};
+
+/**
+ * One build's (or watch session's) heap: loading until `tasksStarting`, then tasks. It collects
+ * once (see above); the tasks that count are those that ran, were restored or failed (fresh
+ * tasks allocate next to nothing, so a long no-op never pays).
+ */
+export class TaskHeap {
+  private finished = 0;
+  private collected = false;
+
+  constructor(private readonly heap: HeapControl = V8_HEAP) {}
+
+  /** loading is done; `compiled`: the spec was compiled (not read from the graph cache) */
+  tasksStarting(opts: { readonly compiled: boolean }): void {
+    this.heap.youngGenerationGrows(true);
+    setFlag(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
+    if (opts.compiled) this.collectOnce();
+  }
+
+  observe(ev: RunEvent): void {
+    if (ev.type !== 'task-end') return;
+    if (ev.status !== 'ran' && ev.status !== 'restored' && ev.status !== 'failed') return;
+    this.finished++;
+    if (this.finished === COMPACT_AFTER) this.collectOnce();
+    if (this.finished % CHECK_EVERY === 0 && this.heap.youngGenerationSize() >= YOUNG_GENERATION_CAP) this.heap.youngGenerationGrows(false);
+  }
+
+  private collectOnce(): void {
+    if (this.collected) return;
+    this.collected = true;
+    this.heap.collect();
+  }
 }
 
 holdYoungGeneration();

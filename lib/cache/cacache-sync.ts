@@ -27,6 +27,11 @@ export function loadCacache(): Promise<typeof import('cacache')> {
 const CONTENT_DIR = 'content-v2';
 const INDEX_DIR = 'index-v5';
 
+/** whether the cache holds no entry and no content at all (cacache has made neither folder) */
+export function isEmptyCacheSync(cache: string): boolean {
+  return !existsSync(path.join(cache, INDEX_DIR)) && !existsSync(path.join(cache, CONTENT_DIR));
+}
+
 /** cacache's hashToSegments: a hex digest as three path parts, 2/2/rest */
 function segments(hex: string): [string, string, string] {
   return [hex.slice(0, 2), hex.slice(2, 4), hex.slice(4)];

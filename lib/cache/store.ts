@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import Keyv, { type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
-import { checkContent, hasContentSync, insertIndexSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
+import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
@@ -44,6 +44,8 @@ export interface LocalStore extends CacheStore {
   touched(): ReadonlySet<string>;
   /** bytes of the blobs this process added (not those already present) */
   addedBytes(): number;
+  /** the cache was empty when this process opened it: its size is what this process added */
+  readonly startedEmpty: boolean;
   /** records when the touched entries were last used (for least-recently-used pruning) */
   close(): Promise<void>;
 }
@@ -126,7 +128,10 @@ class LocalCacheStore implements LocalStore {
    */
   private readonly present = new Set<string>();
 
+  readonly startedEmpty: boolean;
+
   constructor(readonly dir: string) {
+    this.startedEmpty = isEmptyCacheSync(dir);
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
     this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true });
   }

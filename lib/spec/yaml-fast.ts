@@ -354,8 +354,12 @@ class FastParser {
       const ch = t[q]!;
       if (ch === '"') return { value: out, end: q + 1 };
       if (ch !== '\\') {
-        out += ch;
-        q++;
+        // the run up to the next quote or escape in one slice: a character at a time made a
+        // string per character (34 of the 255 MB a 10,000-task spec's load allocated)
+        let run = q + 1;
+        while (run < e && t[run] !== '"' && t[run] !== '\\') run++;
+        out += t.slice(q, run);
+        q = run;
         continue;
       }
       const esc = t[q + 1];

@@ -46,6 +46,8 @@ export function locateRoot(io: Io, dir: string | undefined): Result<string, Diag
 
 export interface OpenOptions {
   readonly useGraphCache?: boolean;
+  /** keep the workstreams as expanded from the YAML (`uet validate --expand`) */
+  readonly keepExpanded?: boolean;
   /** wraps the hasher before anything uses it (the build observes what it hashed, spec files included) */
   readonly wrapHasher?: (hasher: FileHasher) => FileHasher;
 }
@@ -57,7 +59,7 @@ export async function openProject(io: Io, dir: string | undefined, opts: OpenOpt
   fs.mkdirSync(uetDir, { recursive: true });
   const indexed = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
   const hasher = opts.wrapHasher ? opts.wrapHasher(indexed) : indexed;
-  const loaded = await loadCompiledProject(root.value, uetDir, hasher, { useCache: opts.useGraphCache !== false });
+  const loaded = await loadCompiledProject(root.value, uetDir, hasher, { useCache: opts.useGraphCache !== false, keepExpanded: opts.keepExpanded === true });
   if (!loaded.ok) {
     await hasher.flush();
     return err(loaded.error);

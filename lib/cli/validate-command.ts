@@ -11,7 +11,7 @@ import type { Io } from './context.js';
 import { EXIT_OK, openProject, printDiagnostics, specFailed } from './context.js';
 
 export async function validateCommand(io: Io, opts: { dir?: string; expand?: boolean }): Promise<number> {
-  const opened = await openProject(io, opts.dir, { useGraphCache: false });
+  const opened = await openProject(io, opts.dir, { useGraphCache: false, keepExpanded: opts.expand === true });
   if (!opened.ok) return specFailed(io, opened.error);
   await opened.value.hasher.flush();
   const { spec } = opened.value.loaded.project;

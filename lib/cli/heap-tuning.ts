@@ -12,8 +12,10 @@
  * holds only until the pool starts: the loading, which is where it is meant to hold.
  *
  * Young generation while tasks run. Tasks' bookkeeping dies young, so a larger young generation
- * saves scavenges; past 4 MB semi-spaces it saved no measurable time, but its full 16 MB cost
- * ~25 MB of RSS. The build lets it double up to YOUNG_GENERATION_CAP and then holds it again,
+ * saves scavenges, but its full 16 MB semi-spaces cost ~22 MB of RSS: a cold build held at 4 MB
+ * peaked at 118–119 MB against 139–141 MB (2,000 tasks, 4 runs each) and 174–176 MB against
+ * 198–200 MB (10,000 tasks, 2 runs each), with no difference in time beyond run-to-run noise
+ * (±10 %). The build lets it double up to YOUNG_GENERATION_CAP and then holds it again,
  * checking every CHECK_EVERY tasks (a worker the pool replaced would have reset the factor).
  *
  * Old generation. V8 holds its first full collection until the old generation reaches a limit
@@ -23,7 +25,8 @@
  * of ~330 MB. So the build collects once: when its tasks start if it compiled the spec (~18 ms
  * against the compile's ~600), else once COMPACT_AFTER tasks have finished (a long build, ~1.5 s
  * of work at least), which sets V8's limit from what is live; from then on each limit is 20 %
- * above what survived (`--heap-growing-percent`, read at each collection). Builds that load the
+ * above what survived (`--heap-growing-percent`, read at each collection, and set just before
+ * this one). Builds that load the
  * compiled graph and run few tasks (a touch, a no-op, a cache hit) never pay for a collection.
  */
 import v8 from 'node:v8';
@@ -73,7 +76,12 @@ export interface HeapControl {
 }
 
 const V8_HEAP: HeapControl = {
-  collect: collectGarbage,
+  collect: () => {
+    // set only here: a build that never collects (a touch) keeps V8's own limits, and setting
+    // it when the tasks start cost such a build ~30 ms of marking (0.595 → 0.565 s at 10,000)
+    setFlag(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
+    collectGarbage();
+  },
   youngGenerationSize,
   youngGenerationGrows: (grows) => {
     setFlag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
@@ -94,7 +102,6 @@ export class TaskHeap {
   /** loading is done; `compiled`: the spec was compiled (not read from the graph cache) */
   tasksStarting(opts: { readonly compiled: boolean }): void {
     this.heap.youngGenerationGrows(true);
-    setFlag(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
     if (opts.compiled) this.collectOnce();
   }
 

@@ -34,7 +34,8 @@ export interface LoadedGraph {
   /**
    * the workstreams after template expansion, when asked for and loaded from the YAML (not
    * from the cache). Only when asked: they hold the parsed YAML and its positions, which a
-   * build holding its LoadedGraph would keep alive (~15 MB at 10,000 tasks).
+   * build holding its LoadedGraph would keep alive (at 10,000 tasks: 40 → 33 MB live after
+   * the first collection, 172 → 165 MB peak RSS of a cold build).
    */
   readonly expanded?: readonly ExpandedWorkstream[];
 }

@@ -102,6 +102,26 @@ test('touching one input re-runs exactly what depends on it', async () => {
   }
 });
 
+test('the compiled-graph cache keeps the edges, not the tasks\' references: a build from it re-runs the same dependents in order', async () => {
+  const dir = chainProject();
+  try {
+    await build(dir);
+    ran(dir);
+    const cached = JSON.parse(readText(dir, '.uet/graph.json')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: Array<{ id: string; dependsOn: unknown[] }> }> }> } };
+    const upper = cached.spec.phases[0]!.workstreams[0]!.tasks.find((t) => t.id === 'upper')!;
+    assert.equal(upper.dependsOn, [], 'references are left out of the cache');
+    writeText(dir, 'src/a.txt', 'bye\n');
+    // the full path (not the proof's hint), from the cache
+    const r = await build(dir, [], { UET_NO_FAST_PATH: '1' });
+    assert.is(r.code, 0, r.stderr);
+    const order = readText(dir, 'runs.log').trim().split('\n');
+    assert.equal(order, ['gen', 'upper', 'count', 'final'], `upper after gen, count after upper, final after the phase: ${order.join(',')}`);
+    assert.is(readText(dir, 'out/final.txt'), '4\nside\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('a task whose output does not change stops the rebuild there (early cutoff)', async () => {
   const dir = chainProject();
   try {

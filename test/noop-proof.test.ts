@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
-import { changedPaths, checkProof, envDigest, formatProof, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
+import type { SignedEntry } from '../lib/build/noop-proof.js';
+import { changedPaths, checkProof, envDigest, formatProof, indexOfPath, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
 import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
 
 const T = 1_800_000_000_000;
@@ -147,6 +148,43 @@ test('the fast path takes only flags that leave a fresh build printing the same'
   ]) {
     assert.is(parseFastArgs(argv), undefined, argv.join(' '));
   }
+});
+
+test('signing over a base proof: its entries stand, less the dropped ones, and this build\'s supersede them, in order', () => {
+  const entry = (n: number, digest?: string): SignedEntry => (digest !== undefined ? { stat: file(n, old + n, n), digest } : { stat: file(n, old + n, n) });
+  const baseEntries = new Map<string, SignedEntry>([
+    ['a', entry(1)],
+    ['b/x', entry(2, 'db')],
+    ['b/y', { stat: undefined }],
+    ['c', entry(4)],
+    ['d', entry(5, 'dd')],
+    ['é', entry(6)],
+  ]);
+  const base = signEntries(baseEntries);
+  const own = new Map<string, SignedEntry>([
+    ['c', entry(40, 'dc')], // supersedes
+    ['b', entry(30)], // new, between a and b/x
+    ['z', { stat: undefined }], // new, last
+    ['0', entry(10)], // new, first
+  ]);
+  const dropped = new Set(['d', 'a', 'not-there']);
+  const merged = signEntries(own, { signed: base, dropped });
+  // what signing the union from scratch gives (the order and content the merge must keep)
+  const union = new Map([...baseEntries].filter(([rel]) => !dropped.has(rel)));
+  for (const [rel, e] of own) union.set(rel, e);
+  const whole = signEntries(union);
+  assert.equal(merged.paths, whole.paths);
+  assert.equal([...merged.sigs], [...whole.sigs]);
+  assert.equal([...merged.digests].sort(), [...whole.digests].sort());
+  assert.equal(merged.paths, ['0', 'b', 'b/x', 'b/y', 'c', 'z', 'é']);
+  // and the merged proof survives its own format
+  const round = parseProof(formatProof(proofOf(new Map(), { signed: merged }))!)!;
+  assert.equal(round.signed.paths, merged.paths);
+  assert.equal([...round.signed.sigs], [...merged.sigs]);
+  assert.is(indexOfPath(merged, 'c'), 4);
+  assert.is(indexOfPath(merged, 'é'), 6);
+  assert.is(indexOfPath(merged, 'd'), -1);
+  assert.is(indexOfPath(merged, ''), -1);
 });
 
 test.run();

@@ -85,26 +85,52 @@ export interface SignedEntry {
   readonly digest?: string;
 }
 
-/** The entries of a proof again (a build that decided only some tasks keeps the others'). */
-export function entriesOf(signed: SignedPaths): Map<string, SignedEntry> {
-  const out = new Map<string, SignedEntry>();
-  signed.paths.forEach((rel, i) => {
-    const j = i * SIG_FIELDS;
-    const s = signed.sigs;
-    const stat = s[j] === -1 ? undefined : { size: s[j]!, mtimeMs: s[j + 1]!, ctimeMs: s[j + 2]!, ino: s[j + 3]!, mode: s[j + 4]! };
-    const digest = signed.digests.get(i);
-    out.set(rel, digest !== undefined ? { stat, digest } : { stat });
-  });
-  return out;
+/** Where `rel` is among a proof's paths (they are sorted), or -1. */
+export function indexOfPath(signed: SignedPaths, rel: string): number {
+  let lo = 0;
+  let hi = signed.paths.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const p = signed.paths[mid]!;
+    if (p === rel) return mid;
+    if (p < rel) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
-export function signEntries(entries: ReadonlyMap<string, SignedEntry>): SignedPaths {
-  const paths = [...entries.keys()].sort();
-  const sigs = new Float64Array(paths.length * SIG_FIELDS);
+/**
+ * A proof's entries: `entries`, over what stands of `base` (a build that decided only some
+ * tasks keeps the last proof's other entries, less the `dropped` paths). Paths are kept sorted;
+ * the base's are already, so they are merged in order rather than sorted again (20,000 of them
+ * behind every touch of a 10,000-task project).
+ */
+export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { readonly signed: SignedPaths; readonly dropped: ReadonlySet<string> }): SignedPaths {
+  const own = [...entries.keys()].sort();
+  const from = base?.signed ?? { paths: [], sigs: new Float64Array(0), digests: new Map<number, string>() };
+  const sigs = new Float64Array((own.length + from.paths.length) * SIG_FIELDS);
+  const paths: string[] = [];
   const digests = new Map<number, string>();
-  for (let i = 0, j = 0; i < paths.length; i++, j += SIG_FIELDS) {
-    const e = entries.get(paths[i]!)!;
-    if (e.digest !== undefined) digests.set(i, e.digest);
+  for (let i = 0, k = 0; i < own.length || k < from.paths.length; ) {
+    const b = from.paths[k];
+    const o = own[i];
+    const j = paths.length * SIG_FIELDS;
+    if (b !== undefined && (o === undefined || b < o)) {
+      if (!base?.dropped.has(b)) {
+        const digest = from.digests.get(k);
+        if (digest !== undefined) digests.set(paths.length, digest);
+        paths.push(b);
+        sigs.set(from.sigs.subarray(k * SIG_FIELDS, (k + 1) * SIG_FIELDS), j);
+      }
+      k++;
+      continue;
+    }
+    // this build's entry; it supersedes the base's for the same path
+    if (b === o) k++;
+    i++;
+    const e = entries.get(o!)!;
+    if (e.digest !== undefined) digests.set(paths.length, e.digest);
+    paths.push(o!);
     const st = e.stat;
     if (st === undefined) {
       sigs.fill(-1, j, j + SIG_FIELDS);
@@ -116,7 +142,7 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>): SignedPa
     sigs[j + 3] = st.ino;
     sigs[j + 4] = st.mode;
   }
-  return { paths, sigs, digests };
+  return { paths, sigs: sigs.subarray(0, paths.length * SIG_FIELDS), digests };
 }
 
 export interface NoopProof {

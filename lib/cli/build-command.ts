@@ -257,7 +257,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
       startedAt: t0,
-      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames } } : {}),
+      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames, decided: narrowed.plan } } : {}),
     });
     emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
     await hasher.flush();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
 import type { NoopProof, SignedEntry, SignedPaths } from '../build/noop-proof.js';
-import { RACY_MS, entriesOf, envDigest, listingDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { RACY_MS, envDigest, indexOfPath, listingDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/project.js';
@@ -98,8 +98,13 @@ export interface ProofFacts {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly warnings: readonly string[];
   readonly startedAt: number;
-  /** a build that decided only the tasks some changed files reach: the last proof, whose other entries stand */
-  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string>; readonly envNames: readonly string[] };
+  /**
+   * A build that decided only the nodes some changed files reach (`decided`): the last proof,
+   * whose other entries stand. The tasks it did not decide have the records that proof vouched
+   * for (their outputs among its entries, none of them changed, or their tasks would have been
+   * decided), so only the decided tasks' records are read again.
+   */
+  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string>; readonly envNames: readonly string[]; readonly decided: ReadonlySet<string> };
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -128,7 +133,7 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
     tasks: f.taskCount,
     counts,
     warnings: f.warnings,
-    signed: signEntries(why),
+    signed: signEntries(why, f.base && { signed: f.base.signed, dropped: f.base.changed }),
   };
   const bytes = formatProof(proof);
   if (bytes === undefined) return 'a path holds a newline';
@@ -172,10 +177,12 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   const stat = statUnder(f.root, process.cwd(), statQuiet);
   const stableBefore = f.startedAt - RACY_MS;
   const changedSince = (st: StatLike, t: number): boolean => Math.max(st.mtimeMs, st.ctimeMs) >= t;
+  /** what this build signs anew (signEntries merges it over what stands of the last proof) */
   const entries = new Map<string, SignedEntry>();
   // what the tasks this build did not examine consulted stands as the last proof signed it
   // (checked by the fast path at this build's start); what it consulted again is signed anew
-  if (f.base) for (const [rel, e] of entriesOf(f.base.signed)) if (!f.base.changed.has(rel)) entries.set(rel, e);
+  const base = f.base;
+  const standsInBase = (rel: string): boolean => base !== undefined && !base.changed.has(rel) && indexOfPath(base.signed, rel) >= 0;
   const writtenAt = Date.now();
   /** a folder changed recently: its listing is compared, and kept as a digest while its stat is racy */
   const recentFolder = (rel: string, now: StatLike, names: readonly string[]): SignedEntry | string => {
@@ -195,12 +202,12 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   for (const [rel, existed] of probed) {
     const now = stat(rel);
     if ((now !== undefined) !== existed) return `${rel} appeared or vanished during the build`;
-    if (!entries.has(rel)) entries.set(rel, { stat: now });
+    if (!entries.has(rel) && !standsInBase(rel)) entries.set(rel, { stat: now });
   }
   // what the next build will compare: every recorded output (a restored leaf's outputs were
   // never hashed by this build), and everything this build hashed
   const files = new Map(f.observed.digests);
-  for (const key of f.plan) {
+  for (const key of f.base ? f.base.decided : f.plan) {
     const attrs = f.project.graph.getNodeAttributes(key);
     if (attrs.kind !== 'task') continue;
     const rec = f.records(attrs.task.fullId);
@@ -210,7 +217,7 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
       const seen = files.get(o.path);
       if (seen !== undefined && !sameDigest(seen, recorded)) return `${o.path} changed after ${attrs.task.fullId} recorded it`;
       // an unexamined task's outputs are in the last proof already
-      if (seen === undefined && entries.has(o.path)) continue;
+      if (seen === undefined && (entries.has(o.path) || standsInBase(o.path))) continue;
       files.set(o.path, recorded);
     }
   }

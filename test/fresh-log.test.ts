@@ -130,6 +130,46 @@ test('close() leaves a small or mostly live log alone', async () => {
   assert.is(lineCount(q), 1500);
 });
 
+test('records are read when asked for: odd ids, untouched lines kept through compaction, a line damaged inside reads as none', async () => {
+  const p = logPath();
+  const log = await openFreshLog(p);
+  const odd = ['q"uote', 'back\\slash', 'ünï/cødé', 'tab\there', 'plain'];
+  for (const id of odd) log.record(rec(id, `k-${id}`));
+  await log.close();
+  const again = await openFreshLog(p);
+  for (const id of odd) assert.equal(again.get(id), rec(id, `k-${id}`), id);
+  await again.close();
+
+  // a log dominated by dead lines: compaction keeps the lines never read or rewritten exactly
+  const q = logPath();
+  const big = await openFreshLog(q);
+  for (let i = 0; i < 600; i++) big.record(rec(`t${i}`, 'k0'));
+  await big.close();
+  const before = fs.readFileSync(q, 'utf8').split('\n').filter((l) => l !== '');
+  const reopened = await openFreshLog(q);
+  assert.equal(reopened.get('t450'), rec('t450', 'k0'), 'one read');
+  for (let round = 1; round <= 3; round++) for (let i = 0; i < 300; i++) reopened.record(rec(`t${i}`, `k${round}`));
+  assert.is(lineCount(q), 1500);
+  await reopened.close();
+  const after = fs.readFileSync(q, 'utf8').split('\n').filter((l) => l !== '');
+  assert.is(after.length, 600, 'compacted');
+  assert.equal(after.slice(0, 300), before.slice(300), 'untouched lines, as they were, in their order');
+  const last = await openFreshLog(q);
+  assert.equal(last.get('t0'), rec('t0', 'k3'));
+  assert.equal(last.get('t599'), rec('t599', 'k0'));
+  await last.close();
+
+  // intact at both ends, damaged inside: no record (the task runs again), and the lines after it count
+  const r = logPath();
+  fs.mkdirSync(path.dirname(r), { recursive: true });
+  const good = JSON.stringify({ t: 'a', k: 'k1', o: [['x', H, 1, 420]], at: 5 });
+  fs.writeFileSync(r, [good, '{"t":"a","k":"k2","o":[["x",' + '"at":5}', JSON.stringify({ t: 'b', k: 'k3', o: [], at: 6 }), ''].join('\n'));
+  const damaged = await openFreshLog(r);
+  assert.is(damaged.get('a'), undefined);
+  assert.equal(damaged.get('b'), { taskId: 'b', key: 'k3', outputs: [], at: 6 });
+  await damaged.close();
+});
+
 test('using the log after close() is a bug and throws', async () => {
   const log = await openFreshLog(logPath());
   await log.close();

@@ -33,6 +33,12 @@ test('the last success of each task is read back, by this store and by a later o
   assert.equal(await b.get('p/w/u'), parts('other'));
   await b.put('p/w/u', parts('three'));
   assert.equal(await b.get('p/w/u'), parts('three'), 'a read after the file was loaded sees the new line');
+  // ids JSON escapes, and one that is not ASCII, read back by a store that loads the file
+  const odd = ['p/w/q"uote', 'p/w/back\\slash', 'p/w/ünï', 'p/w/"'];
+  for (const id of odd) await b.put(id, parts(id));
+  const c = createExplainStore(dir);
+  for (const id of odd) assert.equal(await c.get(id), parts(id), id);
+  assert.equal(await c.get('p/w/t'), parts('two'));
 });
 
 test('a line torn by a crash is skipped and the next line still counts', async () => {

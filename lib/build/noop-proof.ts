@@ -120,7 +120,7 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
         const digest = from.digests.get(k);
         if (digest !== undefined) digests.set(paths.length, digest);
         paths.push(b);
-        sigs.set(from.sigs.subarray(k * SIG_FIELDS, (k + 1) * SIG_FIELDS), j);
+        for (let f = 0, from0 = k * SIG_FIELDS; f < SIG_FIELDS; f++) sigs[j + f] = from.sigs[from0 + f]!;
       }
       k++;
       continue;

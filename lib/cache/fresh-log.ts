@@ -137,15 +137,7 @@ function parse(text: string): { records: Map<string, Held>; lines: number } {
     if (end > start) {
       lines++;
       const line = text.slice(start, end);
-      if (!applyLine(records, line)) {
-        let v: unknown;
-        try {
-          v = JSON.parse(line);
-        } catch {
-          v = undefined;
-        }
-        apply(records, v);
-      }
+      if (!applyLine(records, line)) apply(records, parsedLine(line));
     }
     start = end + 1;
   }
@@ -175,16 +167,19 @@ function applyLine(records: Map<string, Held>, line: string): boolean {
   return true;
 }
 
-/** a kept line's record, or undefined when it is not one */
-function rawRecord(line: string): RawRecord | undefined {
-  let v: unknown;
+/** a line's JSON value, or undefined when it is not JSON (torn, or garbage) */
+function parsedLine(line: string): unknown {
   try {
-    v = JSON.parse(line);
+    return JSON.parse(line) as unknown;
   } catch {
     return undefined;
   }
+}
+
+/** a kept line's record, or undefined when it is not one */
+function rawRecord(line: string): RawRecord | undefined {
   const one = new Map<string, Held>();
-  apply(one, v);
+  apply(one, parsedLine(line));
   const [held] = one.values();
   return typeof held === 'object' ? held : undefined;
 }

@@ -29,7 +29,7 @@ import type { InterruptSource } from './build-command.js';
 import { summaryLine, targetLabel } from './summary.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, lockProject, openTargets } from './context.js';
-import { TaskHeap } from './heap-tuning.js';
+import { releaseYoungGeneration } from './heap-tuning.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
 
@@ -74,7 +74,6 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   const executor = createPoolExecutor({ threads: jobs });
   // the breakers' events go to the run log of whichever run is current
   let emitBreaker: (ev: RunEvent) => void = () => {};
-  const heap = new TaskHeap();
   const breakers = Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emitBreaker({ type: 'breaker', runId: '', at: Date.now(), ...c }));
   const out = (line: string): void => (flags.json ? undefined : io.stdout.write(`${line}\n`));
   const json = (ev: object): void => io.stdout.write(`${JSON.stringify(ev)}\n`);
@@ -114,7 +113,6 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
       const emit = (ev: RunEvent, output?: string): void => {
         runLog.append(ev);
         reporter.event(ev, output);
-        heap.observe(ev);
       };
       emitBreaker = (ev) => emit({ ...ev, runId });
       return {
@@ -172,7 +170,7 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   });
   // loading is done: the session's builds run tasks, where a larger young generation pays
   // (lib/cli/heap-tuning.ts)
-  heap.tasksStarting({ compiled: !loaded.fromCache });
+  releaseYoungGeneration();
   const started = session.start();
   started.catch(() => {}); // awaited below, once stopped
   await stopped;

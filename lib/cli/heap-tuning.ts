@@ -27,8 +27,8 @@
  * against the compile's ~600), else once COMPACT_AFTER tasks have finished (a long build, ~1.5 s
  * of work at least), which sets V8's limit from what is live; from then on each limit is 20 %
  * above what survived (`--heap-growing-percent`, read at each collection, and set just before
- * this one). Builds that load the
- * compiled graph and run few tasks (a touch, a no-op, a cache hit) never pay for a collection.
+ * this one). Builds that load the compiled graph and run few tasks (a touch, a no-op, a cache
+ * hit) never pay for a collection.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -51,9 +51,9 @@ function setFlag(flag: string): boolean {
   }
 }
 
-/** the young generation stays at its size (what importing this module does) */
-export function holdYoungGeneration(): void {
-  setFlag('--semi-space-growth-factor=1');
+/** whether the young generation may double (V8's default) or holds its size */
+function youngGenerationGrows(grows: boolean): void {
+  setFlag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
 }
 
 /**
@@ -64,7 +64,7 @@ export function holdYoungGeneration(): void {
  * for hours is not a build's peak to bound.
  */
 export function releaseYoungGeneration(): void {
-  setFlag('--semi-space-growth-factor=2');
+  youngGenerationGrows(true);
 }
 
 /** a full, blocking collection, where V8 lets a script ask for one */
@@ -83,7 +83,6 @@ function youngGenerationSize(): number {
 export interface HeapControl {
   collect(): void;
   youngGenerationSize(): number;
-  /** whether the young generation may double (V8's default) or holds its size */
   youngGenerationGrows(grows: boolean): void;
 }
 
@@ -95,9 +94,7 @@ const V8_HEAP: HeapControl = {
     collectGarbage();
   },
   youngGenerationSize,
-  youngGenerationGrows: (grows) => {
-    setFlag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
-  },
+  youngGenerationGrows,
 };
 
 /**
@@ -132,4 +129,5 @@ export class TaskHeap {
   }
 }
 
-holdYoungGeneration();
+// while loading (see above)
+youngGenerationGrows(false);

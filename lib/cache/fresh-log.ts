@@ -178,22 +178,23 @@ function parsedLine(line: string): unknown {
 
 /** a kept line's record, or undefined when it is not one */
 function rawRecord(line: string): RawRecord | undefined {
-  const one = new Map<string, Held>();
-  apply(one, parsedLine(line));
-  const [held] = one.values();
-  return typeof held === 'object' ? held : undefined;
+  return lineOf(parsedLine(line))?.raw ?? undefined;
+}
+
+/** a parsed line: a task's success, or (raw null) a forgotten task; undefined when it is neither */
+function lineOf(v: unknown): { readonly t: string; readonly raw: RawRecord | null } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { t, k, o, at } = v as Record<string, unknown>;
+  if (typeof t !== 'string') return undefined;
+  if (k === null) return { t, raw: null };
+  if (typeof k !== 'string' || typeof at !== 'number' || !Array.isArray(o)) return undefined;
+  return { t, raw: { k, o: o as unknown[], at } };
 }
 
 function apply(records: Map<string, Held>, v: unknown): void {
-  if (typeof v !== 'object' || v === null) return;
-  const { t, k, o, at } = v as Record<string, unknown>;
-  if (typeof t !== 'string') return;
-  if (k === null) {
-    records.delete(t);
-    return;
-  }
-  if (typeof k !== 'string' || typeof at !== 'number' || !Array.isArray(o)) return;
+  const line = lineOf(v);
+  if (line === undefined) return;
   // re-inserted so that the map's order, which compaction writes out, follows the last success
-  records.delete(t);
-  records.set(t, { k, o: o as unknown[], at });
+  records.delete(line.t);
+  if (line.raw !== null) records.set(line.t, line.raw);
 }

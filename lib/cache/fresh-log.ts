@@ -2,6 +2,7 @@ import { appendFileSync, closeSync, openSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { worthCompacting } from '../util/compaction.js';
+import { forEachLine } from '../util/lines.js';
 import type { FreshLog, OutputFile, SuccessRecord } from './types.js';
 
 
@@ -130,17 +131,10 @@ const LINE_END = /,"at":\d+\}$/;
 function parse(text: string): { records: Map<string, Held>; lines: number } {
   const records = new Map<string, Held>();
   let lines = 0;
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    if (end > start) {
-      lines++;
-      const line = text.slice(start, end);
-      if (!applyLine(records, line)) apply(records, parsedLine(line));
-    }
-    start = end + 1;
-  }
+  forEachLine(text, (line) => {
+    lines++;
+    if (!applyLine(records, line)) apply(records, parsedLine(line));
+  });
   return { records, lines };
 }
 

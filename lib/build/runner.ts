@@ -160,6 +160,8 @@ export class Build {
     this.interrupted = true;
     this.stopping = true;
     this.abort.abort();
+    // each running task listens to its own controller only (see runTask)
+    for (const a of this.taskAborts.values()) a.abort();
     this.recheck?.interrupt();
     this.svc.executor.killAll();
   }
@@ -783,7 +785,10 @@ export class Build {
       // The previous success is forgotten before anything can change the outputs.
       this.svc.freshLog.invalidate(task.fullId);
       this.emit({ type: 'task-start', task: task.fullId, reason });
-      const signal = AbortSignal.any([this.abort.signal, abort.signal]);
+      // Not AbortSignal.any with the build's signal: each such signal stays registered on the
+      // build's for the whole build (0.6 MB and ~2,400 weak references at 10,000 tasks), and
+      // interrupt() aborts every controller in taskAborts anyway.
+      const signal = abort.signal;
       let attempt = await this.runAttempts(task, parts, view, signal);
       let fixNote: string | undefined;
       if (attempt.kind === 'ran' && attempt.outcome.exitCode !== 0 && !attempt.outcome.cancelled && task.fix !== undefined && !gate && (task.kind === 'static' || task.kind === 'runtime')) {

@@ -172,13 +172,16 @@ test('a racy entry never looked up is not written back: the next index would vou
 
 test('rows never looked up survive rewrites as they were, odd paths included; a damaged row costs only itself', async () => {
   const t = tmpRoot();
-  const names = ['plain.txt', 'quote".txt', 'back\\slash.txt', 'brackets"],[".txt', 'ünï.txt'];
+  const names = ['plain.txt', 'quote".txt', 'back\\slash.txt', 'brackets"],[".txt', 'ünï.txt', 'tab\t.txt'];
   for (const n of names) t.write(n, `content of ${n}\n`);
   await sleep(80);
   const h1 = await createFileHasher(t.root, t.index, WINDOW);
   await h1.hashFiles(names);
   assert.is(h1.stats.reads, names.length);
   await h1.flush();
+  // rows are written without JSON.stringify: the file must still be JSON, paths escaped
+  const written = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] };
+  assert.equal(written.e.map((row) => row[0]).sort(), [...names].sort());
   // a second build looks up one file and writes the index (a new file): the others' rows are
   // written back without being parsed
   t.write('new.txt', 'new\n');

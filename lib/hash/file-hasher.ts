@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, s
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { ByteSink } from '../util/byte-sink.js';
 import type { FileDigest, FileHasher } from './types.js';
 
 /** Bumped when the persisted layout changes; an index of another version is ignored (treated as empty). */
@@ -122,16 +123,21 @@ export class StatIndexHasher implements FileHasher {
 
   async flush(): Promise<void> {
     if (!this.dirty) return;
-    const rows: string[] = [];
+    const out = new ByteSink();
+    out.write(INDEX_HEAD);
+    let first = true;
     for (const [p, e] of this.entries) {
-      if (!('row' in e)) rows.push(JSON.stringify([p, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash] satisfies PersistedEntry));
-      else if (!racyRow(e.row, this.writtenNs)) rows.push(e.row);
+      const row = 'row' in e ? (racyRow(e.row, this.writtenNs) ? undefined : e.row) : rowOf(p, e);
+      if (row === undefined) continue;
+      if (!first) out.write(',');
+      out.write(row);
+      first = false;
     }
-    const text = `${INDEX_HEAD}${rows.join(',')}${INDEX_TAIL}`;
+    out.write(INDEX_TAIL);
     this.dirty = false;
     try {
       await fsp.mkdir(path.dirname(this.indexPath), { recursive: true });
-      await writeFileAtomic(this.indexPath, text);
+      await writeFileAtomic(this.indexPath, out.bytes());
     } catch {
       // the index only saves re-reading; failing to save it must not fail a build
       this.dirty = true;
@@ -194,10 +200,12 @@ export class StatIndexHasher implements FileHasher {
     const stable = sameStats(before, after) && Number(before.size) === bytes;
     const newest = before.mtimeNs > before.ctimeNs ? before.mtimeNs : before.ctimeNs;
     if (stable && newest < startedNs - this.racyWindowNs) {
+      const mtimeNs = before.mtimeNs.toString();
       this.entries.set(rel, {
         size: bytes,
-        mtimeNs: before.mtimeNs.toString(),
-        ctimeNs: before.ctimeNs.toString(),
+        mtimeNs,
+        // one string for both when they are equal (most files): 40 bytes an entry
+        ctimeNs: before.ctimeNs === before.mtimeNs ? mtimeNs : before.ctimeNs.toString(),
         ino: before.ino.toString(),
         mode: digest.mode,
         hash,
@@ -370,6 +378,15 @@ function toEntry(row: unknown): Entry | undefined {
   if (typeof mtimeNs !== 'string' || typeof ctimeNs !== 'string' || typeof ino !== 'string' || typeof hash !== 'string') return undefined;
   if (!DIGITS.test(mtimeNs) || !DIGITS.test(ctimeNs) || !DIGITS.test(ino) || !HEX64.test(hash)) return undefined;
   return { size, mtimeNs, ctimeNs, ino, mode, hash };
+}
+
+/** a path JSON writes as it is, between quotes */
+const PLAIN_PATH = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** an entry's row, as JSON.stringify would write its PersistedEntry (without building the array) */
+function rowOf(p: string, e: Entry): string {
+  const quoted = PLAIN_PATH.test(p) ? `"${p}"` : JSON.stringify(p);
+  return `[${quoted},${e.size},"${e.mtimeNs}","${e.ctimeNs}","${e.ino}",${e.mode},"${e.hash}"]`;
 }
 
 /** a row's fields after its path: size, mtime, ctime, inode, mode, hash */

@@ -15,7 +15,7 @@ import { listSpecFiles } from '../spec/load.js';
 import { IGNORED_DIR_NAMES, globFolder } from '../watch/scope.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { statQuiet } from '../util/stat-quiet.js';
+import { statQuiet, statSignedQuiet } from '../util/stat-quiet.js';
 
 /**
  * Why a plan can never be proven fresh by stats alone; undefined when it can. Each of these
@@ -174,7 +174,7 @@ function whyNoProof(f: ProofFacts): string | undefined {
  * The entries, or why there is no proof.
  */
 async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | string> {
-  const stat = statUnder(f.root, process.cwd(), statQuiet);
+  const stat = statUnder(f.root, process.cwd(), statSignedQuiet);
   const stableBefore = f.startedAt - RACY_MS;
   const changedSince = (st: StatLike, t: number): boolean => Math.max(st.mtimeMs, st.ctimeMs) >= t;
   /** what this build signs anew (signEntries merges it over what stands of the last proof) */

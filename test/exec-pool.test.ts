@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { pidIsLive } from '../lib/exec/kill-tree.js';
 import { createDirectExecutor, createPoolExecutor, type ExecutorOptions } from '../lib/exec/pool.js';
 import type { RunRequest, TaskExecutor } from '../lib/exec/types.js';
+import { everyNth, WORKER_COLLECT_EVERY } from '../lib/exec/worker.js';
 
 const PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -186,3 +187,31 @@ function defineSuite(name: string, make: (opts: ExecutorOptions) => TaskExecutor
 
 defineSuite('pool executor', (opts) => createPoolExecutor({ threads: 2, ...opts }));
 defineSuite('direct executor', (opts) => createDirectExecutor(opts));
+
+const workerHeap = suite('worker heap');
+
+workerHeap('a worker collects once every WORKER_COLLECT_EVERY tasks, and only then', () => {
+  let collections = 0;
+  const afterTask = everyNth(WORKER_COLLECT_EVERY, () => collections++);
+  for (let n = 1; n < WORKER_COLLECT_EVERY; n++) afterTask();
+  assert.is(collections, 0);
+  afterTask();
+  assert.is(collections, 1);
+  for (let n = 0; n < 2 * WORKER_COLLECT_EVERY - 1; n++) afterTask();
+  assert.is(collections, 2);
+});
+
+workerHeap('a pool whose workers passed WORKER_COLLECT_EVERY tasks still runs them', async () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'uet-pool-gc-')));
+  const ex = createPoolExecutor({ threads: 1 });
+  try {
+    // one thread: every task goes through the worker that collects
+    const outcomes = await Promise.all(Array.from({ length: WORKER_COLLECT_EVERY + 5 }, (_, i) => ex.run({ taskId: `t${i}`, command: `echo ${i}`, shell: '/bin/sh', cwd: dir, env: { PATH } })));
+    assert.ok(outcomes.every((o, i) => o.exitCode === 0 && o.output.trim() === String(i)));
+  } finally {
+    await ex.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+workerHeap.run();

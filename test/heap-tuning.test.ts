@@ -7,20 +7,29 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import type { TaskStatus } from '../lib/events/types.js';
-import { COMPACT_AFTER, TaskHeap, YOUNG_GENERATION_CAP, type HeapControl } from '../lib/cli/heap-tuning.js';
+import { COMPACT_AFTER, LOAD_COLLECT_ABOVE, TASKS_COLLECT_ABOVE, TaskHeap, YOUNG_GENERATION_CAP, type HeapControl } from '../lib/cli/heap-tuning.js';
 
 function taskEnd(status: TaskStatus, n: number) {
   return { type: 'task-end', runId: 'r', at: 0, task: `p/w/t${n}`, status, durationMs: 1 } as const;
 }
 
-/** a heap that records what was asked of it; its young generation is `young` bytes */
-function fakeHeap(young = 0): HeapControl & { collections: number; grows: boolean[]; young: number } {
+/** a heap that records what was asked of it; its young generation is `young` bytes, `used` bytes in use */
+function fakeHeap(young = 0): HeapControl & { collections: number; limited: number[]; grows: boolean[]; young: number; used: number } {
   return {
     collections: 0,
+    limited: [],
     grows: [],
     young,
+    used: 0,
     collect() {
       this.collections++;
+    },
+    limitGrowth() {
+      // when, counted in collections so far: the limit must be set before the collection it is for
+      this.limited.push(this.collections);
+    },
+    usedHeapSize() {
+      return this.used;
     },
     youngGenerationSize() {
       return this.young;
@@ -41,6 +50,7 @@ test('after the graph cache: the COMPACT_AFTER-th task that ran, was restored or
   assert.is(heap.collections, 0, 'not before');
   th.observe(taskEnd('ran', COMPACT_AFTER));
   assert.is(heap.collections, 1, 'at the COMPACT_AFTER-th');
+  assert.equal(heap.limited, [0], 'its growth limit set just before it');
   for (let n = 0; n < 3 * COMPACT_AFTER; n++) th.observe(taskEnd('ran', n));
   assert.is(heap.collections, 1, 'never again');
 });
@@ -54,7 +64,38 @@ test('after a compile: collects when the tasks start, and not again', () => {
   assert.is(heap.collections, 1);
 });
 
-test('fresh, blocked and skipped tasks and other events do not count', () => {
+test('a load that says it left garbage is collected only past LOAD_COLLECT_ABOVE, and without the growth limit', () => {
+  const heap = fakeHeap();
+  const th = new TaskHeap(heap);
+  heap.used = LOAD_COLLECT_ABOVE - 1;
+  th.loadGarbage();
+  assert.is(heap.collections, 0, 'a small heap is left alone');
+  heap.used = LOAD_COLLECT_ABOVE;
+  th.loadGarbage();
+  th.loadGarbage();
+  assert.is(heap.collections, 2, 'each time it is told, once large');
+  assert.equal(heap.limited, [], 'V8 keeps its own limits while loading');
+  th.tasksStarting({ compiled: true });
+  assert.is(heap.collections, 3, 'the tasks-start collection still comes');
+  assert.equal(heap.limited, [2]);
+});
+
+test('any tasks collect, once, when the heap in use passes TASKS_COLLECT_ABOVE', () => {
+  const heap = fakeHeap();
+  const th = new TaskHeap(heap);
+  th.tasksStarting({ compiled: false });
+  heap.used = TASKS_COLLECT_ABOVE - 1;
+  for (let n = 0; n < 200; n++) th.observe(taskEnd('fresh', n));
+  assert.is(heap.collections, 0, 'below it');
+  heap.used = TASKS_COLLECT_ABOVE;
+  for (let n = 0; n < 200; n++) th.observe(taskEnd('fresh', n));
+  assert.is(heap.collections, 1, 'past it, fresh tasks and all');
+  assert.equal(heap.limited, [0]);
+  for (let n = 0; n < 2 * COMPACT_AFTER; n++) th.observe(taskEnd('ran', n));
+  assert.is(heap.collections, 1, 'never again');
+});
+
+test('fresh, blocked and skipped tasks and other events do not count toward COMPACT_AFTER', () => {
   const heap = fakeHeap();
   const th = new TaskHeap(heap);
   th.tasksStarting({ compiled: false });

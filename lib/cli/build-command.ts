@@ -60,7 +60,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const t0 = Date.now();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
-  const opened = await openTargets(io, flags.dir, targets, flags.json, { wrapHasher: (h) => observed.wrap(h) });
+  const heap = new TaskHeap();
+  const opened = await openTargets(io, flags.dir, targets, flags.json, { wrapHasher: (h) => observed.wrap(h), onLoadGarbage: () => heap.loadGarbage() });
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
@@ -95,7 +96,6 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });
   let runLog: RunLog | undefined;
-  const heap = new TaskHeap();
   const emit = (ev: RunEvent, output?: string): void => {
     runLog?.append(ev);
     reporter.event(ev, output);

@@ -50,6 +50,8 @@ export interface OpenOptions {
   readonly keepExpanded?: boolean;
   /** wraps the hasher before anything uses it (the build observes what it hashed, spec files included) */
   readonly wrapHasher?: (hasher: FileHasher) => FileHasher;
+  /** see LoadOptions.onGarbage (lib/graph/graph-cache.ts) */
+  readonly onLoadGarbage?: () => void;
 }
 
 export async function openProject(io: Io, dir: string | undefined, opts: OpenOptions = {}): Promise<Result<OpenProject, Diagnostic[]>> {
@@ -59,7 +61,11 @@ export async function openProject(io: Io, dir: string | undefined, opts: OpenOpt
   fs.mkdirSync(uetDir, { recursive: true });
   const indexed = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
   const hasher = opts.wrapHasher ? opts.wrapHasher(indexed) : indexed;
-  const loaded = await loadCompiledProject(root.value, uetDir, hasher, { useCache: opts.useGraphCache !== false, keepExpanded: opts.keepExpanded === true });
+  const loaded = await loadCompiledProject(root.value, uetDir, hasher, {
+    useCache: opts.useGraphCache !== false,
+    keepExpanded: opts.keepExpanded === true,
+    ...(opts.onLoadGarbage !== undefined ? { onGarbage: opts.onLoadGarbage } : {}),
+  });
   if (!loaded.ok) {
     await hasher.flush();
     return err(loaded.error);

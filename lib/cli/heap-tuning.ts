@@ -16,7 +16,9 @@
  * saves scavenges, but its full 16 MB semi-spaces cost ~22 MB of RSS: a cold build held at 4 MB
  * peaked at 118–119 MB against 139–141 MB (2,000 tasks, 4 runs each) and 174–176 MB against
  * 198–200 MB (10,000 tasks, 2 runs each), with no difference in time beyond run-to-run noise
- * (±10 %). The build lets it double up to YOUNG_GENERATION_CAP and then holds it again,
+ * (±10 %). Held at 2 MB semi-spaces rather than 4: 110–112 MB against 115–117 (2,000 tasks,
+ * 4 runs each) and 142–145 against 149 (10,000 tasks, 2 runs each), again with no difference
+ * in time. The build lets it double up to YOUNG_GENERATION_CAP and then holds it again,
  * checking every CHECK_EVERY tasks (a worker the pool replaced would have reset the factor).
  *
  * Old generation. V8 holds its first full collection until the old generation reaches a limit
@@ -25,35 +27,36 @@
  * 111 MB when its tasks start) and with what each task's bookkeeping promoted, up to a peak RSS
  * of ~330 MB. So the build collects once: when its tasks start if it compiled the spec (~18 ms
  * against the compile's ~600), else once COMPACT_AFTER tasks have finished (a long build, ~1.5 s
- * of work at least), which sets V8's limit from what is live; from then on each limit is 20 %
- * above what survived (`--heap-growing-percent`, read at each collection, and set just before
- * this one). Builds that load the compiled graph and run few tasks (a touch, a no-op, a cache
- * hit) never pay for a collection.
+ * of work at least) or the heap in use passes TASKS_COLLECT_ABOVE (thousands of fresh tasks
+ * decided without a proof), which sets V8's limit from what is live; from then on each limit is
+ * 20 % above what survived (`--heap-growing-percent`, read at each collection, and set just
+ * before this one). Builds that load the compiled graph and run few tasks (a touch, a no-op, a
+ * cache hit) never pay for a collection.
+ *
+ * Compiling. Parsing the YAML and compiling it leave most of what they allocated unreachable
+ * (at 10,000 tasks, 108 MB in use when the tasks start, 26 MB live), before V8's first limit:
+ * that was a cold build's peak. The load says where (loadGarbage), and a large heap is collected
+ * there, with V8's own limits.
  */
 import v8 from 'node:v8';
-import vm from 'node:vm';
 import type { RunEvent } from '../events/types.js';
+import { collectGarbage, setV8Flag } from '../util/v8-flags.js';
 
 /** tasks a build finishes (runs, restores or fails) before it sets V8's limit from what is live */
 export const COMPACT_AFTER = 500;
 /** old-generation headroom over what survived the last full collection */
 const OLD_GENERATION_GROWTH_PERCENT = 20;
 /** the young generation's size (both semi-spaces) past which it stops doubling */
-export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+export const YOUNG_GENERATION_CAP = 4 * 1024 * 1024;
 const CHECK_EVERY = 32;
-
-function setFlag(flag: string): boolean {
-  try {
-    v8.setFlagsFromString(flag);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** heap in use past which TaskHeap.loadGarbage collects */
+export const LOAD_COLLECT_ABOVE = 32 * 1024 * 1024;
+/** heap in use past which the tasks collect (once), whatever they were */
+export const TASKS_COLLECT_ABOVE = 64 * 1024 * 1024;
 
 /** whether the young generation may double (V8's default) or holds its size */
 function youngGenerationGrows(grows: boolean): void {
-  setFlag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
+  setV8Flag(`--semi-space-growth-factor=${grows ? 2 : 1}`);
 }
 
 /**
@@ -67,43 +70,39 @@ export function releaseYoungGeneration(): void {
   youngGenerationGrows(true);
 }
 
-/** a full, blocking collection, where V8 lets a script ask for one */
-function collectGarbage(): void {
-  if (!setFlag('--expose-gc')) return;
-  // the flag exposes `gc` to contexts created from now on, not to this one
-  const gc: unknown = vm.runInNewContext('gc');
-  if (typeof gc === 'function') gc();
-}
-
 function youngGenerationSize(): number {
   return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
 
 /** what TaskHeap does to the real heap (tests count calls instead) */
 export interface HeapControl {
+  /** a full collection */
   collect(): void;
+  /** from the next collection on, V8's limit is OLD_GENERATION_GROWTH_PERCENT above what survives */
+  limitGrowth(): void;
+  usedHeapSize(): number;
   youngGenerationSize(): number;
   youngGenerationGrows(grows: boolean): void;
 }
 
 const V8_HEAP: HeapControl = {
-  collect: () => {
-    // set only here: a build that never collects (a touch) keeps V8's own limits, and setting
-    // it when the tasks start cost such a build ~30 ms of marking (0.595 → 0.565 s at 10,000)
-    setFlag(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
-    collectGarbage();
-  },
+  collect: collectGarbage,
+  limitGrowth: () => setV8Flag(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`),
+  usedHeapSize: () => v8.getHeapStatistics().used_heap_size,
   youngGenerationSize,
   youngGenerationGrows,
 };
 
 /**
- * One build's heap: loading until `tasksStarting`, then tasks. It collects
- * once (see above); the tasks that count are those that ran, were restored or failed (fresh
- * tasks allocate next to nothing, so a long no-op never pays).
+ * One build's heap: loading until `tasksStarting`, then tasks. It collects where a compiling
+ * load says (loadGarbage), then once for the tasks (see above): toward COMPACT_AFTER count the
+ * tasks that ran, were restored or failed (a fresh task allocates little, so a hinted no-op never
+ * pays); the heap in use is checked every CHECK_EVERY task ends of any kind.
  */
 export class TaskHeap {
   private finished = 0;
+  /** task ends of any status */
+  private ended = 0;
   private collected = false;
 
   constructor(private readonly heap: HeapControl = V8_HEAP) {}
@@ -116,15 +115,33 @@ export class TaskHeap {
 
   observe(ev: RunEvent): void {
     if (ev.type !== 'task-end') return;
-    if (ev.status !== 'ran' && ev.status !== 'restored' && ev.status !== 'failed') return;
-    this.finished++;
-    if (this.finished === COMPACT_AFTER) this.collectOnce();
-    if (this.finished % CHECK_EVERY === 0 && this.heap.youngGenerationSize() >= YOUNG_GENERATION_CAP) this.heap.youngGenerationGrows(false);
+    this.ended++;
+    if (ev.status === 'ran' || ev.status === 'restored' || ev.status === 'failed') {
+      this.finished++;
+      if (this.finished === COMPACT_AFTER) this.collectOnce();
+    }
+    if (this.ended % CHECK_EVERY !== 0) return;
+    if (this.heap.youngGenerationSize() >= YOUNG_GENERATION_CAP) this.heap.youngGenerationGrows(false);
+    // thousands of fresh tasks decided on the full path (no proof to narrow it) allocate
+    // enough to matter too: 10,000 of them reached 86 MB in use, 206 MB of RSS
+    if (!this.collected && this.heap.usedHeapSize() >= TASKS_COLLECT_ABOVE) this.collectOnce();
+  }
+
+  /**
+   * The load says much of what it allocated just became unreachable (see LoadOptions.onGarbage
+   * in lib/graph/graph-cache.ts). Only a heap in use past LOAD_COLLECT_ABOVE is collected: a
+   * small project's load is over before it would matter.
+   */
+  loadGarbage(): void {
+    if (this.heap.usedHeapSize() >= LOAD_COLLECT_ABOVE) this.heap.collect();
   }
 
   private collectOnce(): void {
     if (this.collected) return;
     this.collected = true;
+    // set only here: a build that never collects (a touch) keeps V8's own limits, and setting
+    // it when the tasks start cost such a build ~30 ms of marking (0.595 → 0.565 s at 10,000)
+    this.heap.limitGrowth();
     this.heap.collect();
   }
 }

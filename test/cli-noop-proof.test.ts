@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeProject, parseEvents, readText, removeProject, runUet, takeLines, writeText } from './helpers/project.js';
+import { DIRECT_PLAN_TASKS } from '../lib/cli/build-command.js';
 
 const RACY_WAIT_MS = 2100;
 
@@ -245,6 +246,55 @@ test('a build holding the project lock makes the next build wait rather than ans
     const r = await pending;
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stderr, /waiting for the project lock/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+
+test('a hinted build with few tasks to decide spawns them itself; one with more than DIRECT_PLAN_TASKS starts the thread pool', async () => {
+  const fanOut = DIRECT_PLAN_TASKS + 3;
+  const tasks = Array.from({ length: fanOut }, (_, i) => `      - id: s${i}
+        run: mkdir -p out && cat src/shared.txt > out/s${i}.txt
+        inputs: [src/shared.txt]
+        outputs: [out/s${i}.txt]`).join('\n');
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/shared.txt': 'shared\n',
+    'src/solo.txt': 'solo\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: ws
+    tasks:
+      - id: solo
+        run: mkdir -p out && cat src/solo.txt > out/solo.txt
+        inputs: [src/solo.txt]
+        outputs: [out/solo.txt]
+${tasks}
+`,
+  });
+  /** the last run's 'worker' events, and whether it was narrowed by the proof's hint */
+  const lastRun = async (): Promise<{ workers: number; hinted: boolean }> => {
+    const r = await runUet(dir, ['runs', 'last', '--json']);
+    assert.is(r.code, 0, r.stderr);
+    const events = parseEvents(r.stdout);
+    return { workers: events.filter((e) => e['type'] === 'worker').length, hinted: events.some((e) => e['type'] === 'unchanged') };
+  };
+  try {
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir);
+    writeText(dir, 'src/solo.txt', 'alone\n');
+    await build(dir);
+    assert.is(readText(dir, 'out/solo.txt'), 'alone\n');
+    assert.equal(await lastRun(), { workers: 0, hinted: true }, 'one task: no pool');
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir);
+    writeText(dir, 'src/shared.txt', 'changed\n');
+    await build(dir);
+    for (let i = 0; i < fanOut; i++) assert.is(readText(dir, `out/s${i}.txt`), 'changed\n');
+    const wide = await lastRun();
+    assert.ok(wide.hinted, 'narrowed by the hint');
+    assert.ok(wide.workers > 0, `${fanOut} tasks: the pool's workers are in the run log`);
   } finally {
     removeProject(dir);
   }

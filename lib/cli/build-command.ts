@@ -17,7 +17,7 @@ import { openFreshLog } from '../cache/fresh-log.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
-import type { CompiledProject } from '../graph/project.js';
+import { countTasks, type CompiledProject } from '../graph/project.js';
 import { planClosure } from '../graph/targets.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';
@@ -56,6 +56,9 @@ export interface InterruptSource {
   onInterrupt(handler: () => void): () => void;
 }
 
+/** a narrowed plan with at most this many tasks runs them without the thread pool */
+export const DIRECT_PLAN_TASKS = 32;
+
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint): Promise<number> {
   const t0 = Date.now();
   /** what the build's hasher answered, spec files included, for the no-op proof */
@@ -66,7 +69,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
   const plan = planClosure(project, targetKeys);
-  const taskCount = [...plan].filter((k) => k.startsWith('t:')).length;
+  const taskCount = countTasks(plan);
   const label = targetLabel(project, targets);
 
   // Git is checked before anything runs: a refused integration must not come after the work.
@@ -117,12 +120,6 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
   emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
-  const executor = flags.dryRun
-    ? createDirectExecutor()
-    : createPoolExecutor({
-        threads: Math.max(1, jobs),
-        onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
-      });
   const git = gitReady.value;
   if (git) {
     // Worktrees a crashed build left behind go first (we hold the lock: no build uses them).
@@ -176,6 +173,17 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // under the lock: the freshness log must still be the one the proof saw.
   const narrowed = hint && !flags.force && !flags.dryRun && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id)) : undefined;
   if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
+  // A few files changed and only a few tasks are left to decide: their commands are spawned
+  // from this thread (still as many at once as -j allows). The pool's threads take longer to
+  // start (~90 ms on a busy 2-CPU machine, measured from task start to worker busy) than such
+  // a build's tasks take to run.
+  const executor =
+    flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
+      ? createDirectExecutor()
+      : createPoolExecutor({
+          threads: Math.max(1, jobs),
+          onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
+        });
 
   const build = new Build(
     project,

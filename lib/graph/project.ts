@@ -27,6 +27,13 @@ export const taskKey = (fullId: string): string => `t:${fullId}`;
 export const gateKey = (fullId: string): string => `g:${fullId}`;
 export const phaseKey = (id: string): string => `p:${id}`;
 
+/** how many of these node keys are tasks' (not gates' or phases') */
+export function countTasks(keys: Iterable<string>): number {
+  let n = 0;
+  for (const k of keys) if (k.startsWith('t:')) n++;
+  return n;
+}
+
 /** The user-facing id of a node: `phase/ws/task`, `phase/GATE_X` or `phase`. */
 export function nodeId(key: string): string {
   return key.slice(2);

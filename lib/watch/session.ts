@@ -20,7 +20,7 @@ import type { BuildOutcome, Settled } from '../build/runner.js';
 import { Build } from '../build/runner.js';
 import type { BuildServices } from '../build/services.js';
 import type { RunEvent, WatchEvent } from '../events/types.js';
-import type { CompiledProject } from '../graph/project.js';
+import { countTasks, type CompiledProject } from '../graph/project.js';
 import { planClosure, resolveTargets } from '../graph/targets.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
 import { formatDiagnostic } from '../spec/diagnostic.js';
@@ -284,8 +284,3 @@ function emptyPending(): Pending {
   return { spec: false, tasks: new Set() };
 }
 
-function countTasks(plan: ReadonlySet<string>): number {
-  let n = 0;
-  for (const k of plan) if (k.startsWith('t:')) n++;
-  return n;
-}

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { ConfigSpec, RemoteCacheSpec } from '../spec/model.js';
-import { CONFIG_DEFAULTS } from '../spec/load.js';
+import { CONFIG_DEFAULTS } from '../spec/defaults.js';
 import { err, ok, type Result } from '../util/result.js';
 import { DEFAULT_MAX_SIZE, prune, type PruneReport } from './lru.js';
 import { openCacheStore, parseStoredEntry } from './store.js';

@@ -12,7 +12,7 @@ import { createFileHasher } from '../hash/file-hasher.js';
 import type { FileHasher } from '../hash/types.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
 import { errorAt, formatDiagnostic } from '../spec/diagnostic.js';
-import { CONFIG_FILE, findProjectRoot } from '../spec/load.js';
+import { CONFIG_FILE, findProjectRoot } from '../spec/project-root.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 

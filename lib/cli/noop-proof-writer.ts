@@ -11,7 +11,7 @@ import { RACY_MS, envDigest, indexOfPath, listingDigest, formatProof, proofFileN
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/project.js';
-import { listSpecFiles } from '../spec/load.js';
+import { listSpecFiles } from '../spec/spec-files.js';
 import { IGNORED_DIR_NAMES, globFolder } from '../watch/scope.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';

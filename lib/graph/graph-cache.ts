@@ -9,8 +9,8 @@ import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { FileHasher } from '../hash/types.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
-import { listSpecFiles, loadProject } from '../spec/load.js';
 import type { ExpandedWorkstream } from '../spec/load.js';
+import { listSpecFiles } from '../spec/spec-files.js';
 import type { ProjectSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -116,6 +116,8 @@ async function compileAndStore(root: string, uetDir: string, hasher: FileHasher,
 
 /** the spec from the YAML, and the expanded workstreams only when asked for (they hold the parsed YAML) */
 async function loadSpec(root: string, keepExpanded: boolean): Promise<Result<{ spec: ProjectSpec; warnings: readonly Diagnostic[]; expanded?: readonly ExpandedWorkstream[] }, Diagnostic[]>> {
+  // the parser and normaliser load only when the spec changed, like the compiler
+  const { loadProject } = await import('../spec/load.js');
   const loaded = await loadProject(root);
   if (!loaded.ok) return err(loaded.error);
   const { spec, warnings, expanded } = loaded.value;

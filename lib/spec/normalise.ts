@@ -5,6 +5,8 @@
  */
 import { basename } from 'node:path';
 import type { Diagnostic, SourceLoc } from './diagnostic.js';
+import { byteCompare } from '../util/byte-compare.js';
+import { CONFIG_DEFAULTS } from './defaults.js';
 import { errorAt } from './diagnostic.js';
 import { parseDuration, parseSize } from './durations.js';
 import type {
@@ -32,13 +34,6 @@ export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export const CONFIG_DEFAULTS = {
-  phases: ['phases/*.yaml'],
-  templates: ['templates/*.yaml'],
-  shell: '/bin/sh',
-  cacheDir: 'cache',
-  remote: { read: true, write: true, timeout: 2000 },
-} as const;
 
 /** a reference as written, waiting for resolution */
 export interface PendingRef {
@@ -147,9 +142,6 @@ function sortedUnique(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort(byteCompare);
 }
 
-export function byteCompare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function normaliseEnv(e: RawEnv | undefined): EnvSpec {
   const set: Record<string, string> = {};

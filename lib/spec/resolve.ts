@@ -7,7 +7,7 @@ import type { Diagnostic, SourceLoc } from './diagnostic.js';
 import { errorAt } from './diagnostic.js';
 import type { ResolvedRef } from './model.js';
 import type { GateB, PendingRef, PhaseB, TaskB, WsB } from './normalise.js';
-import { byteCompare } from './normalise.js';
+import { byteCompare } from '../util/byte-compare.js';
 import { suggest } from './suggest.js';
 
 interface Out {

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { CompiledProject } from '../graph/project.js';
-import { CONFIG_FILE } from '../spec/load.js';
+import { CONFIG_FILE } from '../spec/project-root.js';
 
 export interface WatchFolder {
   /** root-relative ('' = the project root) */

@@ -107,9 +107,11 @@ test('the compiled-graph cache keeps the edges, not the tasks\' references: a bu
   try {
     await build(dir);
     ran(dir);
-    const cached = JSON.parse(readText(dir, '.uet/graph.json')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: Array<{ id: string; dependsOn: unknown[] }> }> }> } };
-    const upper = cached.spec.phases[0]!.workstreams[0]!.tasks.find((t) => t.id === 'upper')!;
-    assert.equal(upper.dependsOn, [], 'references are left out of the cache');
+    const cached = JSON.parse(readText(dir, '.uet/graph.json')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: Array<{ id: string; dependsOn?: unknown[] }> }> }> } };
+    const tasks = cached.spec.phases.flatMap((p) => p.workstreams.flatMap((ws) => ws.tasks));
+    // a workstream's first task is kept whole, the others as what differs from it
+    assert.ok(tasks.some((t) => t.id === 'upper'), 'upper is in the cache');
+    assert.ok(tasks.every((t) => t.dependsOn === undefined || t.dependsOn.length === 0), 'references are left out of the cache');
     writeText(dir, 'src/a.txt', 'bye\n');
     // the full path (not the proof's hint), from the cache
     const r = await build(dir, [], { UET_NO_FAST_PATH: '1' });

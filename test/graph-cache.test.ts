@@ -9,6 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadCompiledProject } from '../lib/graph/graph-cache.js';
 import { createFileHasher } from '../lib/hash/file-hasher.js';
+import { loadProject } from '../lib/spec/load.js';
+import type { ProjectSpec } from '../lib/spec/model.js';
 import { withProject } from './helpers/project.js';
 
 const FILES = {
@@ -50,6 +52,77 @@ test('a compiling load runs on what the next load restores from the cache, and s
     assert.is(b.id, 'b');
     assert.equal(b.dependsOn, [], 'the references stayed with the compiler');
     assert.equal(first.loaded.project.graph.inNeighbors('t:p1/ws/b'), ['t:p1/ws/a'], 'the edge they made is in the graph');
+  }));
+
+/** first tasks that lack what later ones have, later ones that lack what the first has */
+const VARIED = {
+  'uet.config.yaml': 'version: 1\nproject: v\nenv:\n  hash: [MODE]\ntools:\n  lint: { run: "echo lint", timeout: 5s }\n  fixer: { run: "true" }\n',
+  'phases/p1.yaml': `id: p1
+workstreams:
+  - id: w
+    tasks:
+      - id: plain
+        run: echo plain
+      - id: full
+        kind: static
+        tool: lint
+        args: [--strict]
+        inputs: ['src/**/*.ts']
+        outputs: [out/full.txt]
+        env: { hash: [EXTRA], set: { A: '1' } }
+        cwd: src
+        retries: 2
+        retry_delay: 5s
+        timeout: 1m
+        cache: false
+        clean: false
+        fix: fixer
+        depends_on: [plain]
+      - id: again
+        run: echo plain
+  - id: rev
+    tasks:
+      - { id: big, tool: lint, inputs: [src/a.ts], outputs: [out/big.txt], timeout: 2s, fix: fixer, cwd: src }
+      - { id: small, run: echo small }
+  - id: empty
+    tasks: []
+  - id: solo
+    tasks:
+      - { id: one, run: echo one, inputs: [], outputs: [out/one.txt], depends_on: [w] }
+`,
+};
+
+/** the spec as compiled, without the references the cache leaves to the compiler */
+function withoutReferences(spec: ProjectSpec): ProjectSpec['phases'] {
+  return spec.phases.map((phase) => ({ ...phase, workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: ws.tasks.map((t) => ({ ...t, dependsOn: [] })) })) }));
+}
+
+test('tasks kept as differences from their workstream\'s first read back as compiled, fields missing on either side included', () =>
+  withProject(VARIED, async (dir) => {
+    const compiled = await loadProject(dir);
+    if (!compiled.ok) throw new Error(compiled.error.map((d) => d.message).join('\n'));
+    const expected = withoutReferences(compiled.value.spec);
+    const first = await load(dir);
+    assert.equal(first.loaded.project.spec.phases, expected, 'the project a compiling load runs on');
+    const second = await load(dir);
+    assert.is(second.loaded.fromCache, true);
+    assert.equal(second.loaded.project.spec.phases, expected, 'the project restored from the cache');
+    const text = fs.readFileSync(path.join(dir, '.uet', 'graph.json'), 'utf8');
+    assert.ok(text.includes('"-":['), 'a later task lacking a field of the first is written as such');
+  }));
+
+test('a cache file of another format (format 1 had no format field) is rebuilt, not misread', () =>
+  withProject(FILES, async (dir) => {
+    await load(dir);
+    const file = path.join(dir, '.uet', 'graph.json');
+    const current = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const { writer, format: _format, ...rest } = current;
+    // what a uet that knew only format 1 wrote: its tasks whole, here emptied to tell them apart
+    fs.writeFileSync(file, JSON.stringify({ ...rest, uetVersion: writer, spec: { ...(rest['spec'] as object), phases: [] } }));
+    const again = await load(dir);
+    assert.is(again.loaded.fromCache, false);
+    assert.equal(again.loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
+    assert.is((JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: number }).format, 2, 'rewritten in the current format');
   }));
 
 test('a cache that cannot be written still gives the build its project', () =>

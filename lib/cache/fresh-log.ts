@@ -151,14 +151,19 @@ function applyLine(records: Map<string, Held>, line: string): boolean {
   const t = line.slice(LINE_START.length, close);
   if (t.includes('\\')) return false;
   if (line.startsWith(',"k":null}', close + 1) && line.length === close + 11) {
-    records.delete(t);
+    keepLast(records, t, null);
     return true;
   }
   if (!line.startsWith(',"k":"', close + 1) || !LINE_END.test(line)) return false;
+  keepLast(records, t, line);
+  return true;
+}
+
+/** a task's latest line: its success (`null`: forgotten) */
+function keepLast(records: Map<string, Held>, t: string, held: Held | null): void {
   // re-inserted so that the map's order, which compaction writes out, follows the last success
   records.delete(t);
-  records.set(t, line);
-  return true;
+  if (held !== null) records.set(t, held);
 }
 
 /** a line's JSON value, or undefined when it is not JSON (torn, or garbage) */
@@ -187,8 +192,5 @@ function lineOf(v: unknown): { readonly t: string; readonly raw: RawRecord | nul
 
 function apply(records: Map<string, Held>, v: unknown): void {
   const line = lineOf(v);
-  if (line === undefined) return;
-  // re-inserted so that the map's order, which compaction writes out, follows the last success
-  records.delete(line.t);
-  if (line.raw !== null) records.set(line.t, line.raw);
+  if (line !== undefined) keepLast(records, line.t, line.raw);
 }

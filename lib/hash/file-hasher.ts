@@ -29,8 +29,6 @@ interface Entry {
   readonly hash: string;
 }
 
-type PersistedEntry = [path: string, size: number, mtimeNs: string, ctimeNs: string, ino: string, mode: number, hash: string];
-
 /**
  * A row as read from the index file, not yet parsed or checked: its JSON text. A build looks up
  * a few hundred of the tens of thousands it holds, so each is parsed and checked when first
@@ -383,7 +381,7 @@ function toEntry(row: unknown): Entry | undefined {
 /** a path JSON writes as it is, between quotes */
 const PLAIN_PATH = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
-/** an entry's row, as JSON.stringify would write its PersistedEntry (without building the array) */
+/** an entry's row, as JSON.stringify would write [path, size, mtimeNs, ctimeNs, ino, mode, hash] (without building the array) */
 function rowOf(p: string, e: Entry): string {
   const quoted = PLAIN_PATH.test(p) ? `"${p}"` : JSON.stringify(p);
   return `[${quoted},${e.size},"${e.mtimeNs}","${e.ctimeNs}","${e.ino}",${e.mode},"${e.hash}"]`;

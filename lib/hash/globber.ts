@@ -1,6 +1,7 @@
 import { promises as fsp, readdirSync, statSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
+import { byteCompare } from '../util/byte-compare.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { GlobConsultation, Globber, StatLike } from './types.js';
 
@@ -193,7 +194,7 @@ class TreeGlobber implements Globber {
     for (let k = 1; k < lists.length; k++) {
       const next = lists[k] as Matches;
       plain &&= next.plain;
-      files = mergeSorted(files, next.files, plain ? compareUnits : compareBytes);
+      files = mergeSorted(files, next.files, plain ? byteCompare : compareBytes);
     }
     if (exclude.length > 0) files = files.filter((f) => !exclude.some((m) => m(f)));
     return files;
@@ -511,10 +512,6 @@ const NOT_PLAIN = /[\uD800-\uFFFF]/;
 function sortMatches(files: string[], deps: Deps): Matches {
   const plain = !files.some((f) => NOT_PLAIN.test(f));
   return { files: plain ? files.sort() : files.sort(compareBytes), plain, deps };
-}
-
-function compareUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** union of two sorted, duplicate-free lists */

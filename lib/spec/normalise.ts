@@ -34,7 +34,6 @@ export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-
 /** a reference as written, waiting for resolution */
 export interface PendingRef {
   readonly raw: string;
@@ -141,7 +140,6 @@ export function normaliseConfig(root: string, src: SpecSource, out: Out): Config
 function sortedUnique(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort(byteCompare);
 }
-
 
 function normaliseEnv(e: RawEnv | undefined): EnvSpec {
   const set: Record<string, string> = {};

@@ -573,3 +573,38 @@ test('help and version tell the truth; a bad flag is exit 2', async () => {
 });
 
 test.run();
+
+test('commands are forked by the fork server, or by uet itself with UET_FORK_SERVER=0, in both the pool and the direct path', async () => {
+  await withProject(
+    {
+      'uet.config.yaml': 'version: 1\nproject: t\n',
+      'src/a.txt': 'a\n',
+      // the parent of the task's shell: the fork server (perl) or uet itself (node)
+      'phases/p.yaml': `id: p
+workstreams:
+  - id: ws
+    tasks:
+      - id: who
+        run: mkdir -p out && cat /proc/$PPID/comm > out/parent.txt
+        inputs: [src/a.txt]
+        outputs: [out/parent.txt]
+`,
+    },
+    async (dir) => {
+      const parentAfter = async (env: Record<string, string>, args: string[] = []): Promise<string> => {
+        const r = await runUet(dir, ['build', ...args], { env });
+        assert.is(r.code, 0, r.stderr);
+        return readText(dir, 'out/parent.txt').trim();
+      };
+      // the first build goes through the pool; after a change of one input, the direct path
+      assert.is(await parentAfter({}), 'perl');
+      writeText(dir, 'src/a.txt', 'b\n');
+      assert.is(await parentAfter({}), 'perl');
+      writeText(dir, 'src/a.txt', 'c\n');
+      assert.is(await parentAfter({ UET_FORK_SERVER: '0' }), 'node');
+      // --force: every task runs, through the pool
+      assert.is(await parentAfter({ UET_FORK_SERVER: '0' }, ['--force']), 'node');
+      assert.is(await parentAfter({}, ['--force']), 'perl');
+    },
+  );
+});

@@ -185,8 +185,10 @@ function defineSuite(name: string, make: (opts: ExecutorOptions) => TaskExecutor
   s.run();
 }
 
-defineSuite('pool executor', (opts) => createPoolExecutor({ threads: 2, ...opts }));
-defineSuite('direct executor', (opts) => createDirectExecutor(opts));
+for (const launcher of ['fork-server', 'child-process'] as const) {
+  defineSuite(`pool executor, ${launcher}`, (opts) => createPoolExecutor({ threads: 2, launcher, ...opts }));
+  defineSuite(`direct executor, ${launcher}`, (opts) => createDirectExecutor({ launcher, ...opts }));
+}
 
 const workerHeap = suite('worker heap');
 

@@ -775,9 +775,14 @@ export class Build {
     }
     const t0 = this.svc.now();
     let claimed = true;
+    // The slot is the command's, not the bookkeeping's: once the command is done, the next
+    // queued run starts while this one's outputs are hashed and recorded (with -j2 and trivial
+    // commands, waiting for that left a slot empty about half the time).
     const release = (): void => {
-      if (claimed) this.unclaim(key);
+      if (!claimed) return;
       claimed = false;
+      this.unclaim(key);
+      this.pump();
     };
     const abort = new AbortController();
     this.taskAborts.set(key, abort);

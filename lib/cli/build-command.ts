@@ -16,6 +16,7 @@ import type { CacheFailure, CacheStore } from '../cache/types.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
+import { launcherFromEnv } from '../exec/launcher.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
 import { countTasks, type CompiledProject } from '../graph/project.js';
 import { planClosure } from '../graph/targets.js';
@@ -179,9 +180,10 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // a build's tasks take to run.
   const executor =
     flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
-      ? createDirectExecutor()
+      ? createDirectExecutor({ launcher: launcherFromEnv(io.env) })
       : createPoolExecutor({
           threads: Math.max(1, jobs),
+          launcher: launcherFromEnv(io.env),
           onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
         });
 

@@ -111,7 +111,8 @@ says "no-op"); if a few files changed, only the tasks they reach are examined.
 
 Environment:
   UET_NO_FAST_PATH=1   never answer from the no-op proof
-  UET_REMOTE_CACHE     the shared cache's redis:// URL (wins over cache.remote.url; empty: none)`,
+  UET_REMOTE_CACHE     the shared cache's redis:// URL (wins over cache.remote.url; empty: none)
+  UET_FORK_SERVER=0    start commands from node itself, not through the fork server`,
     )
     .action(async (targets: string[], o: CommonOpts) => {
       code = await buildCommand(io, targets, flagsOf(o), signals, hint);

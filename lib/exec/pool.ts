@@ -5,7 +5,8 @@
  */
 import type { Piscina } from 'piscina';
 import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
-import { DEFAULT_GRACE_MS, runCommand, TaskSlot } from './spawn.js';
+import type { LauncherKind } from './launcher.js';
+import { DEFAULT_GRACE_MS, runCommand, TaskSlot, threadLauncher } from './spawn.js';
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
 import type { WorkerState } from '../events/types.js';
 import type { WorkerBusyMessage, WorkerTask } from './worker.js';
@@ -19,6 +20,8 @@ export interface ExecutorOptions {
    * survives SIGTERM. Default 500 ms.
    */
   readonly interruptGraceMs?: number;
+  /** how processes are started (default: the fork server, where it can run) */
+  readonly launcher?: LauncherKind;
 }
 
 export interface PoolExecutorOptions extends ExecutorOptions {
@@ -28,6 +31,7 @@ export interface PoolExecutorOptions extends ExecutorOptions {
 }
 
 const DEFAULT_INTERRUPT_GRACE_MS = 500;
+const DEFAULT_LAUNCHER: LauncherKind = 'fork-server';
 const WORKER_YOUNG_GENERATION_MB = 2;
 
 /** Runs one task on some thread; must fill in the slot's pid while the process runs. */
@@ -36,6 +40,7 @@ type Dispatch = (req: RunRequest, slot: TaskSlot, graceMs: number) => Promise<Ru
 export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
   const threads = Math.max(1, Math.floor(opts.threads));
   const onWorker = opts.onWorker;
+  const launcher = opts.launcher ?? DEFAULT_LAUNCHER;
   const live = new Set<number>();
   // The pool (and piscina itself) starts with the first task: a build with nothing to run,
   // the common case, pays for neither the module nor the worker threads.
@@ -76,7 +81,7 @@ export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
   };
   return new TrackingExecutor(
     async (req, slot, graceMs) => {
-      const outcome = await (await (pool ??= start())).run({ req, slot: slot.buffer, graceMs });
+      const outcome = await (await (pool ??= start())).run({ req, slot: slot.buffer, graceMs, launcher });
       if (onWorker && outcome.worker !== undefined) onWorker(outcome.worker, 'idle');
       return outcome;
     },
@@ -91,9 +96,10 @@ export function createPoolExecutor(opts: PoolExecutorOptions): TaskExecutor {
 }
 
 export function createDirectExecutor(opts: ExecutorOptions = {}): TaskExecutor {
+  const launcher = threadLauncher(opts.launcher ?? DEFAULT_LAUNCHER);
   return new TrackingExecutor(
-    (req, slot, graceMs) => runCommand(req, slot, { graceMs }),
-    async () => {},
+    (req, slot, graceMs) => runCommand(req, slot, { graceMs, launcher }),
+    async () => launcher.close(),
     opts,
   );
 }

@@ -2,13 +2,15 @@
  * Running one command: the code shared by the pool's worker threads and the direct
  * (in-process) executor. Everything here works the same on any thread.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { signalGroup, groupHasLiveMembers, terminateGroup } from './kill-tree.js';
+import { ForkServerLauncher } from './fork-server.js';
+import { childProcessLauncher, type LauncherKind, type LaunchFailure, type ProcessLauncher } from './launcher.js';
 import type { RunOutcome, RunRequest } from './types.js';
+import { assertNever } from '../util/result.js';
 
 /**
  * The state one task shares between the thread that owns the run() promise (the main thread)
@@ -70,6 +72,23 @@ const DONE = -1;
 export interface RunCommandOptions {
   /** time between SIGTERM and SIGKILL */
   readonly graceMs: number;
+  readonly launcher: ProcessLauncher;
+}
+
+/** One launcher per thread and kind (module state is per thread). */
+const launchers = new Map<LauncherKind, ProcessLauncher>();
+
+/**
+ * The launcher this thread uses for `kind`. The fork server only exists on Linux, where it is
+ * worth having (elsewhere libuv already spawns without copying page tables).
+ */
+export function threadLauncher(kind: LauncherKind): ProcessLauncher {
+  let launcher = launchers.get(kind);
+  if (launcher === undefined) {
+    launcher = kind !== 'child-process' && process.platform === 'linux' ? new ForkServerLauncher() : childProcessLauncher;
+    launchers.set(kind, launcher);
+  }
+  return launcher;
 }
 
 /** Grace between SIGTERM and SIGKILL for timeouts and cancellations. */
@@ -83,8 +102,8 @@ const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 const OUTPUT_HEAD_BYTES = 1024 * 1024;
 
 /**
- * Run `shell -c command` in its own process group and resolve with its outcome. Never rejects:
- * a spawn failure is an outcome with `spawnError`.
+ * Run `shell -c command` in its own process group (started by `opts.launcher`) and resolve with
+ * its outcome. Never rejects: a spawn failure is an outcome with `spawnError`.
  *
  * Output goes to one unlinked temp file opened O_APPEND and passed as both stdout and stderr,
  * rather than to two pipes: with one open file description the kernel orders every write, so
@@ -120,33 +139,13 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
   }
   const fd = out.fd;
 
-  let child: ChildProcess;
-  try {
-    child = spawn(req.shell, ['-c', req.command], {
-      cwd: req.cwd,
-      env: { ...req.env },
-      detached: true,
-      stdio: ['ignore', fd, fd],
-    });
-  } catch (e) {
-    // invalid arguments (e.g. a NUL byte in the command) throw synchronously
+  const launched = await opts.launcher.launch(req, fd);
+  if (!launched.ok) {
     releaseOutputFile(fd, true);
     slot.finish();
-    return outcome({ spawnError: describeSpawnError(e, req) });
+    return outcome({ spawnError: describeLaunchFailure(launched.error, req) });
   }
-
-  const pid = child.pid;
-  if (pid === undefined) {
-    // ENOENT/EACCES/EAGAIN are reported by an 'error' event on the next tick
-    const error = await new Promise<unknown>((resolve) => child.once('error', resolve));
-    releaseOutputFile(fd, true);
-    slot.finish();
-    return outcome({ spawnError: describeSpawnError(error, req) });
-  }
-
-  // after a successful spawn 'error' only reports failed kill()s, which we handle ourselves;
-  // without a listener such an event would crash the thread
-  child.on('error', () => {});
+  const { pid, exit } = launched.value;
 
   let timedOut = false;
   let timeoutTimer: NodeJS.Timeout | undefined;
@@ -166,9 +165,7 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
     }, req.timeoutMs);
   }
 
-  const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    child.once('exit', (code, sig) => resolve([code, sig]));
-  });
+  const status = await exit;
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
 
@@ -178,7 +175,7 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
 
   const output = readOutput(fd);
   releaseOutputFile(fd, groupGone);
-  return outcome({ exitCode, signal, timedOut, output });
+  return outcome({ exitCode: status.code, signal: status.signal, timedOut, output, ...(status.lost !== undefined ? { spawnError: status.lost } : {}) });
 }
 
 /**
@@ -260,16 +257,22 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/** Turn spawn's ENOENT (which means either the shell or the cwd) into something actionable. */
-function describeSpawnError(e: unknown, req: RunRequest): string {
-  const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-  const message = e instanceof Error ? e.message : String(e);
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    if (!isDirectory(req.cwd)) return `working directory does not exist: ${req.cwd}`;
-    return `shell not found: ${req.shell}`;
+/** Says what the user can act on: spawn's ENOENT means either the shell or the cwd. */
+function describeLaunchFailure(failure: LaunchFailure, req: RunRequest): string {
+  switch (failure.kind) {
+    case 'cwd':
+      return `working directory does not exist: ${req.cwd}`;
+    case 'shell':
+      return isDirectory(req.cwd) ? `shell not found: ${req.shell}` : `working directory does not exist: ${req.cwd}`;
+    case 'permission':
+      return `cannot execute shell ${req.shell} in ${req.cwd}: permission denied`;
+    case 'output':
+      return `cannot open the output file for the command: ${failure.message}`;
+    case 'system':
+      return `cannot start ${req.shell}: ${failure.message}`;
+    default:
+      return assertNever(failure, 'launch failure');
   }
-  if (code === 'EACCES') return `cannot execute shell ${req.shell} in ${req.cwd}: permission denied`;
-  return `cannot start ${req.shell}: ${message}`;
 }
 
 function isDirectory(path: string): boolean {

@@ -3,7 +3,8 @@
  * fast; all the logic is shared with the direct executor in spawn.ts.
  */
 import { parentPort, threadId } from 'node:worker_threads';
-import { runCommand, TaskSlot } from './spawn.js';
+import type { LauncherKind } from './launcher.js';
+import { runCommand, TaskSlot, threadLauncher } from './spawn.js';
 import type { RunOutcome, RunRequest } from './types.js';
 import { collectGarbage } from '../util/v8-flags.js';
 
@@ -28,6 +29,7 @@ export interface WorkerTask {
   /** the TaskSlot's SharedArrayBuffer: shared (not copied) with the main thread */
   readonly slot: SharedArrayBuffer;
   readonly graceMs: number;
+  readonly launcher: LauncherKind;
 }
 
 /** Tells the main thread which worker took which task (piscina re-emits it as a pool 'message'). */
@@ -40,7 +42,7 @@ export interface WorkerBusyMessage {
 export default async function runTask(task: WorkerTask): Promise<RunOutcome> {
   const busy: WorkerBusyMessage = { uet: 'busy', worker: threadId, task: task.req.taskId };
   parentPort?.postMessage(busy);
-  const outcome = await runCommand(task.req, new TaskSlot(task.slot), { graceMs: task.graceMs });
+  const outcome = await runCommand(task.req, new TaskSlot(task.slot), { graceMs: task.graceMs, launcher: threadLauncher(task.launcher) });
   afterTask();
   return { ...outcome, worker: threadId };
 }

@@ -1,0 +1,293 @@
+/**
+ * The fork server: a small Perl process, one per thread that runs commands, which forks and
+ * execs them on uet's behalf.
+ *
+ * Why: libuv starts a child with fork() on Linux, and fork copies the page tables of the
+ * parent's whole address space; a child then pays again for tearing that copy down at exec.
+ * For uet at ~110 MB of RSS that was ~3 ms a spawn, much of a trivial task's cost and most of
+ * the kernel time of a cold build. A 7 MB helper forks in a fraction of that. Perl because it
+ * is on every Debian-like system (perl-base is Essential) and its core POSIX module has setsid;
+ * `sh` has no way to give each child its own session. Where Perl is missing, or the server
+ * fails to start, the thread falls back to child_process for good.
+ *
+ * The child's stdout/stderr is the caller's (unlinked) output file, reopened through
+ * /proc/<uet's pid>/fd/<fd>: Linux only, which is where the fork cost is paid anyway.
+ *
+ * Protocol, one line per message. Requests: `<id> <shell> <cwd> <output path> <command>
+ * <NAME=value>...`, every field after the id hex-encoded (no quoting rules to get wrong).
+ * Replies: `R` once ready; `S <id> <pid>` started (exec succeeded, the pid leads its own
+ * session); `F <id> <stage> <errno>` not started (stage: fork, cwd, output, exec);
+ * `E <id> <code> <signal>` the shell exited and was reaped (code -1 when a signal ended it).
+ *
+ * Server lifecycle, per thread:
+ *
+ *   idle ──launch()──► starting ──`R`──► ready ──close()──► idle (stdin ended; it exits)
+ *                         │                │
+ *                         └──error/exit────┴──exit──► broken (child_process from then on)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { childProcessLauncher, errnoName, failureFromErrno, signalName, type ExitStatus, type LaunchedProcess, type LaunchFailure, type ProcessLauncher } from './launcher.js';
+import type { RunRequest } from './types.js';
+import { err, ok, type Result } from '../util/result.js';
+
+const SERVER_SCRIPT = String.raw`
+use strict;
+use POSIX ();
+$SIG{CHLD} = sub {};
+my %jobs;
+my $buf = '';
+my $eof = 0;
+my $in = '';
+vec($in, 0, 1) = 1;
+my $parent = getppid();
+sub reply { my $line = "$_[0]\n"; syswrite(STDOUT, $line) == length($line) or exit 1; }
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $id = delete $jobs{$pid};
+    next unless defined $id;
+    my $st = $?;
+    reply(($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0");
+  }
+}
+sub start {
+  my ($id, $shell, $cwd, $out, $cmd, @env) = @_;
+  # uet is gone (killed after a Ctrl-C): what is left in the pipe must not start
+  exit 0 if getppid() != $parent;
+  my ($r, $w);
+  if (!pipe($r, $w)) { reply("F $id fork " . ($! + 0)); return; }
+  my $pid = fork();
+  if (!defined $pid) { reply("F $id fork " . ($! + 0)); close $r; close $w; return; }
+  if ($pid == 0) {
+    close $r;
+    $SIG{CHLD} = 'DEFAULT';
+    my $fail = sub { syswrite($w, "$_[0] " . ($! + 0)); POSIX::_exit(127); };
+    POSIX::setsid();
+    chdir($cwd) or $fail->('cwd');
+    open(STDIN, '<', '/dev/null') or $fail->('output');
+    open(STDOUT, '>>', $out) or $fail->('output');
+    open(STDERR, '>&', \*STDOUT) or $fail->('output');
+    %ENV = map { split(/=/, $_, 2) } @env;
+    exec { $shell } $shell, '-c', $cmd;
+    $fail->('exec');
+  }
+  close $w;
+  my $why = '';
+  for (;;) {
+    my $n = sysread($r, $why, 64, length $why);
+    last if defined $n && $n == 0;
+    last if !defined $n && $! != POSIX::EINTR();
+  }
+  close $r;
+  if ($why eq '') { $jobs{$pid} = $id; reply("S $id $pid"); return; }
+  waitpid($pid, 0);
+  reply("F $id $why");
+}
+reply('R');
+for (;;) {
+  reap();
+  last if $eof && !%jobs;
+  my $ready = $eof ? '' : $in;
+  my $n = select($ready, undef, undef, %jobs ? 0.01 : undef);
+  next if $n <= 0;
+  my $got = sysread(STDIN, $buf, 65536, length $buf);
+  if (!defined $got) { $eof = 1 if $! != POSIX::EINTR(); next; }
+  if ($got == 0) { $eof = 1; next; }
+  while ((my $nl = index($buf, "\n")) >= 0) {
+    my $line = substr($buf, 0, $nl + 1, '');
+    chop $line;
+    my ($id, @fields) = split(/ /, $line, -1);
+    start($id, map { pack('H*', $_) } @fields);
+  }
+}
+`;
+
+type ServerState =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'starting'; readonly child: ChildProcess; readonly ready: Promise<boolean> }
+  | { readonly kind: 'ready'; readonly child: ChildProcess }
+  | { readonly kind: 'broken' };
+
+interface Waiting {
+  readonly started: (r: Result<LaunchedProcess, LaunchFailure>) => void;
+  exited?: (s: ExitStatus) => void;
+}
+
+export class ForkServerLauncher implements ProcessLauncher {
+  private state: ServerState = { kind: 'idle' };
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  private pendingText = '';
+
+  constructor(
+    /** the Perl interpreter to run; tests point it at something missing to see the fallback */
+    private readonly perl = 'perl',
+  ) {}
+
+  async launch(req: RunRequest, outputFd: number): Promise<Result<LaunchedProcess, LaunchFailure>> {
+    const child = await this.server();
+    if (child === undefined) return childProcessLauncher.launch(req, outputFd);
+    const id = this.nextId++;
+    const fields = [req.shell, req.cwd, `/proc/${process.pid}/fd/${outputFd}`, req.command];
+    for (const [name, value] of Object.entries(req.env)) fields.push(`${name}=${value}`);
+    if (fields.some((f) => f.includes('\0'))) return err({ kind: 'system', message: 'an argument or environment value contains a NUL byte' });
+    const line = `${id} ${fields.map((f) => Buffer.from(f, 'utf8').toString('hex')).join(' ')}\n`;
+    if (this.waiting.size === 0) setRefs(child, true);
+    return new Promise((started) => {
+      this.waiting.set(id, { started });
+      child.stdin?.write(line);
+    });
+  }
+
+  close(): void {
+    const state = this.state;
+    if (state.kind !== 'ready' && state.kind !== 'starting') return;
+    state.child.stdin?.end();
+    // the server exits once its last child is reaped; an exit after close is not a failure
+    state.child.removeAllListeners('exit');
+    state.child.on('exit', () => {});
+    this.state = { kind: 'idle' };
+  }
+
+  /** The running server's process, or undefined when this thread must use child_process. */
+  private async server(): Promise<ChildProcess | undefined> {
+    const state = this.state;
+    switch (state.kind) {
+      case 'ready':
+        return state.child;
+      case 'broken':
+        return undefined;
+      case 'starting':
+        return (await state.ready) ? state.child : undefined;
+      case 'idle': {
+        const started = this.start();
+        return (await started) ? this.server() : undefined;
+      }
+    }
+  }
+
+  private start(): Promise<boolean> {
+    let child: ChildProcess;
+    try {
+      child = spawn(this.perl, ['-e', SERVER_SCRIPT], {
+        // its own session: a Ctrl-C at the terminal is uet's to handle, not the server's
+        detached: true,
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: {},
+      });
+    } catch {
+      this.state = { kind: 'broken' };
+      return Promise.resolve(false);
+    }
+    const ready = new Promise<boolean>((resolve) => {
+      const fail = (): void => {
+        this.state = { kind: 'broken' };
+        resolve(false);
+      };
+      child.on('error', () => {
+        if (this.state.kind === 'starting') fail();
+      });
+      // a write after the server died fails with EPIPE; its exit handler reports that
+      child.stdin?.on('error', () => {});
+      child.once('exit', (code, signal) => {
+        if (this.state.kind === 'starting') fail();
+        else this.lost(child, `the fork server exited (${signal ?? `code ${code}`})`);
+      });
+      child.stdout?.setEncoding('latin1');
+      child.stdout?.on('data', (chunk: string) => {
+        if (this.state.kind === 'starting' && chunk.startsWith('R\n')) {
+          this.state = { kind: 'ready', child };
+          resolve(true);
+          chunk = chunk.slice(2);
+        }
+        this.receive(chunk);
+      });
+    });
+    this.state = { kind: 'starting', child, ready };
+    return ready;
+  }
+
+  private receive(chunk: string): void {
+    let text = this.pendingText + chunk;
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      this.handle(text.slice(0, nl).split(' '));
+      text = text.slice(nl + 1);
+    }
+    this.pendingText = text;
+  }
+
+  private handle(fields: string[]): void {
+    const [kind, idText, a, b] = fields;
+    const id = Number(idText);
+    const w = this.waiting.get(id);
+    if (w === undefined) return;
+    switch (kind) {
+      case 'S': {
+        const exit = new Promise<ExitStatus>((resolve) => {
+          w.exited = resolve;
+        });
+        w.started(ok({ pid: Number(a), exit }));
+        return;
+      }
+      case 'F':
+        this.settle(id);
+        w.started(err(failureOf(a ?? '', Number(b))));
+        return;
+      case 'E': {
+        this.settle(id);
+        const code = Number(a);
+        w.exited?.(code >= 0 ? { code, signal: null } : { code: null, signal: signalName(Number(b)) });
+        return;
+      }
+    }
+  }
+
+  private settle(id: number): void {
+    this.waiting.delete(id);
+    if (this.waiting.size === 0 && this.state.kind === 'ready') setRefs(this.state.child, false);
+  }
+
+  /** The server died under us: nothing it started can be reported on any more. */
+  private lost(child: ChildProcess, why: string): void {
+    if (this.state.kind === 'ready' && this.state.child === child) this.state = { kind: 'broken' };
+    for (const w of this.waiting.values()) {
+      if (w.exited) w.exited({ code: null, signal: null, lost: why });
+      else w.started(err({ kind: 'system', message: why }));
+    }
+    this.waiting.clear();
+  }
+}
+
+function failureOf(stage: string, errno: number): LaunchFailure {
+  const code = errnoName(errno);
+  const message = `${stage}: ${code ?? `errno ${errno}`}`;
+  switch (stage) {
+    case 'cwd':
+      return { kind: 'cwd' };
+    case 'output':
+      return { kind: 'output', message };
+    case 'exec':
+      return failureFromErrno(code, message);
+    default:
+      return { kind: 'system', message };
+  }
+}
+
+/** Referenced only while something runs, so an idle server never keeps a thread alive. */
+function setRefs(child: ChildProcess, on: boolean): void {
+  for (const h of [child, child.stdin, child.stdout]) {
+    if (!isRefable(h)) continue;
+    if (on) h.ref();
+    else h.unref();
+  }
+}
+
+interface Refable {
+  ref(): unknown;
+  unref(): unknown;
+}
+
+/** child.stdin/stdout are net.Sockets for pipes, though typed as plain streams */
+function isRefable(h: unknown): h is Refable {
+  return typeof h === 'object' && h !== null && typeof (h as Partial<Refable>).ref === 'function' && typeof (h as Partial<Refable>).unref === 'function';
+}

@@ -64,6 +64,30 @@ test('-j and a phase max_parallel cap how many tasks run at once', async () => {
   });
 });
 
+test('conflict_group: a workstream holding the group while it waits on another member of it lets that one run, with a warning', async () => {
+  await withProject(
+    {
+      'uet.config.yaml': 'version: 1\n',
+      'phases/s.yaml': `id: s
+workstreams:
+  - id: a
+    conflict_group: g
+    tasks:
+${spanTask('a1')}${spanTask('a2', '        depends_on: [s/b/b1]\n')}  - id: b
+    conflict_group: g
+    tasks:
+${spanTask('b1', '        depends_on: [s/a/a1]\n')}`,
+    },
+    async (dir) => {
+      const r = await runUet(dir, ['build', 's', '-j', '2'], { timeoutMs: 30_000 });
+      assert.is(r.code, 0, r.stderr);
+      assert.match(r.stderr + r.stdout, /conflict group stalled; running s\/b\/b1 anyway/);
+      const s = new Map(spans(dir).map((x) => [x.id, x]));
+      assert.ok(s.get('a1')!.end <= s.get('b1')!.start && s.get('b1')!.end <= s.get('a2')!.start, 'a1, b1, a2 in order');
+    },
+  );
+});
+
 test('conflict_group: one workstream of a group at a time; parallel_ok: false runs alone', async () => {
   await withProject({
     'uet.config.yaml': 'version: 1\n',

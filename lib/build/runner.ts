@@ -97,6 +97,8 @@ export class Build {
   private readonly topoIndex = new Map<string, number>();
   private readonly runQueue: Array<{ key: string; start: () => Promise<void> }> = [];
   private running = 0;
+  /** runs whose command is done (its slot free again) but whose result is not settled yet */
+  private finishing = 0;
   private readonly runningByPhase = new Map<string, number>();
   private exclusiveRunning = false;
   private readonly groupHolder = new Map<string, string>();
@@ -397,6 +399,8 @@ export class Build {
       const next = this.decisionQueue.shift();
       if (next) next();
       else this.decisionSlots++;
+      // the run it queued may be one the stall check in pump must see with nothing deciding
+      if (this.deciding === 0) this.pump();
     }
   }
 
@@ -690,7 +694,7 @@ export class Build {
     }
     // A conflict group held by a workstream that is itself waiting on the group's other
     // member cannot make progress: let the oldest queued run through rather than hang.
-    if (this.running === 0 && this.runQueue.length > 0 && this.deciding === 0) {
+    if (this.running === 0 && this.finishing === 0 && this.runQueue.length > 0 && this.deciding === 0) {
       const q = this.runQueue.find((r) => this.mayStart(r.key, true));
       if (q) {
         this.runQueue.splice(this.runQueue.indexOf(q), 1);
@@ -775,13 +779,17 @@ export class Build {
     }
     const t0 = this.svc.now();
     let claimed = true;
+    let finishing = false;
     // The slot is the command's, not the bookkeeping's: once the command is done, the next
     // queued run starts while this one's outputs are hashed and recorded (with -j2 and trivial
-    // commands, waiting for that left a slot empty about half the time).
+    // commands, waiting for that left a slot empty about half the time). Until it settles it
+    // counts as finishing: it will still make progress (see the stall check in pump).
     const release = (): void => {
       if (!claimed) return;
       claimed = false;
       this.unclaim(key);
+      this.finishing++;
+      finishing = true;
       this.pump();
     };
     const abort = new AbortController();
@@ -889,6 +897,7 @@ export class Build {
     } finally {
       release();
       this.taskAborts.delete(key);
+      if (finishing && --this.finishing === 0) this.pump();
     }
   }
 

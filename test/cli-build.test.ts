@@ -572,7 +572,6 @@ test('help and version tell the truth; a bad flag is exit 2', async () => {
   }
 });
 
-test.run();
 
 test('commands are forked by the fork server, or by uet itself with UET_FORK_SERVER=0, in both the pool and the direct path', async () => {
   await withProject(
@@ -608,3 +607,34 @@ workstreams:
     },
   );
 });
+
+test('a few changed files whose tasks all come from the cache: the build ends although the fork server was readied for them', async () => {
+  await withProject(
+    {
+      'uet.config.yaml': 'version: 1\nproject: t\n',
+      'src/a.txt': 'a\n',
+      'phases/p.yaml': `id: p
+workstreams:
+  - id: ws
+    tasks:
+      - id: copy
+        run: mkdir -p out && cat src/a.txt > out/a.txt
+        inputs: [src/a.txt]
+        outputs: [out/a.txt]
+`,
+    },
+    async (dir) => {
+      assert.is((await runUet(dir, ['build'])).code, 0);
+      writeText(dir, 'src/a.txt', 'b\n');
+      assert.is((await runUet(dir, ['build'])).code, 0);
+      // back to what the first build cached: restored, no command runs
+      writeText(dir, 'src/a.txt', 'a\n');
+      const r = await runUet(dir, ['build'], { timeoutMs: 20_000 });
+      assert.is(r.code, 0, r.stderr);
+      assert.match(r.stdout, /1 restored/);
+      assert.is(readText(dir, 'out/a.txt'), 'a\n');
+    },
+  );
+});
+
+test.run();

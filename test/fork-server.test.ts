@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,23 @@ s('a command ended by a signal reports the signal', async (ctx) => {
   assert.is(o.exitCode, null);
   assert.is(o.signal, 'SIGUSR1');
   launcher.close();
+});
+
+s('an idle server, closed or not, never keeps the process alive', () => {
+  const module = (name: string): string => JSON.stringify(new URL(`../lib/exec/${name}.js`, import.meta.url).href);
+  for (const then of ['', 'launcher.close();', 'setTimeout(() => launcher.close(), 2);']) {
+    const script = `import { ForkServerLauncher } from ${module('fork-server')};
+import { runCommand, TaskSlot } from ${module('spawn')};
+const launcher = new ForkServerLauncher();
+const o = await runCommand({ taskId: 't', command: 'cat /proc/$PPID/comm', shell: '/bin/sh', cwd: '/', env: {} }, new TaskSlot(), { graceMs: 300, launcher });
+if (o.output !== 'perl\\n') throw new Error('not run by the fork server: ' + JSON.stringify(o));
+${then}`;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8' });
+    assert.is(r.signal, null, `still running after 10 s (then: ${then || 'nothing'})`);
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 5000);
+  }
 });
 
 s.run();

@@ -116,6 +116,8 @@ export class ForkServerLauncher implements ProcessLauncher {
   private state: ServerState = { kind: 'idle' };
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
+  /** launch() calls waiting for the server to be ready */
+  private booting = 0;
   private pendingText = '';
 
   constructor(
@@ -124,28 +126,50 @@ export class ForkServerLauncher implements ProcessLauncher {
   ) {}
 
   async launch(req: RunRequest, outputFd: number): Promise<Result<LaunchedProcess, LaunchFailure>> {
-    const child = await this.server();
-    if (child === undefined) return childProcessLauncher.launch(req, outputFd);
+    // while this waits for the server to boot, the server's handles keep the thread alive
+    this.booting++;
+    this.updateRefs();
+    let child: ChildProcess | undefined;
+    try {
+      child = await this.server();
+    } finally {
+      this.booting--;
+    }
+    // the server may have died (and its waiters been failed) while this call awaited it
+    if (child === undefined || this.state.kind !== 'ready' || this.state.child !== child) {
+      this.updateRefs();
+      return childProcessLauncher.launch(req, outputFd);
+    }
     const id = this.nextId++;
     const fields = [req.shell, req.cwd, `/proc/${process.pid}/fd/${outputFd}`, req.command];
     for (const [name, value] of Object.entries(req.env)) fields.push(`${name}=${value}`);
     if (fields.some((f) => f.includes('\0'))) return err({ kind: 'system', message: 'an argument or environment value contains a NUL byte' });
     const line = `${id} ${fields.map((f) => Buffer.from(f, 'utf8').toString('hex')).join(' ')}\n`;
-    if (this.waiting.size === 0) setRefs(child, true);
     return new Promise((started) => {
       this.waiting.set(id, { started });
+      this.updateRefs();
       child.stdin?.write(line);
     });
   }
 
+  /** Called when nothing runs (the executor closes only then). */
   close(): void {
     const state = this.state;
     if (state.kind !== 'ready' && state.kind !== 'starting') return;
+    // the server exits at the end of its input; an exit after close is not a failure
+    state.child.removeAllListeners('close');
     state.child.stdin?.end();
-    // the server exits once its last child is reaped; an exit after close is not a failure
-    state.child.removeAllListeners('exit');
-    state.child.on('exit', () => {});
+    setRefs(state.child, false);
     this.state = { kind: 'idle' };
+  }
+
+  /**
+   * The server's handles keep the thread's event loop alive only while a launch waits for it
+   * or a command of it runs: an idle server must never hold a build open.
+   */
+  private updateRefs(): void {
+    const state = this.state;
+    if (state.kind === 'ready' || state.kind === 'starting') setRefs(state.child, this.booting > 0 || this.waiting.size > 0);
   }
 
   /** The running server's process, or undefined when this thread must use child_process. */
@@ -188,13 +212,14 @@ export class ForkServerLauncher implements ProcessLauncher {
       });
       // a write after the server died fails with EPIPE; its exit handler reports that
       child.stdin?.on('error', () => {});
-      child.once('exit', (code, signal) => {
-        if (this.state.kind === 'starting') fail();
+      // 'close', not 'exit': replies still in the pipe when it exited are read first
+      child.once('close', (code, signal) => {
+        if (this.state.kind === 'starting' && this.state.child === child) fail();
         else this.lost(child, `the fork server exited (${signal ?? `code ${code}`})`);
       });
       child.stdout?.setEncoding('latin1');
       child.stdout?.on('data', (chunk: string) => {
-        if (this.state.kind === 'starting' && chunk.startsWith('R\n')) {
+        if (this.state.kind === 'starting' && this.state.child === child && chunk.startsWith('R\n')) {
           this.state = { kind: 'ready', child };
           resolve(true);
           chunk = chunk.slice(2);
@@ -203,6 +228,7 @@ export class ForkServerLauncher implements ProcessLauncher {
       });
     });
     this.state = { kind: 'starting', child, ready };
+    this.updateRefs();
     return ready;
   }
 
@@ -244,7 +270,7 @@ export class ForkServerLauncher implements ProcessLauncher {
 
   private settle(id: number): void {
     this.waiting.delete(id);
-    if (this.waiting.size === 0 && this.state.kind === 'ready') setRefs(this.state.child, false);
+    this.updateRefs();
   }
 
   /** The server died under us: nothing it started can be reported on any more. */

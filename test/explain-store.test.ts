@@ -52,17 +52,34 @@ test('a line torn by a crash is skipped and the next line still counts', async (
   assert.equal(await b.get('p/w/u'), parts('u'));
 });
 
-test('a log of mostly dead lines is compacted when read, keeping the last success of each task', async () => {
+test('a few lookups search the file; many read it whole, which compacts a log of mostly dead lines', async () => {
   const dir = uetDir();
   const a = createExplainStore(dir);
   for (let i = 0; i < 1500; i++) await a.put(`p/w/t${i % 10}`, parts(`run ${i}`));
   const file = path.join(dir, 'explain.log');
-  const before = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
-  assert.is(before, 1500);
+  const lineCount = (): number => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  assert.is(lineCount(), 1500);
   const b = createExplainStore(dir);
   assert.equal(await b.get('p/w/t3'), parts('run 1493'));
-  assert.is(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 10);
+  assert.equal(await b.get('p/w/t0'), parts('run 1490'));
+  assert.is(await b.get('p/w/none'), undefined);
+  assert.is(lineCount(), 1500, 'a few lookups leave the file as it is');
+  for (let i = 0; i < 16; i++) assert.equal(await b.get(`p/w/t${i % 10}`), parts(`run ${1490 + (i % 10)}`));
+  assert.is(lineCount(), 10);
   assert.equal(await createExplainStore(dir).get('p/w/t9'), parts('run 1499'));
+});
+
+test('searched lookups see lines put since the file was read, and a first line without a newline before it', async () => {
+  const dir = uetDir();
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'explain.log');
+  fs.writeFileSync(file, `${JSON.stringify({ t: 'p/w/first', p: parts('first') })}\n{"t":"p/w/t","p":${JSON.stringify(parts('one'))}}`);
+  const a = createExplainStore(dir);
+  assert.equal(await a.get('p/w/first'), parts('first'));
+  assert.equal(await a.get('p/w/t'), parts('one'));
+  await a.put('p/w/t', parts('two'));
+  assert.equal(await a.get('p/w/t'), parts('two'));
+  assert.equal(await createExplainStore(dir).get('p/w/t'), parts('two'));
 });
 
 test('the folder of per-task files that earlier versions kept goes with the first log', async () => {

@@ -5,7 +5,8 @@
  * restored, so a no-op build touches none of them.
  *
  * One line per success, `{"t":taskId,"p":parts}`, each written with a newline before it (so a
- * line torn by a crash stands alone and is skipped); the last line about a task wins. A file per
+ * line torn by a crash stands alone and is skipped); the last line about a task wins. A log
+ * mostly of lines that no longer win is compacted when read whole. A file per
  * task cost a create and a rename on every task of a cold build, the dearest system calls there
  * are on a disk-backed folder (bench/RESULTS.md).
  */
@@ -19,6 +20,8 @@ import type { ExplainStore } from './services.js';
 
 /** a log past this size is compacted by the first build that writes to it, even if it reads nothing */
 const COMPACT_CHECK_BYTES = 8 * 1024 * 1024;
+/** lookups answered by searching the file's bytes before it is read whole (and compacted) */
+const LOOKUPS_BEFORE_LOAD = 16;
 const LINE_START = '{"t":';
 const PARTS_AT = ',"p":';
 
@@ -30,8 +33,12 @@ export function taskFileName(taskId: string): string {
 export function createExplainStore(uetDir: string): ExplainStore {
   const file = path.join(uetDir, 'explain.log');
   const logDir = path.join(uetDir, 'logs');
-  /** task id → its last line, once the file has been read */
+  /** task id → its last line, once the file has been read whole */
   let lines: Map<string, string> | undefined;
+  /** until then: the file's bytes as first read, lines put since, and how many lookups were made */
+  let bytes: Buffer | undefined;
+  const putSinceRead = new Map<string, string>();
+  let lookups = 0;
   let sizeChecked = false;
   let logDirMade = false;
 
@@ -39,6 +46,8 @@ export function createExplainStore(uetDir: string): ExplainStore {
     if (lines) return lines;
     const loaded = new Map<string, string>();
     lines = loaded;
+    bytes = undefined;
+    putSinceRead.clear();
     let text = '';
     try {
       text = readFileSync(file, 'utf8');
@@ -58,9 +67,30 @@ export function createExplainStore(uetDir: string): ExplainStore {
     return loaded;
   };
 
+  /**
+   * A build that re-runs a few of 10,000 tasks asks for a few lines of a ~5 MB file: those are
+   * searched for in its bytes (~1 ms each), from the end, where the last success of a task is.
+   * Decoding and indexing the whole file took ~27 ms (and its garbage more): worth it only
+   * for many lookups.
+   */
+  const lineOf = (taskId: string): string | undefined => {
+    if (lines) return lines.get(taskId);
+    const put = putSinceRead.get(taskId);
+    if (put !== undefined) return put;
+    if (++lookups > LOOKUPS_BEFORE_LOAD) return load().get(taskId);
+    if (bytes === undefined) {
+      try {
+        bytes = readFileSync(file);
+      } catch {
+        bytes = Buffer.alloc(0);
+      }
+    }
+    return lastLineIn(bytes, taskId);
+  };
+
   return {
     async get(taskId) {
-      const line = load().get(taskId);
+      const line = lineOf(taskId);
       if (line === undefined) return undefined;
       try {
         return (JSON.parse(line) as { p: KeyParts }).p;
@@ -82,8 +112,12 @@ export function createExplainStore(uetDir: string): ExplainStore {
       const line = JSON.stringify({ t: taskId, p: parts });
       // No fsync: losing the tail in a power cut only makes `explain` say less.
       appendFileSync(file, `\n${line}`);
-      lines?.delete(taskId);
-      lines?.set(taskId, line);
+      if (lines) {
+        lines.delete(taskId);
+        lines.set(taskId, line);
+      } else {
+        putSinceRead.set(taskId, line);
+      }
     },
     async putLog(taskId, log) {
       if (!logDirMade) {
@@ -97,6 +131,29 @@ export function createExplainStore(uetDir: string): ExplainStore {
     },
   };
 }
+
+/**
+ * The last well-formed line about `taskId` in the log's bytes, as a full load would keep it: a
+ * torn line is skipped in favour of the one before it.
+ */
+function lastLineIn(bytes: Buffer, taskId: string): string | undefined {
+  const needle = Buffer.from(`\n${LINE_START}${JSON.stringify(taskId)}${PARTS_AT}`, 'utf8');
+  for (let at = bytes.lastIndexOf(needle); at >= 0; at = at > 0 ? bytes.lastIndexOf(needle, at - 1) : -1) {
+    const end = bytes.indexOf(NEWLINE, at + 1);
+    const line = bytes.toString('utf8', at + 1, end < 0 ? bytes.length : end);
+    if (taskIdOf(line) === taskId) return line;
+  }
+  // every line is written after a newline, but a file might begin without one
+  const first = needle.subarray(1);
+  if (bytes.subarray(0, first.length).equals(first)) {
+    const end = bytes.indexOf(NEWLINE);
+    const line = bytes.toString('utf8', 0, end < 0 ? bytes.length : end);
+    if (taskIdOf(line) === taskId) return line;
+  }
+  return undefined;
+}
+
+const NEWLINE = 0x0a;
 
 /** the task id of a well-formed line, without parsing its parts */
 function taskIdOf(line: string): string | undefined {

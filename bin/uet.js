@@ -19,5 +19,13 @@ else {
   // imported above, where its ~3 ms would be a no-op's
   await import('../dist/lib/cli/heap-tuning.js');
   const { main } = await import('../dist/lib/cli/main.js');
+  // Nothing left to wait for while the command is unfinished is a bug in uet (a promise that
+  // never settles): say so, instead of node's bare exit code 13.
+  const stalled = () => {
+    process.stderr.write('uet: internal error: the command stopped with work unfinished and nothing left to wait for; this is a bug in uet, please report it (with `uet runs last`)\n');
+    process.exit(70);
+  };
+  process.once('beforeExit', stalled);
   process.exitCode = await main(argv, undefined, undefined, fast.hint);
+  process.off('beforeExit', stalled);
 }

@@ -115,7 +115,8 @@ export function createExplainStore(uetDir: string): ExplainStore {
       if (lines) {
         lines.delete(taskId);
         lines.set(taskId, line);
-      } else {
+      } else if (bytes !== undefined) {
+        // the bytes searched predate this line; a file read later holds it already
         putSinceRead.set(taskId, line);
       }
     },

@@ -40,6 +40,7 @@ my $eof = 0;
 my $in = '';
 vec($in, 0, 1) = 1;
 my $parent = getppid();
+open(my $null, '<', '/dev/null') or die "uet fork server: /dev/null: $!";
 sub reply { my $line = "$_[0]\n"; syswrite(STDOUT, $line) == length($line) or exit 1; }
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
@@ -49,28 +50,32 @@ sub reap {
     reply(($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0");
   }
 }
+# What the child inherits is prepared here, in the parent: the child only starts its session,
+# moves three descriptors and execs. Every page it writes before exec is a copy-on-write fault.
 sub start {
   my ($id, $shell, $cwd, $out, $cmd, @env) = @_;
   # uet is gone (killed after a Ctrl-C): what is left in the pipe must not start
   exit 0 if getppid() != $parent;
+  if (!chdir($cwd)) { reply("F $id cwd " . ($! + 0)); return; }
+  my $fh;
+  if (!open($fh, '>>', $out)) { reply("F $id output " . ($! + 0)); return; }
+  %ENV = map { split(/=/, $_, 2) } @env;
   my ($r, $w);
-  if (!pipe($r, $w)) { reply("F $id fork " . ($! + 0)); return; }
+  if (!pipe($r, $w)) { reply("F $id fork " . ($! + 0)); close $fh; return; }
   my $pid = fork();
-  if (!defined $pid) { reply("F $id fork " . ($! + 0)); close $r; close $w; return; }
+  if (!defined $pid) { reply("F $id fork " . ($! + 0)); close $r; close $w; close $fh; return; }
   if ($pid == 0) {
-    close $r;
-    $SIG{CHLD} = 'DEFAULT';
-    my $fail = sub { syswrite($w, "$_[0] " . ($! + 0)); POSIX::_exit(127); };
     POSIX::setsid();
-    chdir($cwd) or $fail->('cwd');
-    open(STDIN, '<', '/dev/null') or $fail->('output');
-    open(STDOUT, '>>', $out) or $fail->('output');
-    open(STDERR, '>&', \*STDOUT) or $fail->('output');
-    %ENV = map { split(/=/, $_, 2) } @env;
-    exec { $shell } $shell, '-c', $cmd;
-    $fail->('exec');
+    if (defined POSIX::dup2(fileno($null), 0) && defined POSIX::dup2(fileno($fh), 1) && defined POSIX::dup2(fileno($fh), 2)) {
+      exec { $shell } $shell, '-c', $cmd;
+      syswrite($w, 'exec ' . ($! + 0));
+    } else {
+      syswrite($w, 'output ' . ($! + 0));
+    }
+    POSIX::_exit(127);
   }
   close $w;
+  close $fh;
   my $why = '';
   for (;;) {
     my $n = sysread($r, $why, 64, length $why);

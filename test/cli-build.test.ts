@@ -573,68 +573,55 @@ test('help and version tell the truth; a bad flag is exit 2', async () => {
 });
 
 
-test('commands are forked by the fork server, or by uet itself with UET_FORK_SERVER=0, in both the pool and the direct path', async () => {
-  await withProject(
-    {
-      'uet.config.yaml': 'version: 1\nproject: t\n',
-      'src/a.txt': 'a\n',
-      // the parent of the task's shell: the fork server (perl) or uet itself (node)
-      'phases/p.yaml': `id: p
+/** One task reading src/a.txt and writing `output` with `run`. */
+function oneTaskProject(run: string, output: string): Record<string, string> {
+  return {
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/a.txt': 'a\n',
+    'phases/p.yaml': `id: p
 workstreams:
   - id: ws
     tasks:
-      - id: who
-        run: mkdir -p out && cat /proc/$PPID/comm > out/parent.txt
+      - id: one
+        run: ${run}
         inputs: [src/a.txt]
-        outputs: [out/parent.txt]
+        outputs: [${output}]
 `,
-    },
-    async (dir) => {
-      const parentAfter = async (env: Record<string, string>, args: string[] = []): Promise<string> => {
-        const r = await runUet(dir, ['build', ...args], { env });
-        assert.is(r.code, 0, r.stderr);
-        return readText(dir, 'out/parent.txt').trim();
-      };
-      // the first build goes through the pool; after a change of one input, the direct path
-      assert.is(await parentAfter({}), 'perl');
-      writeText(dir, 'src/a.txt', 'b\n');
-      assert.is(await parentAfter({}), 'perl');
-      writeText(dir, 'src/a.txt', 'c\n');
-      assert.is(await parentAfter({ UET_FORK_SERVER: '0' }), 'node');
-      // --force: every task runs, through the pool
-      assert.is(await parentAfter({ UET_FORK_SERVER: '0' }, ['--force']), 'node');
-      assert.is(await parentAfter({}, ['--force']), 'perl');
-    },
-  );
+  };
+}
+
+test('commands are forked by the fork server, or by uet itself with UET_FORK_SERVER=0, in both the pool and the direct path', async () => {
+  // the parent of the task's shell: the fork server (perl) or uet itself (node)
+  await withProject(oneTaskProject('mkdir -p out && cat /proc/$PPID/comm > out/parent.txt', 'out/parent.txt'), async (dir) => {
+    const parentAfter = async (env: Record<string, string>, args: string[] = []): Promise<string> => {
+      const r = await runUet(dir, ['build', ...args], { env });
+      assert.is(r.code, 0, r.stderr);
+      return readText(dir, 'out/parent.txt').trim();
+    };
+    // the first build goes through the pool; after a change of one input, the direct path
+    assert.is(await parentAfter({}), 'perl');
+    writeText(dir, 'src/a.txt', 'b\n');
+    assert.is(await parentAfter({}), 'perl');
+    writeText(dir, 'src/a.txt', 'c\n');
+    assert.is(await parentAfter({ UET_FORK_SERVER: '0' }), 'node');
+    // --force: every task runs, through the pool
+    assert.is(await parentAfter({ UET_FORK_SERVER: '0' }, ['--force']), 'node');
+    assert.is(await parentAfter({}, ['--force']), 'perl');
+  });
 });
 
-test('a few changed files whose tasks all come from the cache: the build ends although the fork server was readied for them', async () => {
-  await withProject(
-    {
-      'uet.config.yaml': 'version: 1\nproject: t\n',
-      'src/a.txt': 'a\n',
-      'phases/p.yaml': `id: p
-workstreams:
-  - id: ws
-    tasks:
-      - id: copy
-        run: mkdir -p out && cat src/a.txt > out/a.txt
-        inputs: [src/a.txt]
-        outputs: [out/a.txt]
-`,
-    },
-    async (dir) => {
-      assert.is((await runUet(dir, ['build'])).code, 0);
-      writeText(dir, 'src/a.txt', 'b\n');
-      assert.is((await runUet(dir, ['build'])).code, 0);
-      // back to what the first build cached: restored, no command runs
-      writeText(dir, 'src/a.txt', 'a\n');
-      const r = await runUet(dir, ['build'], { timeoutMs: 20_000 });
-      assert.is(r.code, 0, r.stderr);
-      assert.match(r.stdout, /1 restored/);
-      assert.is(readText(dir, 'out/a.txt'), 'a\n');
-    },
-  );
+test('a few changed files whose tasks all come from the cache: the build ends without running a command', async () => {
+  await withProject(oneTaskProject('mkdir -p out && cat src/a.txt > out/a.txt', 'out/a.txt'), async (dir) => {
+    assert.is((await runUet(dir, ['build'])).code, 0);
+    writeText(dir, 'src/a.txt', 'b\n');
+    assert.is((await runUet(dir, ['build'])).code, 0);
+    // back to what the first build cached: restored, no command runs
+    writeText(dir, 'src/a.txt', 'a\n');
+    const r = await runUet(dir, ['build'], { timeoutMs: 20_000 });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 restored/);
+    assert.is(readText(dir, 'out/a.txt'), 'a\n');
+  });
 });
 
 test.run();

@@ -15,8 +15,10 @@
  *
  * Protocol, one line per message. Requests: `<id> <shell> <cwd> <output path> <command>
  * <NAME=value>...`, every field after the id hex-encoded (no quoting rules to get wrong).
- * Replies: `R` once ready; `S <id> <pid>` started (exec succeeded, the pid leads its own
- * session); `F <id> <stage> <errno>` not started (stage: fork, cwd, output, exec);
+ * Replies: `R` once ready; `P <id> <pid>` forked (the child waits for this line to be written
+ * before it does anything, so a server that dies can never leave a command uet does not know);
+ * `S <id> <pid>` started (exec succeeded, the pid leads its own session); `F <id> <stage>
+ * <errno>` not started (stage: fork, cwd, output, exec);
  * `E <id> <code> <signal>` the shell exited and was reaped (code -1 when a signal ended it).
  *
  * Server lifecycle, per thread:
@@ -60,11 +62,15 @@ sub start {
   my $fh;
   if (!open($fh, '>>', $out)) { reply("F $id output " . ($! + 0)); return; }
   %ENV = map { split(/=/, $_, 2) } @env;
-  my ($r, $w);
+  my ($r, $w, $gor, $gow);
   if (!pipe($r, $w)) { reply("F $id fork " . ($! + 0)); close $fh; return; }
+  if (!pipe($gor, $gow)) { reply("F $id fork " . ($! + 0)); close $r; close $w; close $fh; return; }
   my $pid = fork();
-  if (!defined $pid) { reply("F $id fork " . ($! + 0)); close $r; close $w; close $fh; return; }
+  if (!defined $pid) { reply("F $id fork " . ($! + 0)); close $r; close $w; close $gor; close $gow; close $fh; return; }
   if ($pid == 0) {
+    # nothing runs before uet has the pid: if the server dies first, this read sees EOF
+    close $gow;
+    POSIX::_exit(127) if sysread($gor, my $go, 1) != 1;
     POSIX::setsid();
     if (defined POSIX::dup2(fileno($null), 0) && defined POSIX::dup2(fileno($fh), 1) && defined POSIX::dup2(fileno($fh), 2)) {
       exec { $shell } $shell, '-c', $cmd;
@@ -76,6 +82,10 @@ sub start {
   }
   close $w;
   close $fh;
+  close $gor;
+  reply("P $id $pid");
+  syswrite($gow, 'g');
+  close $gow;
   my $why = '';
   for (;;) {
     my $n = sysread($r, $why, 64, length $why);
@@ -114,6 +124,8 @@ type ServerState =
 
 interface Waiting {
   readonly started: (r: Result<LaunchedProcess, LaunchFailure>) => void;
+  /** from `P`: the child exists and may be running even if `S` never comes */
+  pid?: number;
   exited?: (s: ExitStatus) => void;
 }
 
@@ -253,6 +265,9 @@ export class ForkServerLauncher implements ProcessLauncher {
     const w = this.waiting.get(id);
     if (w === undefined) return;
     switch (kind) {
+      case 'P':
+        w.pid = Number(a);
+        return;
       case 'S': {
         const exit = new Promise<ExitStatus>((resolve) => {
           w.exited = resolve;
@@ -282,7 +297,10 @@ export class ForkServerLauncher implements ProcessLauncher {
   private lost(child: ChildProcess, why: string): void {
     if (this.state.kind === 'ready' && this.state.child === child) this.state = { kind: 'broken' };
     for (const w of this.waiting.values()) {
-      if (w.exited) w.exited({ code: null, signal: null, lost: why });
+      const lost: ExitStatus = { code: null, signal: null, lost: why };
+      if (w.exited) w.exited(lost);
+      // forked, maybe exec'd: runCommand terminates whatever runs in its group
+      else if (w.pid !== undefined) w.started(ok({ pid: w.pid, exit: Promise.resolve(lost) }));
       else w.started(err({ kind: 'system', message: why }));
     }
     this.waiting.clear();

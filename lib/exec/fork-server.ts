@@ -24,8 +24,9 @@
  * Server lifecycle, per thread:
  *
  *   idle ──launch()──► starting ──`R`──► ready ──close()──► idle (stdin ended; it exits)
- *                         │                │
- *                         └──error/exit────┴──exit──► broken (child_process from then on)
+ *                         │  └──close()──► idle
+ *                         └──error/close──► broken ◄──close event (it died)── ready
+ *   broken: child_process from then on. 'close' (not 'exit'): replies still in the pipe are read first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { childProcessLauncher, errnoName, failureFromErrno, signalName, type ExitStatus, type LaunchedProcess, type LaunchFailure, type ProcessLauncher } from './launcher.js';

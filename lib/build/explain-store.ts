@@ -138,17 +138,12 @@ export function createExplainStore(uetDir: string): ExplainStore {
  * torn line is skipped in favour of the one before it.
  */
 function lastLineIn(bytes: Buffer, taskId: string): string | undefined {
-  const needle = Buffer.from(`\n${LINE_START}${JSON.stringify(taskId)}${PARTS_AT}`, 'utf8');
+  const needle = Buffer.from(`${LINE_START}${JSON.stringify(taskId)}${PARTS_AT}`, 'utf8');
   for (let at = bytes.lastIndexOf(needle); at >= 0; at = at > 0 ? bytes.lastIndexOf(needle, at - 1) : -1) {
-    const end = bytes.indexOf(NEWLINE, at + 1);
-    const line = bytes.toString('utf8', at + 1, end < 0 ? bytes.length : end);
-    if (taskIdOf(line) === taskId) return line;
-  }
-  // every line is written after a newline, but a file might begin without one
-  const first = needle.subarray(1);
-  if (bytes.subarray(0, first.length).equals(first)) {
-    const end = bytes.indexOf(NEWLINE);
-    const line = bytes.toString('utf8', 0, end < 0 ? bytes.length : end);
+    // a line starts after a newline, or at the file's start
+    if (at > 0 && bytes[at - 1] !== NEWLINE) continue;
+    const end = bytes.indexOf(NEWLINE, at);
+    const line = bytes.toString('utf8', at, end < 0 ? bytes.length : end);
     if (taskIdOf(line) === taskId) return line;
   }
   return undefined;

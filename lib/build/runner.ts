@@ -779,7 +779,6 @@ export class Build {
     }
     const t0 = this.svc.now();
     let claimed = true;
-    let finishing = false;
     // The slot is the command's, not the bookkeeping's: once the command is done, the next
     // queued run starts while this one's outputs are hashed and recorded (with -j2 and trivial
     // commands, waiting for that left a slot empty about half the time). Until it settles it
@@ -789,7 +788,6 @@ export class Build {
       claimed = false;
       this.unclaim(key);
       this.finishing++;
-      finishing = true;
       this.pump();
     };
     const abort = new AbortController();
@@ -895,9 +893,10 @@ export class Build {
       this.emit({ type: 'task-end', task: task.fullId, status: 'ran', durationMs, exitCode: 0, reason: fixNote !== undefined ? `${reason}; ${fixNote}` : reason, ...workerOf(outcome), ...(attempts > 1 ? { attempts } : {}), ...(taskKeyValue ? { key: taskKeyValue } : {}) }, outcome.output);
       this.finishTask(key, gate, 'ran', outputs, taskKeyValue, task);
     } finally {
+      // release() has run by now (here if not before): this run no longer counts as finishing
       release();
       this.taskAborts.delete(key);
-      if (finishing && --this.finishing === 0) this.pump();
+      if (--this.finishing === 0) this.pump();
     }
   }
 

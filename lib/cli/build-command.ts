@@ -178,12 +178,13 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // from this thread (still as many at once as -j allows). The pool's threads take longer to
   // start (~90 ms on a busy 2-CPU machine, measured from task start to worker busy) than such
   // a build's tasks take to run.
+  const launcher = launcherFromEnv(io.env);
   const executor =
     flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
-      ? createDirectExecutor({ launcher: launcherFromEnv(io.env) })
+      ? createDirectExecutor({ launcher })
       : createPoolExecutor({
           threads: Math.max(1, jobs),
-          launcher: launcherFromEnv(io.env),
+          launcher,
           onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
         });
 

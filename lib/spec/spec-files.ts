@@ -69,4 +69,3 @@ export function specFilesOf(d: Discovered): string[] {
   for (const p of d.phases) all.push(p.file, ...p.wsFiles);
   return [...new Set(all)].sort(byteCompare);
 }
-

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A build with nothing to do is answered from the last build's no-op proof before the rest of
-// uet is even loaded (dist/lib/cli/noop-fast-path.js); anything else runs the full command line.
-import { tryNoopFastPath } from '../dist/lib/cli/noop-fast-path.js';
+// uet is even loaded (lib/cli/noop-fast-path.ts); anything else runs the full command line.
+// dist/bundle is dist/lib (tsc's output) linked into a few files by scripts/bundle.mjs.
+import { tryNoopFastPath } from '../dist/bundle/noop-fast-path.js';
 
 // `uet runs | head`: a reader that went away is not an error; the command finishes quietly
 // (a build goes on to record its work rather than die mid-task)
@@ -15,10 +16,10 @@ const argv = process.argv.slice(2);
 const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr });
 if (fast.kind === 'done') process.exitCode = fast.code;
 else {
-  // V8's young generation stays small while the build loads (dist/lib/cli/heap-tuning.js); not
+  // V8's young generation stays small while the build loads (lib/cli/heap-tuning.ts); not
   // imported above, where its ~3 ms would be a no-op's
-  await import('../dist/lib/cli/heap-tuning.js');
-  const { main } = await import('../dist/lib/cli/main.js');
+  await import('../dist/bundle/heap-tuning.js');
+  const { main } = await import('../dist/bundle/main.js');
   // Nothing left to wait for while the command is unfinished is a bug in uet (a promise that
   // never settles): say so, instead of node's bare exit code 13.
   const stalled = () => {

@@ -23,7 +23,8 @@ const problems = [];
 const required = [
   'package.json',
   'bin/uet.js',
-  'dist/lib/cli/main.js',
+  'dist/bundle/main.js',
+  'dist/bundle/worker.js',
   'schema/config.schema.json',
   'schema/phase.schema.json',
   'schema/workstream.schema.json',

@@ -34,11 +34,20 @@ export const PROOF_VERSION = 1;
 export const RACY_MS = 2000;
 
 /**
- * Which uet wrote a proof: the signature of this very file. Every compile and every install of
- * uet rewrites it, so a proof written by another uet (whose keys may be computed differently)
- * is never trusted.
+ * The id scripts/bundle.mjs gives each bundle it writes (esbuild's `define`); tsc's output
+ * (dist/lib, which the tests import) has none.
+ */
+declare const UET_BUNDLE_ID: string | undefined;
+
+/**
+ * Which uet wrote a proof, so that a proof written by another uet (whose keys may be computed
+ * differently) is never trusted: the bundle's id, else the signature of this very file, which
+ * every compile and every install of uet rewrites. Not the file's signature in a bundle: the
+ * fast path is bundled apart from the build (one file loads faster than the chunks it would
+ * share with it), so each holds a copy of this code.
  */
 export function uetBuildId(): string {
+  if (typeof UET_BUNDLE_ID === 'string') return UET_BUNDLE_ID;
   try {
     return signature(statSync(fileURLToPath(import.meta.url)));
   } catch {

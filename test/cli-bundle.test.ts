@@ -1,0 +1,52 @@
+/**
+ * What bin/uet.js runs: dist/bundle, written by scripts/bundle.mjs from tsc's dist/lib. The
+ * no-op fast path is one file, the build shares chunks, and the two copies of the no-op proof's
+ * code must name the same uet (lib/build/noop-proof.ts, uetBuildId). That they do is what
+ * test/cli-noop-proof.test.ts sees through the CLI: a second build answered from the proof.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { REPO_ROOT } from './helpers/project.js';
+
+const BUNDLE = path.join(REPO_ROOT, 'dist', 'bundle');
+const IMPORT_FROM = /^(?:import|export)\b[^'"]*?\bfrom\s*["']([^"']+)["']|^import\s*["']([^"']+)["']/gm;
+const BUNDLE_ID = /"(bundle:[0-9a-f-]{36})"/g;
+
+function specifiers(file: string): string[] {
+  const text = fs.readFileSync(path.join(BUNDLE, file), 'utf8');
+  return [...text.matchAll(IMPORT_FROM)].map((m) => (m[1] ?? m[2]) as string);
+}
+
+test('the no-op fast path is one file: it imports node builtins only', () => {
+  const imported = specifiers('noop-fast-path.js');
+  assert.ok(imported.length > 0, 'no import found: the pattern no longer matches esbuild output');
+  assert.equal(
+    imported.filter((s) => !s.startsWith('node:')),
+    [],
+  );
+});
+
+test("every relative import in dist/bundle names a file that is there (no chunk of an earlier bundle is missing)", () => {
+  const files = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js'));
+  for (const entry of ['noop-fast-path.js', 'heap-tuning.js', 'main.js', 'worker.js']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(BUNDLE, f), 'utf8');
+    const relative = [...text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*)["'](\.\/[^"']+)["']/g)].map((m) => m[1] as string);
+    for (const r of relative) assert.ok(fs.existsSync(path.join(BUNDLE, r)), `${f} imports ${r}, which is not in dist/bundle`);
+  }
+});
+
+test('the fast path and the build carry one bundle id', () => {
+  const ids = new Map<string, string[]>();
+  for (const f of fs.readdirSync(BUNDLE).filter((n) => n.endsWith('.js'))) {
+    for (const m of fs.readFileSync(path.join(BUNDLE, f), 'utf8').matchAll(BUNDLE_ID)) ids.set(m[1] as string, [...(ids.get(m[1] as string) ?? []), f]);
+  }
+  assert.is(ids.size, 1, `bundle ids: ${JSON.stringify([...ids])}`);
+  const holders = [...ids.values()][0] ?? [];
+  assert.ok(holders.includes('noop-fast-path.js'), 'the fast path has no id');
+  assert.ok(holders.some((f) => f !== 'noop-fast-path.js'), 'the build has no id');
+});
+
+test.run();

@@ -30,6 +30,33 @@ test('TaskGraph: neighbours both ways in the order the edges were given, with wh
   assert.throws(() => g.inNeighbors('d'), /no node d/);
 });
 
+/** planClosure as it was written over inNeighbors: the order dependencyClosure must keep */
+function closureByNeighbours(g: TaskGraph<string>, keys: readonly string[]): string[] {
+  const closure = new Set<string>();
+  const stack = [...keys];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (closure.has(n)) continue;
+    closure.add(n);
+    for (const dep of g.inNeighbors(n)) if (!closure.has(dep)) stack.push(dep);
+  }
+  return [...closure];
+}
+
+test('TaskGraph.dependencyClosure: the keys and all they depend on, in the order a walk over inNeighbors meets them', () => {
+  // a diamond under e (b and c both on a), d on nothing, f on e and d
+  const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const edge = (from: string, to: string) => [keys.indexOf(from), keys.indexOf(to), 0];
+  const g = TaskGraph.fromLayout({ keys, edges: [...edge('a', 'b'), ...edge('a', 'c'), ...edge('b', 'e'), ...edge('c', 'e'), ...edge('e', 'f'), ...edge('d', 'f')] }, keys.map((k) => k.toUpperCase()));
+  assert.ok(g);
+  for (const start of [['f'], ['e'], ['a'], ['d', 'b'], ['b', 'd', 'b'], [], keys]) {
+    assert.equal([...g.dependencyClosure(start)], closureByNeighbours(g, start), `from ${start.join(',')}`);
+  }
+  assert.equal([...g.dependencyClosure(['f'])].sort(), ['a', 'b', 'c', 'd', 'e', 'f']);
+  assert.equal([...g.dependencyClosure(['c'])], ['c', 'a']);
+  assert.throws(() => g.dependencyClosure(['x']), /no node x/);
+});
+
 test('TaskGraph.fromLayout: refuses edges to unknown nodes or reasons, and attributes that do not fit', () => {
   assert.is(TaskGraph.fromLayout({ keys: ['a'], edges: [0, 1, 0] }, ['A']), undefined);
   assert.is(TaskGraph.fromLayout({ keys: ['a', 'b'], edges: [0, 1, 9] }, ['A', 'B']), undefined);

@@ -94,7 +94,6 @@ export const DEFAULT_PASS_ENV = ['PATH', 'HOME'];
 export class Build {
   private readonly settled = new Map<string, Settled>();
   private readonly waitingOn = new Map<string, number>();
-  private readonly topoIndex = new Map<string, number>();
   private readonly runQueue: Array<{ key: string; start: () => Promise<void> }> = [];
   private running = 0;
   /** runs whose command is done (its slot free again) but whose result is not settled yet */
@@ -139,7 +138,6 @@ export class Build {
   ) {
     this.pendingNodes = plan.size;
     for (const [k, s] of opts.earlier ?? []) if (!plan.has(k)) this.settled.set(k, s);
-    project.order.forEach((k, i) => this.topoIndex.set(k, i));
     for (const k of plan) {
       const attrs = project.graph.getNodeAttributes(k);
       if (attrs.kind === 'task') {
@@ -195,7 +193,7 @@ export class Build {
       if (n === 0) roots.push(k);
     }
     if (this.plan.size === 0) this.resolveDone?.();
-    roots.sort((a, b) => this.topoIndex.get(a)! - this.topoIndex.get(b)!);
+    roots.sort((a, b) => this.topoIndex(a) - this.topoIndex(b));
     for (const k of roots) this.startNode(k);
     await done;
     while (this.background.size > 0) await Promise.all([...this.background]);
@@ -380,7 +378,7 @@ export class Build {
       this.waitingOn.set(next, left);
       if (left === 0) ready.push(next);
     }
-    ready.sort((a, b) => this.topoIndex.get(a)! - this.topoIndex.get(b)!);
+    ready.sort((a, b) => this.topoIndex(a) - this.topoIndex(b));
     for (const k of ready) this.startNode(k);
     this.pendingNodes--;
     if (this.pendingNodes === 0) this.resolveDone?.();
@@ -657,7 +655,7 @@ export class Build {
       key: run.key,
       start: () => this.execute(run).catch((e: unknown) => this.internalFailure(run.key, run.task, e, started)),
     });
-    this.runQueue.sort((a, b) => this.topoIndex.get(a.key)! - this.topoIndex.get(b.key)!);
+    this.runQueue.sort((a, b) => this.topoIndex(a.key) - this.topoIndex(b.key));
     this.pump();
   }
 
@@ -924,6 +922,11 @@ export class Build {
     const digest = task.outputs ? outputsDigest(outputs) : taskKeyValue !== undefined ? `key:${taskKeyValue}` : NO_KEY_DIGEST;
     if (gate) return this.settleGate(key, gate, true, undefined, digest);
     this.settle(key, { status, digest });
+  }
+
+  /** a node's place in the project's topological order (the graph's own index: its keys are in that order) */
+  private topoIndex(key: string): number {
+    return this.project.graph.position(key);
   }
 
   private emit(ev: DistributiveOmit<RunEvent, 'runId' | 'at'>, output?: string): void {

@@ -33,6 +33,9 @@ export interface NarrowedPlan {
 
 /** The digest of a node left out whose digest no decided task reads (gates and barriers feed no key). */
 const UNCHANGED = 'unchanged';
+/** how the nodes left out stand: one object each for the thousands of them */
+const UNCHANGED_TASK: Settled = Object.freeze({ status: 'fresh', digest: UNCHANGED });
+const UNCHANGED_NODE: Settled = Object.freeze({ status: 'passed', digest: UNCHANGED });
 
 const MAGIC = /[*?[\]{}()!+@\\]/;
 const matchers = new Map<string, (p: string) => boolean>();
@@ -119,12 +122,12 @@ export function narrowPlan(
     if (reached.has(key)) continue;
     const attrs = project.graph.getNodeAttributes(key);
     if (attrs.kind !== 'task') {
-      earlier.set(key, { status: 'passed', digest: UNCHANGED });
+      earlier.set(key, UNCHANGED_NODE);
       continue;
     }
     unchangedTasks++;
     if (!feeding.has(key)) {
-      earlier.set(key, { status: 'fresh', digest: UNCHANGED });
+      earlier.set(key, UNCHANGED_TASK);
       continue;
     }
     const rec = records(attrs.task.fullId);

@@ -69,13 +69,5 @@ export function resolveTargets(project: CompiledProject, targets: readonly strin
 
 /** The targets and everything they need, as a set of node keys. */
 export function planClosure(project: CompiledProject, targetKeys: readonly string[]): Set<string> {
-  const closure = new Set<string>();
-  const stack = [...targetKeys];
-  while (stack.length > 0) {
-    const n = stack.pop()!;
-    if (closure.has(n)) continue;
-    closure.add(n);
-    for (const dep of project.graph.inNeighbors(n)) if (!closure.has(dep)) stack.push(dep);
-  }
-  return closure;
+  return project.graph.dependencyClosure(targetKeys);
 }

@@ -67,6 +67,11 @@ export class TaskGraph<N> {
     return this.index.has(key);
   }
 
+  /** the node's place in the topological order (dependencies first) */
+  position(key: string): number {
+    return this.at(key);
+  }
+
   getNodeAttributes(key: string): N {
     return this.attrs[this.at(key)]!;
   }
@@ -86,6 +91,27 @@ export class TaskGraph<N> {
     const i = this.at(key);
     const out: Array<[string, EdgeWhy]> = [];
     for (let j = this.ins.start[i]!; j < this.ins.start[i + 1]!; j++) out.push([this.layout.keys[this.ins.list[j]!]!, EDGE_WHYS[this.ins.why[j]!]!]);
+    return out;
+  }
+
+  /**
+   * `keys` and every node they depend on, transitively, in the order a depth-first walk from the
+   * last key meets them (inNeighbors in edge order, the last one first). The same set, in the
+   * same order, as walking inNeighbors, without an array per node: a build of 10,000 tasks
+   * walks them all before anything else.
+   */
+  dependencyClosure(keys: readonly string[]): Set<string> {
+    const seen = new Uint8Array(this.order);
+    const out = new Set<string>();
+    const stack: number[] = keys.map((k) => this.at(k));
+    const { start, list } = this.ins;
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      if (seen[i] === 1) continue;
+      seen[i] = 1;
+      out.add(this.layout.keys[i]!);
+      for (let j = start[i]!; j < start[i + 1]!; j++) if (seen[list[j]!] === 0) stack.push(list[j]!);
+    }
     return out;
   }
 

@@ -202,6 +202,83 @@ test('rows never looked up survive rewrites as they were, odd paths included; a 
   assert.is(h4.stats.reads, 1);
 });
 
+test('the index is written sorted by path; every row is found in the next process, and what it forgets is gone', async () => {
+  const t = tmpRoot();
+  const names = Array.from({ length: 300 }, (_, i) => `d${(i * 37) % 11}/f${(i * 7919) % 1000}.txt`);
+  for (const n of names) t.write(n, `content of ${n}\n`);
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFiles(names);
+  await h1.flush();
+  const written = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { v: number; e: string[][] };
+  assert.is(written.v, 2);
+  const paths = written.e.map((row) => row[0] as string);
+  assert.equal(paths, [...names].sort(), 'sorted by path');
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles([...names].reverse());
+  assert.is(h2.stats.reads, 0, 'every row found where it is');
+  h2.forget(names[5]!);
+  fs.rmSync(path.join(t.root, names[6]!));
+  assert.is(await h2.hashFile(names[6]!), null);
+  await h2.flush();
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFiles(names.filter((n) => n !== names[6]));
+  assert.is(h3.stats.reads, 1, 'only the forgotten file is read again');
+  assert.not.ok(fs.readFileSync(t.index, 'utf8').includes(names[6]!), 'the deleted file has no row');
+});
+
+test('a row whose path has a broken escape is dropped when the index is rewritten; the others stay', async () => {
+  const t = tmpRoot();
+  const names = ['a.txt', 'b.txt', 'c.txt'];
+  for (const n of names) t.write(n, n);
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFiles(names);
+  await h1.flush();
+  const text = fs.readFileSync(t.index, 'utf8');
+  const mtime = fs.statSync(t.index).mtime;
+  // \q is no JSON escape: that row's path cannot be read
+  fs.writeFileSync(t.index, text.replace('["b.txt"', '["b\\q.txt"'));
+  fs.utimesSync(t.index, mtime, mtime);
+  t.write('d.txt', 'd');
+  await sleep(80);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFile('d.txt');
+  await h2.flush();
+  const again = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] };
+  assert.equal(
+    again.e.map((row) => row[0]),
+    ['a.txt', 'c.txt', 'd.txt'],
+  );
+});
+
+test('an index of version 1 (rows in any order) is still read, and written sorted', async () => {
+  const t = tmpRoot();
+  const names = ['b.txt', 'a.txt', 'c/d.txt'];
+  for (const n of names) t.write(n, n);
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFiles(names);
+  await h1.flush();
+  const v2 = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] };
+  const mtime = fs.statSync(t.index).mtime;
+  fs.writeFileSync(t.index, JSON.stringify({ v: 1, e: [...v2.e].reverse() }));
+  fs.utimesSync(t.index, mtime, mtime);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles(names);
+  assert.is(h2.stats.reads, 0, 'the version 1 rows vouch for their files');
+  await h2.flush();
+  const again = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { v: number; e: unknown[][] };
+  assert.is(again.v, 2, 'rewritten although nothing changed');
+  assert.equal(
+    again.e.map((row) => row[0]),
+    ['a.txt', 'b.txt', 'c/d.txt'],
+  );
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFiles(names);
+  assert.is(h3.stats.reads, 0, 'and found again');
+});
+
 test('a deleted file is null and drops its entry', async () => {
   const t = tmpRoot();
   const abs = t.write('a.txt', 'one');

@@ -3,10 +3,16 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { ByteSink } from '../util/byte-sink.js';
+import { compareQuoted, quotedPath, ROW_GAP, SortedRows } from './index-rows.js';
 import type { FileDigest, FileHasher } from './types.js';
 
-/** Bumped when the persisted layout changes; an index of another version is ignored (treated as empty). */
-const INDEX_VERSION = 1;
+/**
+ * Bumped when the persisted layout changes; an index of an unknown version is ignored (treated
+ * as empty). Version 2 writes its rows sorted by path (lib/hash/index-rows.ts); a version 1
+ * index is read whole, as before, and written as version 2.
+ */
+const INDEX_VERSION = 2;
+const UNSORTED_INDEX_VERSION = 1;
 
 /**
  * Default racy window. Timestamps come from the kernel's coarse clock (a few ms behind the real
@@ -39,6 +45,12 @@ interface LoadedRow {
   readonly row: string;
 }
 
+/**
+ * What this process knows beyond the file's sorted rows: entries it found, checked or added,
+ * rows of an unsorted (version 1) file, and `null` for a path whose row no longer counts.
+ */
+type Known = Entry | LoadedRow | null;
+
 export interface FileHasherOptions {
   /** a file changed less than this long before it was hashed is re-hashed next time (see DEFAULT_RACY_WINDOW_MS) */
   readonly racyWindowMs?: number;
@@ -58,8 +70,11 @@ export interface FileHasherStats {
  * unreadable index is an empty one: it only ever saves work, never decides correctness alone.
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
-  const { entries, writtenNs } = await loadIndex(indexPath);
-  return new StatIndexHasher(root, indexPath, entries, writtenNs.toString(), opts);
+  const { entries, sorted, writtenNs } = await loadIndex(indexPath);
+  const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), opts);
+  // an unsorted (version 1) index is written sorted at the end of this build, changed or not
+  if (!sorted && entries.size > 0) hasher.markChanged();
+  return hasher;
 }
 
 export class StatIndexHasher implements FileHasher {
@@ -72,7 +87,9 @@ export class StatIndexHasher implements FileHasher {
   constructor(
     private readonly root: string,
     private readonly indexPath: string,
-    private readonly entries: Map<string, Entry | LoadedRow>,
+    private readonly entries: Map<string, Known>,
+    /** the file's rows, when it wrote them sorted; `entries` overrides them */
+    private readonly sorted: SortedRows | undefined,
     /** when the index file was written (ns, the file system's clock, in decimal); '0': no file */
     private readonly writtenNs: string,
     opts: FileHasherOptions,
@@ -115,8 +132,18 @@ export class StatIndexHasher implements FileHasher {
     return out;
   }
 
+  /** the next flush writes the index even if no entry changed */
+  markChanged(): void {
+    this.dirty = true;
+  }
+
   forget(relPath: string): void {
-    if (this.entries.delete(relPath)) this.dirty = true;
+    const known = this.entries.get(relPath);
+    const had = known !== undefined ? known !== null : this.sorted?.find(relPath) !== undefined;
+    if (!had) return;
+    if (this.sorted) this.entries.set(relPath, null);
+    else this.entries.delete(relPath);
+    this.dirty = true;
   }
 
   async flush(): Promise<void> {
@@ -124,9 +151,7 @@ export class StatIndexHasher implements FileHasher {
     const out = new ByteSink();
     out.write(INDEX_HEAD);
     let first = true;
-    for (const [p, e] of this.entries) {
-      const row = 'row' in e ? (racyRow(e.row, this.writtenNs) ? undefined : e.row) : rowOf(p, e);
-      if (row === undefined) continue;
+    for (const row of this.rowsToWrite()) {
       if (!first) out.write(',');
       out.write(row);
       first = false;
@@ -165,13 +190,46 @@ export class StatIndexHasher implements FileHasher {
     return undefined;
   }
 
+  /**
+   * Every row the index keeps, sorted by quoted path: the file's sorted rows, overridden by
+   * `entries`, merged with the paths only `entries` knows. Rows never looked up are kept after
+   * the racy-write check a lookup would have made.
+   */
+  private *rowsToWrite(): Generator<string> {
+    // what this process knows (in sorted mode: entries checked or added, and nulls)
+    const own: Array<{ readonly quoted: string; readonly row: string }> = [];
+    for (const [p, e] of this.entries) {
+      if (e === null) continue;
+      const row = 'row' in e ? (racyRow(e.row, this.writtenNs) ? undefined : e.row) : rowOf(p, e);
+      if (row !== undefined) own.push({ quoted: quotedPath(p), row });
+    }
+    own.sort((a, b) => compareQuoted(a.quoted, b.quoted));
+    let next = 0;
+    for (const { quoted, row } of this.sorted?.rows() ?? []) {
+      const p = quoted === undefined ? undefined : pathOf(quoted);
+      if (quoted === undefined || p === undefined) continue; // damaged
+      while (next < own.length && compareQuoted(own[next]!.quoted, quoted) < 0) yield own[next++]!.row;
+      // replaced or forgotten by this process: its own row (if any) is written instead
+      if (this.entries.has(p)) continue;
+      if (!racyRow(row, this.writtenNs)) yield row;
+    }
+    while (next < own.length) yield own[next++]!.row;
+  }
+
   /** the entry for `rel`, checking a loaded row on first use */
   private entry(rel: string): Entry | undefined {
-    const e = this.entries.get(rel);
-    if (e === undefined || !('row' in e)) return e;
+    let e = this.entries.get(rel);
+    if (e === null) return undefined;
+    if (e === undefined) {
+      const row = this.sorted?.find(rel);
+      if (row === undefined) return undefined;
+      e = { row };
+    }
+    if (!('row' in e)) return e;
     const checked = toEntry(parseRow(e.row));
     if (!checked || racy(checked.mtimeNs, checked.ctimeNs, this.writtenNs)) {
-      this.entries.delete(rel);
+      if (this.sorted) this.entries.set(rel, null);
+      else this.entries.delete(rel);
       this.dirty = true;
       return undefined;
     }
@@ -311,8 +369,8 @@ async function readAndHash(abs: string): Promise<ReadResult | null> {
   }
 }
 
-async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Entry | LoadedRow>; writtenNs: bigint }> {
-  const entries = new Map<string, Entry | LoadedRow>();
+async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint }> {
+  const entries = new Map<string, Known>();
   let text: string;
   let writtenNs: bigint;
   try {
@@ -326,10 +384,14 @@ async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Entr
   } catch {
     return { entries, writtenNs: 0n };
   }
-  // Rows are split, not parsed: `"],["` cannot occur inside a JSON string (its quotes are
-  // escaped), and every row ends with its hash in quotes and starts with its path in quotes.
-  if (!text.startsWith(INDEX_HEAD) || !text.endsWith(INDEX_TAIL)) return { entries, writtenNs };
-  const body = text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length);
+  if (!text.endsWith(INDEX_TAIL)) return { entries, writtenNs };
+  // sorted rows are looked up where they are (lib/hash/index-rows.ts)
+  if (text.startsWith(INDEX_HEAD)) return { entries, sorted: new SortedRows(text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length)), writtenNs };
+  if (!text.startsWith(UNSORTED_INDEX_HEAD)) return { entries, writtenNs };
+  // An unsorted index's rows are split, not parsed: `"],["` cannot occur inside a JSON string
+  // (its quotes are escaped), and every row ends with its hash in quotes and starts with its
+  // path in quotes.
+  const body = text.slice(UNSORTED_INDEX_HEAD.length, text.length - INDEX_TAIL.length);
   let start = 0;
   while (start < body.length) {
     let end = body.indexOf(ROW_GAP, start);
@@ -343,8 +405,8 @@ async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Entr
 }
 
 const INDEX_HEAD = `{"v":${INDEX_VERSION},"e":[`;
+const UNSORTED_INDEX_HEAD = `{"v":${UNSORTED_INDEX_VERSION},"e":[`;
 const INDEX_TAIL = ']}';
-const ROW_GAP = '"],["';
 
 /** the path a row's text starts with, or undefined when it does not start with one */
 function rowPath(row: string): string | undefined {
@@ -356,6 +418,13 @@ function rowPath(row: string): string | undefined {
   if (!p.includes('\\')) return p;
   const parsed = parseRow(row);
   return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : undefined;
+}
+
+/** the path a quoted path stands for, or undefined when its escapes are damaged */
+function pathOf(quoted: string): string | undefined {
+  if (!quoted.includes('\\')) return quoted.slice(1, -1);
+  const parsed = parseRow(quoted);
+  return typeof parsed === 'string' ? parsed : undefined;
 }
 
 function parseRow(row: string): unknown {
@@ -378,13 +447,9 @@ function toEntry(row: unknown): Entry | undefined {
   return { size, mtimeNs, ctimeNs, ino, mode, hash };
 }
 
-/** a path JSON writes as it is, between quotes */
-const PLAIN_PATH = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-
 /** an entry's row, as JSON.stringify would write [path, size, mtimeNs, ctimeNs, ino, mode, hash] (without building the array) */
 function rowOf(p: string, e: Entry): string {
-  const quoted = PLAIN_PATH.test(p) ? `"${p}"` : JSON.stringify(p);
-  return `[${quoted},${e.size},"${e.mtimeNs}","${e.ctimeNs}","${e.ino}",${e.mode},"${e.hash}"]`;
+  return `[${quotedPath(p)},${e.size},"${e.mtimeNs}","${e.ctimeNs}","${e.ino}",${e.mode},"${e.hash}"]`;
 }
 
 /** a row's fields after its path: size, mtime, ctime, inode, mode, hash */

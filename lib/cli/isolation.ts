@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CompiledProject } from '../graph/project.js';
+import { taskKey } from '../graph/project.js';
 import type { WorktreeManager } from '../git/worktree.js';
 import { WORKTREES_DIR, openWorktreeManager } from '../git/worktree.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
@@ -26,14 +27,12 @@ export type PreflightFailure = { readonly kind: 'spec'; readonly diagnostics: Di
 
 /** Workstreams of the plan with `isolation: worktree`. */
 export function isolatedWorkstreams(project: CompiledProject, plan: ReadonlySet<string>): WorkstreamSpec[] {
-  const out = new Map<string, WorkstreamSpec>();
-  for (const k of plan) {
-    const a = project.graph.getNodeAttributes(k);
-    if (a.kind !== 'task') continue;
-    const ws = project.workstreams.get(`${a.task.phase}/${a.task.workstream}`);
-    if (ws?.isolation === 'worktree') out.set(ws.fullId, ws);
+  // by workstream, not by planned node: a build plans thousands of tasks in a few isolated workstreams at most
+  const out: WorkstreamSpec[] = [];
+  for (const ws of project.workstreams.values()) {
+    if (ws.isolation === 'worktree' && ws.tasks.some((t) => plan.has(taskKey(t.fullId)))) out.push(ws);
   }
-  return [...out.values()].sort((a, b) => (a.fullId < b.fullId ? -1 : a.fullId > b.fullId ? 1 : 0));
+  return out.sort((a, b) => (a.fullId < b.fullId ? -1 : a.fullId > b.fullId ? 1 : 0));
 }
 
 /** undefined: git is not needed (no isolated workstream planned, no worktree left behind). */

@@ -30,9 +30,9 @@ export function targetNames(project: CompiledProject): Map<string, string[]> {
 }
 
 export function resolveTargets(project: CompiledProject, targets: readonly string[]): Result<string[], Diagnostic[]> {
-  const names = targetNames(project);
   const wanted = targets.length > 0 ? targets : project.spec.config.default;
   if (wanted.length === 0) return ok(project.spec.phases.map((p) => phaseKey(p.id)));
+  const names = targetNames(project);
 
   const keys = new Set<string>();
   const problems: Diagnostic[] = [];

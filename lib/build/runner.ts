@@ -25,7 +25,7 @@ import path from 'node:path';
 import type { OutputFile } from '../cache/types.js';
 import type { RunEvent, TaskStatus } from '../events/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
-import { gateKey, nodeId } from '../graph/project.js';
+import { gateKey, isTaskKey, nodeId, taskKey } from '../graph/project.js';
 import type { RunOutcome } from '../exec/types.js';
 import type { EnvSpec, GateSpec, PhaseSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { Result } from '../util/result.js';
@@ -430,7 +430,7 @@ export class Build {
       for (const dep of this.project.graph.inNeighbors(key).sort()) {
         const d = this.settledAs(dep)?.digest;
         if (d === undefined) upstreamUnknown ??= nodeId(dep);
-        if (dep.startsWith('t:')) upstream.push([nodeId(dep), d ?? '?']);
+        if (isTaskKey(dep)) upstream.push([nodeId(dep), d ?? '?']);
       }
       const viewed = await this.viewOf(task);
       if (!viewed.ok) return this.failTask(key, task, gate, viewed.error, '', this.svc.now() - started, null);
@@ -764,7 +764,7 @@ export class Build {
   private workstreamPassed(ws: WorkstreamSpec): boolean {
     const checked = ws.tasks.filter((t) => t.kind === 'static' || t.kind === 'runtime' || t.patches.length > 0);
     return checked.every((t) => {
-      const s = this.settled.get(`t:${t.fullId}`)?.status;
+      const s = this.settled.get(taskKey(t.fullId))?.status;
       return s === 'fresh' || s === 'restored' || s === 'ran';
     });
   }

@@ -4,6 +4,7 @@ import { createProjectFiles } from '../build/project-files.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import { openCacheStore } from '../cache/store.js';
 import { acquireProjectLock } from '../events/lock.js';
+import { isTaskKey, taskKey } from '../graph/project.js';
 import { resolveTargets } from '../graph/targets.js';
 import { createGlobber } from '../hash/globber.js';
 import type { TaskSpec } from '../spec/model.js';
@@ -23,8 +24,8 @@ export async function cleanCommand(io: Io, targets: readonly string[], opts: { d
     const keys = resolveTargets(project, targets);
     if (!keys.ok) return specFailed(io, keys.error);
     const phases = new Set(keys.value.filter((k) => k.startsWith('p:')).map((k) => k.slice(2)));
-    const taskKeys = new Set(keys.value.filter((k) => k.startsWith('t:')));
-    tasks = project.spec.phases.flatMap((p) => p.workstreams.flatMap((w) => w.tasks.filter((t) => phases.has(t.phase) || taskKeys.has(`t:${t.fullId}`))));
+    const taskKeys = new Set(keys.value.filter(isTaskKey));
+    tasks = project.spec.phases.flatMap((p) => p.workstreams.flatMap((w) => w.tasks.filter((t) => phases.has(t.phase) || taskKeys.has(taskKey(t.fullId)))));
   }
   const lock = await acquireProjectLock(uetDir, { onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command})\n`) });
   if (!lock.ok) {

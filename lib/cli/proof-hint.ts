@@ -17,6 +17,7 @@ import { signature } from '../build/noop-proof.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
+import { isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
@@ -114,7 +115,7 @@ export function narrowPlan(
   const feeding = new Set<string>();
   for (const key of reached) {
     if (!readsUpstreamDigests(project.graph.getNodeAttributes(key))) continue;
-    for (const dep of project.graph.inNeighbors(key)) if (dep.startsWith('t:') && !reached.has(dep) && plan.has(dep)) feeding.add(dep);
+    for (const dep of project.graph.inNeighbors(key)) if (isTaskKey(dep) && !reached.has(dep) && plan.has(dep)) feeding.add(dep);
   }
   const earlier = new Map<string, Settled>();
   let unchangedTasks = 0;

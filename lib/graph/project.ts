@@ -23,14 +23,18 @@ export interface CompiledProject {
   readonly workstreams: ReadonlyMap<string, WorkstreamSpec>;
 }
 
-export const taskKey = (fullId: string): string => `t:${fullId}`;
+const TASK_PREFIX = 't:';
+export const taskKey = (fullId: string): string => `${TASK_PREFIX}${fullId}`;
 export const gateKey = (fullId: string): string => `g:${fullId}`;
 export const phaseKey = (id: string): string => `p:${id}`;
+
+/** whether a node key is a task's (not a gate's or a phase's) */
+export const isTaskKey = (key: string): boolean => key.startsWith(TASK_PREFIX);
 
 /** how many of these node keys are tasks' (not gates' or phases') */
 export function countTasks(keys: Iterable<string>): number {
   let n = 0;
-  for (const k of keys) if (k.startsWith('t:')) n++;
+  for (const k of keys) if (isTaskKey(k)) n++;
   return n;
 }
 

@@ -202,14 +202,26 @@ test('rows never looked up survive rewrites as they were, odd paths included; a 
   assert.is(h4.stats.reads, 1);
 });
 
+/** `names` written (with `content`), left to age past the racy window, hashed, and the index flushed */
+async function indexed(t: ReturnType<typeof tmpRoot>, names: readonly string[], content: (name: string) => string): Promise<void> {
+  for (const n of names) t.write(n, content(n));
+  await sleep(80);
+  const h = await createFileHasher(t.root, t.index, WINDOW);
+  await h.hashFiles(names);
+  await h.flush();
+}
+
+/** the index's text replaced, its write time kept: its rows stay as trusted as they were */
+function rewriteIndex(t: ReturnType<typeof tmpRoot>, edit: (text: string) => string): void {
+  const mtime = fs.statSync(t.index).mtime;
+  fs.writeFileSync(t.index, edit(fs.readFileSync(t.index, 'utf8')));
+  fs.utimesSync(t.index, mtime, mtime);
+}
+
 test('the index is written sorted by path; every row is found in the next process, and what it forgets is gone', async () => {
   const t = tmpRoot();
   const names = Array.from({ length: 300 }, (_, i) => `d${(i * 37) % 11}/f${(i * 7919) % 1000}.txt`);
-  for (const n of names) t.write(n, `content of ${n}\n`);
-  await sleep(80);
-  const h1 = await createFileHasher(t.root, t.index, WINDOW);
-  await h1.hashFiles(names);
-  await h1.flush();
+  await indexed(t, names, (n) => `content of ${n}\n`);
   const written = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { v: number; e: string[][] };
   assert.is(written.v, 2);
   const paths = written.e.map((row) => row[0] as string);
@@ -229,17 +241,9 @@ test('the index is written sorted by path; every row is found in the next proces
 
 test('a row whose path has a broken escape is dropped when the index is rewritten; the others stay', async () => {
   const t = tmpRoot();
-  const names = ['a.txt', 'b.txt', 'c.txt'];
-  for (const n of names) t.write(n, n);
-  await sleep(80);
-  const h1 = await createFileHasher(t.root, t.index, WINDOW);
-  await h1.hashFiles(names);
-  await h1.flush();
-  const text = fs.readFileSync(t.index, 'utf8');
-  const mtime = fs.statSync(t.index).mtime;
+  await indexed(t, ['a.txt', 'b.txt', 'c.txt'], (n) => n);
   // \q is no JSON escape: that row's path cannot be read
-  fs.writeFileSync(t.index, text.replace('["b.txt"', '["b\\q.txt"'));
-  fs.utimesSync(t.index, mtime, mtime);
+  rewriteIndex(t, (text) => text.replace('["b.txt"', '["b\\q.txt"'));
   t.write('d.txt', 'd');
   await sleep(80);
   const h2 = await createFileHasher(t.root, t.index, WINDOW);
@@ -255,15 +259,8 @@ test('a row whose path has a broken escape is dropped when the index is rewritte
 test('an index of version 1 (rows in any order) is still read, and written sorted', async () => {
   const t = tmpRoot();
   const names = ['b.txt', 'a.txt', 'c/d.txt'];
-  for (const n of names) t.write(n, n);
-  await sleep(80);
-  const h1 = await createFileHasher(t.root, t.index, WINDOW);
-  await h1.hashFiles(names);
-  await h1.flush();
-  const v2 = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] };
-  const mtime = fs.statSync(t.index).mtime;
-  fs.writeFileSync(t.index, JSON.stringify({ v: 1, e: [...v2.e].reverse() }));
-  fs.utimesSync(t.index, mtime, mtime);
+  await indexed(t, names, (n) => n);
+  rewriteIndex(t, (text) => JSON.stringify({ v: 1, e: [...(JSON.parse(text) as { e: unknown[][] }).e].reverse() }));
   const h2 = await createFileHasher(t.root, t.index, WINDOW);
   await h2.hashFiles(names);
   assert.is(h2.stats.reads, 0, 'the version 1 rows vouch for their files');

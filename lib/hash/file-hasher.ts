@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { ByteSink } from '../util/byte-sink.js';
-import { compareQuoted, quotedPath, ROW_GAP, SortedRows } from './index-rows.js';
+import { compareQuoted, quotedPath, SortedRows } from './index-rows.js';
 import type { FileDigest, FileHasher } from './types.js';
 
 /**
@@ -205,8 +205,7 @@ export class StatIndexHasher implements FileHasher {
     }
     own.sort((a, b) => compareQuoted(a.quoted, b.quoted));
     let next = 0;
-    for (const { quoted, row } of this.sorted?.rows() ?? []) {
-      const p = quoted === undefined ? undefined : pathOf(quoted);
+    for (const { quoted, path: p, row } of this.sorted?.rows() ?? []) {
       if (quoted === undefined || p === undefined) continue; // damaged
       while (next < own.length && compareQuoted(own[next]!.quoted, quoted) < 0) yield own[next++]!.row;
       // replaced or forgotten by this process: its own row (if any) is written instead
@@ -388,18 +387,9 @@ async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Know
   // sorted rows are looked up where they are (lib/hash/index-rows.ts)
   if (text.startsWith(INDEX_HEAD)) return { entries, sorted: new SortedRows(text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length)), writtenNs };
   if (!text.startsWith(UNSORTED_INDEX_HEAD)) return { entries, writtenNs };
-  // An unsorted index's rows are split, not parsed: `"],["` cannot occur inside a JSON string
-  // (its quotes are escaped), and every row ends with its hash in quotes and starts with its
-  // path in quotes.
-  const body = text.slice(UNSORTED_INDEX_HEAD.length, text.length - INDEX_TAIL.length);
-  let start = 0;
-  while (start < body.length) {
-    let end = body.indexOf(ROW_GAP, start);
-    end = end < 0 ? body.length : end + 2;
-    const row = body.slice(start, end);
-    const p = rowPath(row);
+  // an unsorted index's rows are split (by the sorted one's row walk, which needs no order), not parsed
+  for (const { path: p, row } of new SortedRows(text.slice(UNSORTED_INDEX_HEAD.length, text.length - INDEX_TAIL.length)).rows()) {
     if (p !== undefined) entries.set(p, { row });
-    start = end + 1;
   }
   return { entries, writtenNs };
 }
@@ -407,25 +397,6 @@ async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Know
 const INDEX_HEAD = `{"v":${INDEX_VERSION},"e":[`;
 const UNSORTED_INDEX_HEAD = `{"v":${UNSORTED_INDEX_VERSION},"e":[`;
 const INDEX_TAIL = ']}';
-
-/** the path a row's text starts with, or undefined when it does not start with one */
-function rowPath(row: string): string | undefined {
-  if (!row.startsWith('["')) return undefined;
-  const close = row.indexOf('"', 2);
-  if (close < 0) return undefined;
-  const p = row.slice(2, close);
-  // an escape in the path: the closing quote found may be an escaped one
-  if (!p.includes('\\')) return p;
-  const parsed = parseRow(row);
-  return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : undefined;
-}
-
-/** the path a quoted path stands for, or undefined when its escapes are damaged */
-function pathOf(quoted: string): string | undefined {
-  if (!quoted.includes('\\')) return quoted.slice(1, -1);
-  const parsed = parseRow(quoted);
-  return typeof parsed === 'string' ? parsed : undefined;
-}
 
 function parseRow(row: string): unknown {
   try {

@@ -11,7 +11,7 @@
  */
 
 /** between two rows: the first's closing quote and bracket, a comma, the next one's bracket and opening quote */
-export const ROW_GAP = '"],["';
+const ROW_GAP = '"],["';
 /** a path JSON writes as it is, between quotes */
 const PLAIN_PATH = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
@@ -54,12 +54,13 @@ export class SortedRows {
     return undefined;
   }
 
-  /** every row in file order, with its path when it has a readable one */
-  *rows(): Generator<{ readonly quoted: string | undefined; readonly row: string }> {
+  /** every row in file order (sorted or not), with its path, quoted and not, when it has a readable one */
+  *rows(): Generator<{ readonly quoted: string | undefined; readonly path: string | undefined; readonly row: string }> {
     let start = 0;
     while (start < this.body.length) {
       const row = this.rowAt(start);
-      yield { quoted: quotedAt(this.body, start), row };
+      const quoted = quotedAt(this.body, start);
+      yield { quoted, path: quoted === undefined ? undefined : pathOf(quoted), row };
       start += row.length + 1;
     }
   }
@@ -84,6 +85,17 @@ export class SortedRows {
 
   private rowAt(start: number): string {
     return this.body.slice(start, this.rowEnd(start));
+  }
+}
+
+/** the path a quoted path stands for, or undefined when its escapes are damaged */
+function pathOf(quoted: string): string | undefined {
+  if (!quoted.includes('\\')) return quoted.slice(1, -1);
+  try {
+    const parsed: unknown = JSON.parse(quoted);
+    return typeof parsed === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -21,11 +21,14 @@
 //   ws-cold     50 packages (100 tasks), nothing built, no cache         uet turbo wireit
 //   ws-noop     50 packages, all built                                   uet turbo wireit
 //   ws-cache    50 packages, outputs deleted, the cache full             uet turbo wireit
+//   (noop-10k, touch-10k, ws-noop and ws-cache also time "uet-serve": the same `uet build`, in a
+//   tree of its own where a `uet serve` was started before the scenario; its peak RSS is the
+//   client's plus the server's high-water mark)
 //   cold-10k    10,000 tasks cold (only with --cold-10k: minutes)        uet make ninja
 //
 // Setup: ninja comes from Debian's ninja-build (installed with apt-get when missing); turbo and
 // wireit are devDependencies of this package. Nothing here is part of `npm test`.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -104,6 +107,8 @@ function version(cmd, args) {
 
 const TOOLS = {
   uet: { cmd: (dir) => ['node', [UET, 'build', '-j', String(opts.jobs), '--quiet']], state: ['.uet', 'cache'] },
+  // the same command, answered by the `uet serve` running in its tree (see withServer)
+  'uet-serve': { cmd: (dir) => ['node', [UET, 'build', '-j', String(opts.jobs), '--quiet']], state: ['.uet', 'cache'] },
   make: { cmd: () => ['make', ['-j', String(opts.jobs), '-s']], state: [] },
   ninja: { cmd: () => ['ninja', ['-j', String(opts.jobs)]], state: ['.ninja_log', '.ninja_deps'] },
   turbo: { cmd: () => [path.join(BIN, 'turbo'), ['run', 'build', 'test', `--concurrency=${opts.jobs}`, '--output-logs=none', '--log-prefix=none']], state: ['.turbo'] },
@@ -264,7 +269,7 @@ function scenario({ name, what, tools, ref, dirs, manifests, prepare, check }) {
 
 function formatRow(r) {
   const status = r.wrong.length > 0 ? `WRONG: ${r.wrong.join('; ')}` : 'ok';
-  return `${r.scenario.padEnd(10)} ${r.tool.padEnd(7)} median ${fmtMs(r.median).padStart(9)}  ${r.ratio.toFixed(2).padStart(6)}× ${r.ref}  peak ${r.rssMb.toFixed(0).padStart(4)} MB  ${status}`;
+  return `${r.scenario.padEnd(10)} ${r.tool.padEnd(9)} median ${fmtMs(r.median).padStart(9)}  ${r.ratio.toFixed(2).padStart(6)}× ${r.ref}  peak ${r.rssMb.toFixed(0).padStart(4)} MB  ${status}`;
 }
 
 function fmtMs(ms) {
@@ -272,10 +277,10 @@ function fmtMs(ms) {
 }
 
 /** The graph shape: one tree per tool, built once before the timed runs unless `cold`. */
-function graphTrees(n, touch) {
+function graphTrees(n, touch, tools = GRAPH_TOOLS) {
   const dirs = {};
   const manifests = {};
-  for (const tool of ['uet', 'make', 'ninja']) {
+  for (const tool of tools) {
     const dir = path.join(opts.work, `g${n}-${tool}`);
     fs.mkdirSync(dir, { recursive: true });
     // a tree left by an earlier invocation is reused when it is the same graph (saves a cold 10k build)
@@ -295,13 +300,13 @@ function graphTrees(n, touch) {
   return { dirs, manifests };
 }
 
-function wsTrees() {
+function wsTrees(tools = WS_TOOLS) {
   const dirs = {};
   const manifests = {};
-  for (const tool of ['uet', 'turbo', 'wireit']) {
+  for (const tool of tools) {
     const dir = path.join(opts.work, `ws-${tool}`);
     discard(dir);
-    manifests[tool] = genWs(dir, tool);
+    manifests[tool] = genWs(dir, tool === 'uet-serve' ? 'uet' : tool);
     dirs[tool] = dir;
   }
   return { dirs, manifests };
@@ -313,6 +318,43 @@ function ensureBuilt(tool, dir) {
 
 const GRAPH_TOOLS = ['uet', 'make', 'ninja'];
 const WS_TOOLS = ['uet', 'turbo', 'wireit'];
+
+const sleepMs = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** alive and not a zombie (the suite's loop, busy in spawnSync, reaps its children late) */
+function running(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `fn` while a `uet serve` runs in `dir`, then stops it; adds the server's peak RSS to the
+ * uet-serve rows (the client's alone would hide the memory the resident process holds).
+ */
+function withServer(dir, fn) {
+  const info = path.join(dir, '.uet', 'serve.json');
+  const child = spawn('node', [UET, 'serve'], { cwd: dir, env: toolEnv, stdio: 'ignore' });
+  const deadline = Date.now() + 60_000;
+  while (!fs.existsSync(info)) {
+    if (!running(child.pid) || Date.now() > deadline) die(`uet serve did not start in ${dir}`);
+    sleepMs(20);
+  }
+  let rows;
+  let hwmKb = 0;
+  try {
+    rows = fn();
+  } finally {
+    const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    child.kill('SIGINT');
+    while (running(child.pid)) sleepMs(20);
+  }
+  return rows.map((r) => (r.tool === 'uet-serve' ? { ...r, rssMb: r.rssMb + hwmKb / 1024 } : r));
+}
 
 function cold(n) {
   const { dirs, manifests } = graphTrees(n, touchFor(n));
@@ -334,17 +376,26 @@ function cold(n) {
   });
 }
 
-/** the graph trees of every graph tool, fully built (untimed) */
+/** the graph trees of every graph tool and of uet-serve, fully built (untimed) */
 function builtGraph(n) {
-  const trees = graphTrees(n, touchFor(n));
-  for (const t of GRAPH_TOOLS) ensureBuilt(t, trees.dirs[t]);
-  return { tools: GRAPH_TOOLS, ref: 'ninja', ...trees };
+  const tools = [...GRAPH_TOOLS, 'uet-serve'];
+  const trees = graphTrees(n, touchFor(n), tools);
+  // the touch scenario leaves its last edit in each tree: every tree starts from the same one
+  const touched = path.join(trees.dirs.uet, trees.manifests.uet.touch);
+  for (const t of tools.slice(1)) fs.copyFileSync(touched, path.join(trees.dirs[t], trees.manifests[t].touch));
+  for (const t of tools) ensureBuilt(t, trees.dirs[t]);
+  return { tools, ref: 'ninja', ...trees };
 }
 
 function noop(n) {
+  const built = builtGraph(n);
+  return n < 10000 ? noopScenario(n, { ...built, tools: GRAPH_TOOLS }) : withServer(built.dirs['uet-serve'], () => noopScenario(n, built));
+}
+
+function noopScenario(n, built) {
   const before = {};
   return scenario({
-    ...builtGraph(n),
+    ...built,
     name: `noop-${n / 1000}k`,
     what: `${n} tasks, nothing changed`,
     prepare: (tool, dir, m) => {
@@ -369,7 +420,7 @@ function touch(n) {
   // the same new content for every tool in a round (their outputs are compared), new in every
   // round and every invocation: no tool can answer from a cache, every one must run the tasks
   const nonce = `${process.pid}-${Date.now()}`;
-  return scenario({
+  return withServer(built.dirs['uet-serve'], () => scenario({
     ...built,
     name: `touch-${n / 1000}k`,
     what: `${n} tasks, ${m0.touch} changed: ${m0.rerun.length} must re-run`,
@@ -385,7 +436,7 @@ function touch(n) {
       if (extra.length === 0 && missed.length === 0) return undefined;
       return `re-ran ${rewritten.size} tasks, expected ${expected.size} (${extra.length} extra, ${missed.length} missed)`;
     },
-  });
+  }));
 }
 
 function wsScenarios() {
@@ -409,38 +460,44 @@ function wsScenarios() {
     );
   }
   if (want('ws-noop') || want('ws-cache')) {
-    const { dirs, manifests } = wsTrees();
-    for (const t of WS_TOOLS) ensureBuilt(t, dirs[t]);
-    if (want('ws-noop')) {
-      rows.push(
-        ...scenario({
-          name: 'ws-noop',
-          what: `${manifests.uet.packages} packages, all built, nothing changed`,
-          tools: WS_TOOLS,
-          ref: 'turbo',
-          dirs,
-          manifests,
-          prepare: () => {},
-        }),
-      );
-    }
-    if (want('ws-cache')) {
-      rows.push(
-        ...scenario({
-          name: 'ws-cache',
-          what: `${manifests.uet.packages} packages, every output deleted, all in the cache`,
-          tools: WS_TOOLS,
-          ref: 'turbo',
-          dirs,
-          manifests,
-          prepare: (tool, dir, m) => removeOutputs(dir, m),
-          check: (tool, dir, m) => {
-            const missing = [...mtimes(dir, m)].filter(([, t]) => t < 0n).length;
-            return missing > 0 ? `${missing} outputs not restored` : undefined;
-          },
-        }),
-      );
-    }
+    const tools = [...WS_TOOLS, 'uet-serve'];
+    const { dirs, manifests } = wsTrees(tools);
+    for (const t of tools) ensureBuilt(t, dirs[t]);
+    const served = withServer(dirs['uet-serve'], () => {
+      const rows = [];
+      if (want('ws-noop')) {
+        rows.push(
+          ...scenario({
+            name: 'ws-noop',
+            what: `${manifests.uet.packages} packages, all built, nothing changed`,
+            tools,
+            ref: 'turbo',
+            dirs,
+            manifests,
+            prepare: () => {},
+          }),
+        );
+      }
+      if (want('ws-cache')) {
+        rows.push(
+          ...scenario({
+            name: 'ws-cache',
+            what: `${manifests.uet.packages} packages, every output deleted, all in the cache`,
+            tools,
+            ref: 'turbo',
+            dirs,
+            manifests,
+            prepare: (tool, dir, m) => removeOutputs(dir, m),
+            check: (tool, dir, m) => {
+              const missing = [...mtimes(dir, m)].filter(([, t]) => t < 0n).length;
+              return missing > 0 ? `${missing} outputs not restored` : undefined;
+            },
+          }),
+        );
+      }
+      return rows;
+    });
+    rows.push(...served);
   }
   return rows;
 }

@@ -13,7 +13,23 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const argv = process.argv.slice(2);
-const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr });
+// while a running `uet serve` builds for this shell, Ctrl-C is passed on to it
+const signals = {
+  onInterrupt(handler) {
+    let count = 0;
+    const onSignal = () => {
+      if (++count > 2) process.exit(130);
+      handler();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+  },
+};
+const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr }, { signals });
 if (fast.kind === 'done') process.exitCode = fast.code;
 else {
   // V8's young generation stays small while the build loads (lib/cli/heap-tuning.ts); not

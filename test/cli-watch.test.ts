@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, countLines, isAlive, makeProject, parseEvents, readText, removeProject, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
+import { CHAIN, collect, countLines, isAlive, makeChainProject, makeProject, parseEvents, readText, removeProject, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
 
 const WAIT_MS = 20_000;
 
@@ -51,27 +51,8 @@ function tasksRun(w: Watching): string[] {
     .map((e) => String(e['task']));
 }
 
-const CHAIN = `id: p
-workstreams:
-  - id: w
-    tasks:
-      - id: a
-        run: "mkdir -p out; cat src/a.txt > out/a.txt"
-        inputs: [src/a.txt]
-        outputs: [out/a.txt]
-      - id: a2
-        run: "tr a-z A-Z < out/a.txt > out/a2.txt"
-        inputs: []
-        outputs: [out/a2.txt]
-        depends_on: [a]
-      - id: b
-        run: "mkdir -p out; cat src/b.txt > out/b.txt"
-        inputs: [src/b.txt]
-        outputs: [out/b.txt]
-`;
-
 test('an edit re-runs the task reading it and its dependents, nothing else; an unchanged save re-runs nothing', async () => {
-  const dir = makeProject({ 'uet.config.yaml': 'version: 1\n', 'src/a.txt': 'one\n', 'src/b.txt': 'bee\n', 'phases/p.yaml': CHAIN });
+  const dir = makeChainProject();
   const w = watch(dir);
   try {
     await w.until('watch-idle', 1);
@@ -230,7 +211,7 @@ workstreams:
 });
 
 test('a spec edit compiles again; a broken spec keeps watching with the last good graph', async () => {
-  const dir = makeProject({ 'uet.config.yaml': 'version: 1\n', 'src/a.txt': 'one\n', 'src/b.txt': 'bee\n', 'phases/p.yaml': CHAIN });
+  const dir = makeChainProject();
   const w = watch(dir);
   try {
     await w.until('watch-idle', 1);
@@ -285,7 +266,7 @@ workstreams:
 });
 
 test('q quits cleanly (exit 0) and stops watching', async () => {
-  const dir = makeProject({ 'uet.config.yaml': 'version: 1\n', 'src/a.txt': 'one\n', 'src/b.txt': 'bee\n', 'phases/p.yaml': CHAIN });
+  const dir = makeChainProject();
   // stdin stays open here (spawnUet closes it): the user types q and Enter
   const child = spawn(process.execPath, [UET_BIN, 'watch'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const done = collect(child);

@@ -116,6 +116,25 @@ test('close() compacts when dead lines dominate, keeping every live record', asy
   await again.close();
 });
 
+test('compact() compacts like close() and stays open: later records land in the compacted file', async () => {
+  const p = logPath();
+  const log = await openFreshLog(p);
+  for (let round = 0; round < 30; round++) for (let i = 0; i < 50; i++) log.record(rec(`t${i}`, `k${round}`));
+  await log.compact();
+  assert.is(lineCount(p), 50);
+  log.record(rec('t0', 'after'));
+  log.invalidate('t1');
+  assert.is(lineCount(p), 52, 'appended to the new file, not the replaced one');
+  await log.compact();
+  assert.is(lineCount(p), 52, 'nothing worth compacting: left alone');
+  await log.close();
+  const again = await openFreshLog(p);
+  assert.equal(again.get('t0'), rec('t0', 'after'));
+  assert.is(again.get('t1'), undefined);
+  assert.equal(again.get('t2'), rec('t2', 'k29'));
+  await again.close();
+});
+
 test('close() leaves a small or mostly live log alone', async () => {
   const p = logPath();
   const log = await openFreshLog(p);

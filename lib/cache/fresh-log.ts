@@ -91,13 +91,26 @@ class AppendOnlyFreshLog implements FreshLog {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
-    if (worthCompacting(this.lines, this.records.size)) {
-      let text = '';
-      for (const [t, held] of this.records) text += (typeof held === 'string' ? held : serialize(t, held)) + '\n';
-      // a crash during the swap leaves either the old log or the new one, both complete
-      await writeFileAtomic(this.file, text);
-      this.lines = this.records.size;
-    }
+    await this.compactIfWorthIt();
+  }
+
+  async compact(): Promise<void> {
+    if (this.fd === undefined || !worthCompacting(this.lines, this.records.size)) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    await this.compactIfWorthIt();
+    // the compacted file is a new one: appends go to it
+    this.fd = openSync(this.file, 'a');
+    this.tornTail = false;
+  }
+
+  private async compactIfWorthIt(): Promise<void> {
+    if (!worthCompacting(this.lines, this.records.size)) return;
+    let text = '';
+    for (const [t, held] of this.records) text += (typeof held === 'string' ? held : serialize(t, held)) + '\n';
+    // a crash during the swap leaves either the old log or the new one, both complete
+    await writeFileAtomic(this.file, text);
+    this.lines = this.records.size;
   }
 
   private append(line: string): void {

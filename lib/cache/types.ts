@@ -98,4 +98,6 @@ export interface FreshLog {
   record(rec: SuccessRecord): void;
   /** compact if worthwhile, then release the file */
   close(): Promise<void>;
+  /** compact if worthwhile, and stay open (a resident process's log, between builds) */
+  compact(): Promise<void>;
 }

@@ -29,11 +29,12 @@ import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
-import { TaskHeap } from './heap-tuning.js';
+import { TaskHeap, UNTUNED_HEAP } from './heap-tuning.js';
 import { HashObserver, writeNoopProof } from './noop-proof-writer.js';
 import { hintHolds, narrowPlan } from './proof-hint.js';
 import type { ProofHint } from '../build/noop-proof.js';
 import { summaryLine, targetLabel } from './summary.js';
+import type { ResidentBuild } from './resident.js';
 import { gitPreflight, isolatedWorkstreams } from './isolation.js';
 import type { Verbosity } from './reporter.js';
 import { createJsonReporter, createTextReporter } from './reporter.js';
@@ -60,12 +61,17 @@ export interface InterruptSource {
 /** a narrowed plan with at most this many tasks runs them without the thread pool */
 export const DIRECT_PLAN_TASKS = 32;
 
-export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint): Promise<number> {
+/** `resident`: the build runs in `uet serve`, on what that process keeps loaded (lib/cli/resident.ts). */
+export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint, resident?: ResidentBuild): Promise<number> {
   const t0 = Date.now();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
-  const heap = new TaskHeap();
-  const opened = await openTargets(io, flags.dir, targets, flags.json, { wrapHasher: (h) => observed.wrap(h), onLoadGarbage: () => heap.loadGarbage() });
+  const heap = new TaskHeap(resident ? UNTUNED_HEAP : undefined);
+  const opened = await openTargets(io, flags.dir, targets, flags.json, {
+    wrapHasher: (h) => observed.wrap(h),
+    onLoadGarbage: () => heap.loadGarbage(),
+    ...(resident ? { resident: resident.project } : {}),
+  });
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
@@ -83,7 +89,8 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   }
 
   let lock: { release(): void } | undefined;
-  if (!flags.dryRun) {
+  // a resident process holds the lock for all the builds it runs
+  if (!flags.dryRun && !resident) {
     lock = await lockProject(io, uetDir);
     if (!lock) return EXIT_FAILED;
   }
@@ -118,9 +125,9 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     }, (message) => emit({ type: 'warning', runId, at: Date.now(), message }));
   }
 
-  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
+  const freshLog = resident ? resident.project.freshLog() : await openFreshLog(path.join(uetDir, 'fresh.log'));
   if (!flags.dryRun) runLog = await createRunLog(uetDir, runId);
-  emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: process.argv.slice(2), pid: process.pid, tasks: taskCount });
+  emit({ type: 'run-start', runId, at: t0, targets: [...targets], argv: [...(resident?.argv ?? process.argv.slice(2))], pid: process.pid, tasks: taskCount });
   const git = gitReady.value;
   if (git) {
     // Worktrees a crashed build left behind go first (we hold the lock: no build uses them).
@@ -181,7 +188,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   const launcher = launcherFromEnv(io.env);
   const executor =
     flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
-      ? createDirectExecutor({ launcher })
+      ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })
       : createPoolExecutor({
           threads: Math.max(1, jobs),
           launcher,

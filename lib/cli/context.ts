@@ -15,6 +15,7 @@ import { errorAt, formatDiagnostic } from '../spec/diagnostic.js';
 import { CONFIG_FILE, findProjectRoot } from '../spec/project-root.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import type { ResidentProject } from './resident.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -52,20 +53,37 @@ export interface OpenOptions {
   readonly wrapHasher?: (hasher: FileHasher) => FileHasher;
   /** see LoadOptions.onGarbage (lib/graph/graph-cache.ts) */
   readonly onLoadGarbage?: () => void;
+  /** the stat index and the loaded project of the resident process running this command (`uet serve`) */
+  readonly resident?: ResidentProject;
+}
+
+/** the same folder, whichever symlinks lead to it */
+function sameFolder(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 export async function openProject(io: Io, dir: string | undefined, opts: OpenOptions = {}): Promise<Result<OpenProject, Diagnostic[]>> {
   const root = locateRoot(io, dir);
   if (!root.ok) return root;
+  const resident = opts.resident;
+  if (resident && !sameFolder(resident.root, root.value)) {
+    return err([errorAt('E_USAGE', `this uet serve (pid ${process.pid}) serves ${resident.root}, not ${root.value}`, undefined, 'run the build without the server, or in the project it serves')]);
+  }
   const uetDir = path.join(root.value, '.uet');
   fs.mkdirSync(uetDir, { recursive: true });
-  const indexed = await createFileHasher(root.value, path.join(uetDir, 'stat-index'));
+  const indexed = resident?.hasher ?? (await createFileHasher(root.value, path.join(uetDir, 'stat-index')));
   const hasher = opts.wrapHasher ? opts.wrapHasher(indexed) : indexed;
-  const loaded = await loadCompiledProject(root.value, uetDir, hasher, {
+  const loadOptions = {
     useCache: opts.useGraphCache !== false,
     keepExpanded: opts.keepExpanded === true,
     ...(opts.onLoadGarbage !== undefined ? { onGarbage: opts.onLoadGarbage } : {}),
-  });
+  };
+  const loaded = resident ? await resident.load(hasher, loadOptions) : await loadCompiledProject(root.value, uetDir, hasher, loadOptions);
   if (!loaded.ok) {
     await hasher.flush();
     return err(loaded.error);

@@ -94,6 +94,18 @@ const V8_HEAP: HeapControl = {
 };
 
 /**
+ * V8's own limits, untouched: the heap of a build run by `uet serve`, a process that lives for
+ * hours, like a watch session's (see releaseYoungGeneration).
+ */
+export const UNTUNED_HEAP: HeapControl = {
+  collect: () => {},
+  limitGrowth: () => {},
+  usedHeapSize: () => 0,
+  youngGenerationSize: () => 0,
+  youngGenerationGrows: () => {},
+};
+
+/**
  * One build's heap: loading until `tasksStarting`, then tasks. It collects where a compiling
  * load says (loadGarbage), then once for the tasks (see above): toward COMPACT_AFTER count the
  * tasks that ran, were restored or failed (a fresh task allocates little, so a hinted no-op never

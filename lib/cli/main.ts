@@ -12,6 +12,7 @@ import { buildCommand } from './build-command.js';
 import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
 import type { Verbosity } from './reporter.js';
+import type { ResidentProject } from './resident.js';
 
 interface CommonOpts {
   dir?: string;
@@ -56,8 +57,11 @@ function verbosity(o: CommonOpts): Verbosity {
   return o.quiet ? 'quiet' : o.verbose ? 'verbose' : 'normal';
 }
 
-/** `hint`: what the no-op fast path found changed (bin/uet.js); a build may decide less with it. */
-export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals, hint?: ProofHint): Promise<number> {
+/**
+ * `hint`: what the no-op fast path found changed (bin/uet.js); a build may decide less with it.
+ * `resident`: a build is run by `uet serve`, on what it keeps loaded.
+ */
+export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals, hint?: ProofHint, resident?: ResidentProject): Promise<number> {
   let code = 0;
   const program = new Command('uet')
     .description('Universal Execution Templates: build a phased pipeline of YAML tasks incrementally')
@@ -115,7 +119,7 @@ Environment:
   UET_FORK_SERVER=0    start commands from node itself, not through the fork server`,
     )
     .action(async (targets: string[], o: CommonOpts) => {
-      code = await buildCommand(io, targets, flagsOf(o), signals, hint);
+      code = await buildCommand(io, targets, flagsOf(o), signals, hint, resident ? { project: resident, argv } : undefined);
     });
 
   program
@@ -132,6 +136,24 @@ Environment:
       const { dryRun: _d, force: _f, keepGoing: _k, ...flags } = flagsOf(o);
       const { stdinKeys, watchCommand } = await import('./watch-command.js');
       code = await watchCommand(io, targets, flags, signals, stdinKeys);
+    });
+
+  program
+    .command('serve')
+    .description('stay loaded and run the builds asked for in this project, until Ctrl-C')
+    .addHelpText(
+      'after',
+      `
+While it runs, \`uet build\` in this project (from any shell, with any flags) is run by this process
+instead of one of its own: the project, its stat index and freshness log stay loaded and the fork
+server stays up, so a build starts deciding at once. Each build decides exactly as it would on its
+own (every file it reads is stat'ed again; a changed spec is loaded again) and prints in the shell
+that asked for it; Ctrl-C there interrupts it. Builds run one at a time. \`uet serve\` holds the
+project lock: other commands that write (watch, clean) wait until it stops.`,
+    )
+    .action(async () => {
+      const { serveCommand } = await import('./serve-command.js');
+      code = await serveCommand(io, dirOpt(), signals);
     });
 
   program

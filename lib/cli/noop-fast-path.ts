@@ -5,6 +5,9 @@
  * the command asks for anything a plain build would not print, it declines and the full build
  * runs (told which files changed, when only a few did). Set UET_NO_FAST_PATH=1 to always decline.
  *
+ * Before all that, a build in a project whose lock a running `uet serve` holds is handed to it
+ * (lib/cli/serve-client.ts): that process runs this same path, then the full build.
+ *
  * Kept to node builtins and a few tiny modules: its start-up is most of its cost.
  */
 import fs from 'node:fs';
@@ -16,12 +19,34 @@ import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
+import type { ClientSignals } from './serve-client.js';
+import { runServedBuild } from './serve-client.js';
 
 export interface FastPathIo {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly stdout: { write(text: string): void };
+  readonly stdout: { write(text: string): void; readonly isTTY?: boolean };
   readonly stderr: { write(text: string): void };
+}
+
+export interface FastPathOptions {
+  /** this process is the `uet serve` holding the lock: the build is answered here */
+  readonly serving?: boolean;
+  /** Ctrl-C while a running `uet serve` builds for us (forwarded to it) */
+  readonly signals?: ClientSignals;
+}
+
+/** `build` with any flags: the folder it runs in (-C before the command), or undefined for another command. */
+export function buildCommandDir(argv: readonly string[]): { dir?: string } | undefined {
+  let dir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === 'build') return dir !== undefined ? { dir } : {};
+    if ((a === '-C' || a === '--dir') && argv[i + 1] !== undefined) dir = argv[++i];
+    else if (a.startsWith('--dir=')) dir = a.slice('--dir='.length);
+    else return undefined;
+  }
+  return undefined;
 }
 
 /** `build` with only the flags that leave a fresh build's output unchanged; undefined otherwise. */
@@ -94,6 +119,19 @@ function fastStat(probe: string): (abs: string) => StatLike | undefined {
   }
 }
 
+const NO_SIGNALS: ClientSignals = { onInterrupt: () => () => {} };
+
+/** A build in a project whose lock a running `uet serve` holds is run by it. */
+async function tryServer(argv: readonly string[], io: FastPathIo, signals: ClientSignals): Promise<number | undefined> {
+  const build = buildCommandDir(argv);
+  if (!build) return undefined;
+  const root = findProjectRoot(path.resolve(io.cwd, build.dir ?? '.'));
+  if (!root) return undefined;
+  const uetDir = path.join(root, '.uet');
+  if (!fs.existsSync(path.join(uetDir, 'lock'))) return undefined;
+  return runServedBuild(argv, uetDir, io, signals);
+}
+
 /** Past this many changed files the full build decides every task anyway. */
 const MAX_HINTED_CHANGES = 1000;
 
@@ -104,9 +142,16 @@ export type FastPathResult =
 
 const DECLINED: FastPathResult = { kind: 'declined' };
 
-/** Done (the proof held: the summary is printed, the run recorded), or declined: run the full build. */
-export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): Promise<FastPathResult> {
+/**
+ * Done (the proof held: the summary is printed, the run recorded; or a running `uet serve` ran
+ * the build), or declined: run the full build.
+ */
+export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, opts: FastPathOptions = {}): Promise<FastPathResult> {
   const t0 = Date.now();
+  if (opts.serving !== true) {
+    const served = await tryServer(argv, io, opts.signals ?? NO_SIGNALS);
+    if (served !== undefined) return { kind: 'done', code: served };
+  }
   if (io.env['UET_NO_FAST_PATH'] === '1') return DECLINED;
   const args = parseFastArgs(argv);
   if (!args) return DECLINED;
@@ -114,7 +159,7 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo): 
   if (!root) return DECLINED;
   const uetDir = path.join(root, '.uet');
   // another build is running (or crashed holding the lock): the full build waits for it
-  if (fs.existsSync(path.join(uetDir, 'lock'))) return DECLINED;
+  if (opts.serving !== true && fs.existsSync(path.join(uetDir, 'lock'))) return DECLINED;
   let text: Buffer;
   try {
     text = fs.readFileSync(path.join(uetDir, 'noop', proofFileName(args.targets)));

@@ -22,6 +22,8 @@ export interface ExecutorOptions {
   readonly interruptGraceMs?: number;
   /** how processes are started (default: the fork server, where it can run) */
   readonly launcher?: LauncherKind;
+  /** leave this thread's launcher running at close (a resident process's next build uses it) */
+  readonly keepLauncher?: boolean;
 }
 
 export interface PoolExecutorOptions extends ExecutorOptions {
@@ -99,7 +101,7 @@ export function createDirectExecutor(opts: ExecutorOptions = {}): TaskExecutor {
   const launcher = threadLauncher(opts.launcher ?? DEFAULT_LAUNCHER);
   return new TrackingExecutor(
     (req, slot, graceMs) => runCommand(req, slot, { graceMs, launcher }),
-    async () => launcher.close(),
+    async () => (opts.keepLauncher === true ? undefined : launcher.close()),
     opts,
   );
 }

@@ -49,6 +49,8 @@ export interface LoadedGraph {
   readonly project: CompiledProject;
   readonly warnings: readonly Diagnostic[];
   readonly fromCache: boolean;
+  /** the spec files it was compiled from, each with its content hash (see stillCurrent) */
+  readonly files: ReadonlyArray<readonly [string, string]>;
   /**
    * the workstreams after template expansion, when asked for and loaded from the YAML (not
    * from the cache). Only when asked: they hold the parsed YAML and its positions, which a
@@ -75,7 +77,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
     const cached = await readCache(cachePathIn(uetDir));
     if (cached && (await stillValid(root, cached, hasher))) {
       const project = restoreCompiled(specFromCache(cached.spec, root), cached.layout);
-      if (project) return ok({ project, warnings: cached.warnings, fromCache: true });
+      if (project) return ok({ project, warnings: cached.warnings, fromCache: true, files: cached.files });
     }
   }
   return compileFresh(root, uetDir, hasher, opts, true);
@@ -92,19 +94,20 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
 async function compileFresh(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions, readBack: boolean): Promise<Result<LoadedGraph, Diagnostic[]>> {
   const stored = await compileAndStore(root, uetDir, hasher, opts, readBack);
   if (!stored.ok) return err(stored.error);
-  const { text, warnings, expanded, compiled } = stored.value;
+  const { text, warnings, expanded, compiled, files } = stored.value;
   const kept = expanded !== undefined ? { expanded } : {};
-  if (compiled !== undefined) return ok({ project: compiled, warnings, fromCache: false, ...kept });
+  if (compiled !== undefined) return ok({ project: compiled, warnings, fromCache: false, files, ...kept });
   opts.onGarbage?.();
   const file = JSON.parse(text) as GraphCacheFile;
   const project = restoreCompiled(specFromCache(file.spec, root), file.layout);
   if (!project) return compileFresh(root, uetDir, hasher, opts, false);
-  return ok({ project, warnings, fromCache: false, ...kept });
+  return ok({ project, warnings, fromCache: false, files, ...kept });
 }
 
 interface Stored {
   readonly text: string;
   readonly warnings: readonly Diagnostic[];
+  readonly files: ReadonlyArray<readonly [string, string]>;
   readonly expanded?: readonly ExpandedWorkstream[];
   /** the compiled project, unless it is to be read back from `text` */
   readonly compiled?: CompiledProject;
@@ -129,7 +132,7 @@ async function compileAndStore(root: string, uetDir: string, hasher: FileHasher,
   } catch {
     // Only a speed-up: a build goes on without it.
   }
-  return ok({ text, warnings, ...(expanded !== undefined ? { expanded } : {}), ...(readBack ? {} : { compiled: compiled.value }) });
+  return ok({ text, warnings, files, ...(expanded !== undefined ? { expanded } : {}), ...(readBack ? {} : { compiled: compiled.value }) });
 }
 
 /** the spec from the YAML, and the expanded workstreams only when asked for (they hold the parsed YAML) */
@@ -215,9 +218,22 @@ async function readCache(cachePath: string): Promise<GraphCacheFile | undefined>
   }
 }
 
-async function stillValid(root: string, cached: GraphCacheFile, hasher: FileHasher): Promise<boolean> {
-  const now = await listSpecFiles(root, cached.spec.config);
-  if (now.length !== cached.files.length || now.some((f, i) => cached.files[i]![0] !== f)) return false;
+function stillValid(root: string, cached: GraphCacheFile, hasher: FileHasher): Promise<boolean> {
+  return sameSpecFiles(root, cached.spec.config, cached.files, hasher);
+}
+
+/**
+ * Would loading the project now give `loaded` again: are its spec files the same files, with the
+ * same contents? A process that keeps a loaded project between builds (`uet serve`) asks this
+ * before each one.
+ */
+export function stillCurrent(root: string, loaded: LoadedGraph, hasher: FileHasher): Promise<boolean> {
+  return sameSpecFiles(root, loaded.project.spec.config, loaded.files, hasher);
+}
+
+async function sameSpecFiles(root: string, config: ProjectSpec['config'], files: LoadedGraph['files'], hasher: FileHasher): Promise<boolean> {
+  const now = await listSpecFiles(root, config);
+  if (now.length !== files.length || now.some((f, i) => files[i]![0] !== f)) return false;
   const digests = await hasher.hashFiles(now);
-  return cached.files.every(([f, hash]) => digests.get(f)?.hash === hash);
+  return files.every(([f, hash]) => digests.get(f)?.hash === hash);
 }

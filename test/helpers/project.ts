@@ -50,6 +50,34 @@ export function makeProject(files: Record<string, string> = {}): string {
   return dir;
 }
 
+/**
+ * A small chain, p/w: a reads src/a.txt, a2 upper-cases a's output, b reads src/b.txt on its own.
+ * A change to src/a.txt re-runs a and a2, never b.
+ */
+export const CHAIN = `id: p
+workstreams:
+  - id: w
+    tasks:
+      - id: a
+        run: "mkdir -p out; cat src/a.txt > out/a.txt"
+        inputs: [src/a.txt]
+        outputs: [out/a.txt]
+      - id: a2
+        run: "tr a-z A-Z < out/a.txt > out/a2.txt"
+        inputs: []
+        outputs: [out/a2.txt]
+        depends_on: [a]
+      - id: b
+        run: "mkdir -p out; cat src/b.txt > out/b.txt"
+        inputs: [src/b.txt]
+        outputs: [out/b.txt]
+`;
+
+/** A project holding CHAIN, its sources ('one', 'bee') and a bare config. */
+export function makeChainProject(): string {
+  return makeProject({ 'uet.config.yaml': 'version: 1\n', 'src/a.txt': 'one\n', 'src/b.txt': 'bee\n', 'phases/p.yaml': CHAIN });
+}
+
 /** Runs `body` in a project made by makeProject, and removes it afterwards whatever happens. */
 export async function withProject<T>(files: Record<string, string>, body: (dir: string) => Promise<T>): Promise<T> {
   const dir = makeProject(files);

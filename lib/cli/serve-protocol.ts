@@ -1,0 +1,59 @@
+/**
+ * How `uet build` reaches a running `uet serve` (lib/cli/serve-command.ts): the server's
+ * address, written to `.uet/serve.json` while it listens, and the messages, one JSON object a
+ * line over a local socket. Node builtins only: the client half runs in the no-op fast path.
+ *
+ *   client → server   {"type":"build","argv":[...],"cwd":"...","env":{...},"isTTY":false}
+ *                     {"type":"interrupt"}            (each Ctrl-C in the client's shell)
+ *   server → client   {"out":"text"} | {"err":"text"}  (what the build prints, in order)
+ *                     {"exit":0}                       (last)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ServeInfo {
+  readonly pid: number;
+  readonly socket: string;
+  readonly startedAt: number;
+}
+
+export interface BuildRequest {
+  readonly type: 'build';
+  /** the whole command line after `uet`, as the client got it */
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly isTTY: boolean;
+}
+
+export type ClientMessage = BuildRequest | { readonly type: 'interrupt' };
+export type ServerMessage = { readonly out: string } | { readonly err: string } | { readonly exit: number };
+
+export const serveInfoPath = (uetDir: string): string => path.join(uetDir, 'serve.json');
+
+export function readServeInfo(uetDir: string): ServeInfo | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(serveInfoPath(uetDir), 'utf8')) as Partial<ServeInfo>;
+    return typeof v.pid === 'number' && typeof v.socket === 'string' && typeof v.startedAt === 'number' ? { pid: v.pid, socket: v.socket, startedAt: v.startedAt } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Splits a stream of chunks into lines, each parsed as JSON (a line that is not is skipped). */
+export function jsonLines<T>(onMessage: (m: T) => void): (chunk: Buffer | string) => void {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk.toString();
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      try {
+        onMessage(JSON.parse(line) as T);
+      } catch {
+        /* not a message of ours */
+      }
+    }
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * `uet serve` end to end: a real resident process, real `uet build` clients in other
+ * processes, real tasks. Every wait is on output or a file, never on time alone.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildCommandDir } from '../lib/cli/noop-fast-path.js';
+import { jsonLines } from '../lib/cli/serve-protocol.js';
+import { CHAIN, collect, isAlive, killGroup, makeChainProject, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+
+const WAIT_MS = 20_000;
+
+test('buildCommandDir: the folder of a build command, whatever its flags; nothing for other commands', () => {
+  assert.equal(buildCommandDir(['build']), {});
+  assert.equal(buildCommandDir(['-C', 'sub', 'build', '--json', 'p']), { dir: 'sub' });
+  assert.equal(buildCommandDir(['--dir=sub', 'build', '--dry-run']), { dir: 'sub' });
+  assert.is(buildCommandDir(['watch']), undefined);
+  assert.is(buildCommandDir(['--json', 'build']), undefined, 'a flag before the command is not a build');
+  assert.is(buildCommandDir([]), undefined);
+});
+
+test('jsonLines: messages split across chunks, several in one chunk, garbage skipped', () => {
+  const got: unknown[] = [];
+  const feed = jsonLines<unknown>((m) => got.push(m));
+  feed('{"out":"a');
+  feed('b"}\n{"err":"c"}\nnot json\n{"exit"');
+  assert.equal(got, [{ out: 'ab' }, { err: 'c' }]);
+  feed(':3}\n');
+  assert.equal(got, [{ out: 'ab' }, { err: 'c' }, { exit: 3 }]);
+});
+
+/** A running `uet serve`, with its output read as it comes. */
+interface Serving {
+  readonly child: ChildProcess;
+  stdout(): string;
+  /** the lines saying a build was served */
+  served(): string[];
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+async function serve(dir: string): Promise<Serving> {
+  const child = spawnUet(dir, ['serve']);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const done = new Promise<{ code: number | null }>((resolve) => child.on('exit', (code) => resolve({ code })));
+  await waitFor(() => out.includes('serving the builds of'), WAIT_MS, `uet serve to listen; stderr: ${err}`);
+  return {
+    child,
+    stdout: () => out,
+    served: () => out.split('\n').filter((l) => / uet build.* → exit /.test(l)),
+    async stop(signal = 'SIGINT') {
+      child.kill(signal);
+      const { code } = await done;
+      return { code, stdout: out, stderr: err };
+    },
+  };
+}
+
+/** the run-start event of the newest run */
+function lastRunStart(dir: string): Record<string, unknown> {
+  const runs = fs.readdirSync(path.join(dir, '.uet', 'runs')).filter((f) => f.endsWith('.jsonl')).sort();
+  return parseEvents(readText(dir, `.uet/runs/${runs[runs.length - 1]}`))[0]!;
+}
+
+test('a build while uet serve runs is run by it: its output, exit code and run log; an edit re-runs only what it reaches', async () => {
+  const dir = makeChainProject();
+  const s = await serve(dir);
+  try {
+    const serverPid = s.child.pid!;
+    const first = await runUet(dir, ['build']);
+    assert.is(first.code, 0, first.stderr);
+    assert.match(first.stdout, /3 tasks — 0 fresh, 0 restored, 3 ran, 0 failed/);
+    assert.is(s.served().length, 1, s.stdout());
+    assert.is(lastRunStart(dir)['pid'], serverPid, 'the server ran it');
+    assert.equal(lastRunStart(dir)['argv'], ['build'], 'the run log has the asking command line');
+    assert.is(readText(dir, 'out/a2.txt'), 'ONE\n');
+
+    writeText(dir, 'src/a.txt', 'two\n');
+    const edited = await runUet(dir, ['build']);
+    assert.is(edited.code, 0, edited.stderr);
+    assert.match(edited.stdout, /ran\s+p\/w\/a\b/);
+    assert.match(edited.stdout, /ran\s+p\/w\/a2\b/);
+    assert.not.match(edited.stdout, /p\/w\/b/);
+    assert.match(edited.stdout, /3 tasks — 1 fresh, 0 restored, 2 ran, 0 failed/);
+    assert.is(readText(dir, 'out/a2.txt'), 'TWO\n');
+
+    // two shells at once: one after the other, both answered
+    const [x, y] = await Promise.all([runUet(dir, ['build', '--quiet']), runUet(dir, ['build', 'p/w/b'])]);
+    assert.is(x.code, 0, x.stderr);
+    assert.is(y.code, 0, y.stderr);
+    assert.match(x.stdout, /3 tasks — 3 fresh/);
+    assert.match(y.stdout, /1 task — 1 fresh/);
+    assert.is(s.served().length, 4, s.stdout());
+
+    const stopped = await s.stop();
+    assert.is(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /stopped serving/);
+    assert.not.ok(fs.existsSync(path.join(dir, '.uet', 'serve.json')), 'its address is gone');
+    assert.not.ok(fs.existsSync(path.join(dir, '.uet', 'lock')), 'the lock is released');
+    // on its own again
+    const alone = await runUet(dir, ['build', '--verbose']);
+    assert.is(alone.code, 0, alone.stderr);
+    assert.match(alone.stdout, /3 tasks — 3 fresh/);
+    assert.is.not(lastRunStart(dir)['pid'], serverPid);
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
+test('a served build says what a build says: a failure and its output, --json events, a bad target', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - id: ok
+        run: "echo fine"
+      - id: bad
+        run: "echo broken-output-here; exit 3"
+`,
+  });
+  const s = await serve(dir);
+  try {
+    const failed = await runUet(dir, ['build']);
+    assert.is(failed.code, 1, failed.stderr);
+    assert.match(failed.stdout + failed.stderr, /broken-output-here/);
+    assert.match(failed.stdout, /1 failed/);
+
+    const json = await runUet(dir, ['build', '--json', '--keep-going']);
+    assert.is(json.code, 1, json.stderr);
+    const types = parseEvents(json.stdout).map((e) => e['type']);
+    assert.ok(types.includes('run-start') && types.includes('task-end') && types.includes('run-end'), types.join(','));
+
+    const unknown = await runUet(dir, ['build', 'p/nosuch']);
+    assert.is(unknown.code, 2);
+    assert.match(unknown.stderr, /nosuch/);
+    assert.is(s.served().length, 3, s.stdout());
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
+test('a spec edited between served builds is loaded again', async () => {
+  const dir = makeChainProject();
+  const s = await serve(dir);
+  try {
+    assert.is((await runUet(dir, ['build'])).code, 0);
+    writeText(dir, 'phases/p.yaml', `${CHAIN}      - id: c
+        run: "mkdir -p out; echo see > out/c.txt"
+        outputs: [out/c.txt]
+`);
+    const r = await runUet(dir, ['build']);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /4 tasks — 3 fresh, 0 restored, 1 ran/);
+    assert.is(readText(dir, 'out/c.txt'), 'see\n');
+    writeText(dir, 'phases/p.yaml', 'id: p\nworkstreams: [oops\n');
+    const broken = await runUet(dir, ['build']);
+    assert.is(broken.code, 2, broken.stdout);
+    assert.match(broken.stderr, /phases\/p\.yaml:\d+/);
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
+test('Ctrl-C in the asking shell interrupts the served build, and the server serves on', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - id: slow
+        run: "echo $$ > slow.pid; sleep 30"
+`,
+  });
+  const s = await serve(dir);
+  try {
+    const client = spawnUet(dir, ['build']);
+    const result = collect(client);
+    await waitFor(() => fs.existsSync(path.join(dir, 'slow.pid')) && readText(dir, 'slow.pid').trim() !== '', WAIT_MS, 'the task to start');
+    const taskPid = Number(readText(dir, 'slow.pid').trim());
+    // as a terminal does: the client's whole process group (the task is the server's, not in it)
+    killGroup(client, 'SIGINT');
+    killGroup(client, 'SIGINT');
+    const r = await result;
+    assert.is(r.code, 130, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /interrupted/);
+    await waitFor(() => !isAlive(taskPid), WAIT_MS, 'the task to be killed');
+    await waitFor(() => s.served().length === 1, WAIT_MS, 'the server to log the build');
+    assert.match(s.served()[0]!, /→ exit 130/);
+    writeText(dir, 'phases/p.yaml', 'id: p\nworkstreams:\n  - id: w\n    tasks:\n      - id: quick\n        run: "true"\n');
+    const next = await runUet(dir, ['build']);
+    assert.is(next.code, 0, next.stderr);
+    assert.ok(isAlive(s.child.pid!));
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
+test('a server killed with -9 blocks nothing: the next build takes the lock over; a second server refuses', async () => {
+  const dir = makeChainProject();
+  const s = await serve(dir);
+  try {
+    const again = await runUet(dir, ['serve'], { timeoutMs: WAIT_MS });
+    assert.is(again.code, 1, again.stdout);
+    assert.match(again.stderr, new RegExp(`uet serve \\(pid ${s.child.pid}\\) already serves`));
+    s.child.kill('SIGKILL');
+    await waitFor(() => !isAlive(s.child.pid!), WAIT_MS, 'the server to die');
+    const r = await runUet(dir, ['build']);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /3 ran/);
+    const s2 = await serve(dir);
+    try {
+      const served = await runUet(dir, ['build']);
+      assert.is(served.code, 0, served.stderr);
+      assert.is(s2.served().length, 1, s2.stdout());
+    } finally {
+      s2.child.kill('SIGKILL');
+    }
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
+test.run();

@@ -6,8 +6,9 @@
 // did not end in the no-op fast path loaded ~80 of them.
 //
 // - The no-op fast path is one file with everything it imports: a no-op loads nothing else.
-// - The rest (the heap tuning and main, which bin/uet.js imports next, and the pool's worker,
-//   which lib/exec/pool.ts finds as `./worker.js` next to itself) shares its code through
+// - The rest (the heap tuning and main, which bin/uet.js imports next, the pool's worker,
+//   which lib/exec/pool.ts finds as `./worker.js` next to itself, and `uet serve`'s
+//   proof-check-worker.js, found the same way) shares its code through
 //   chunks, each module once; modules loaded with import() stay chunks of their own, loaded
 //   only when needed, as in dist/lib.
 // - So the fast path and the build each hold a copy of the no-op proof's code, and both name
@@ -32,7 +33,7 @@ const compiled = (p) => path.join(root, 'dist', 'lib', p);
 const INLINED = new Set(['commander', 'picomatch', 'picocolors', 'ulid']);
 
 const fastPath = compiled('cli/noop-fast-path.js');
-const rest = ['cli/heap-tuning.js', 'cli/main.js', 'exec/worker.js'].map(compiled);
+const rest = ['cli/heap-tuning.js', 'cli/main.js', 'exec/worker.js', 'cli/proof-check-worker.js'].map(compiled);
 for (const e of [fastPath, ...rest]) {
   if (!fs.existsSync(e)) {
     console.error(`bundle: ${path.relative(root, e)} is missing: run tsc first (npm run build does both)`);

@@ -349,17 +349,32 @@ const S_IFDIR = 0o040000;
 
 /** The paths that changed since the proof, up to `limit` of them (stat'ing stops there). */
 export function changedPaths(p: NoopProof, ctx: ProofContext, limit = Infinity): ChangedPath[] {
+  return withChangedDigests(p, ctx, changedStats(p, ctx.stat, 0, p.signed.paths.length, limit), limit);
+}
+
+/**
+ * The paths among the proof's [from, to) whose stat differs from the one recorded, up to `limit`
+ * of them: the stat half of changedPaths, which a caller may split among threads.
+ */
+export function changedStats(p: NoopProof, stat: StatFn, from: number, to: number, limit = Infinity): ChangedPath[] {
   const out: ChangedPath[] = [];
   const { paths, sigs } = p.signed;
-  for (let i = 0, j = 0; i < paths.length && out.length < limit; i++, j += SIG_FIELDS) {
+  for (let i = from, j = from * SIG_FIELDS; i < Math.min(to, paths.length) && out.length < limit; i++, j += SIG_FIELDS) {
     const rel = paths[i]!;
-    const st = ctx.stat(rel);
+    const st = stat(rel);
     const same =
       st === undefined
         ? sigs[j] === -1
         : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
     if (!same) out.push({ path: rel, folder: (st !== undefined && (st.mode & S_IFMT) === S_IFDIR) || (sigs[j] !== -1 && ((sigs[j + 4] ?? 0) & S_IFMT) === S_IFDIR) });
   }
+  return out;
+}
+
+/** `changed` (changedStats over all the paths), with the racy entries whose content changed added, up to `limit` in all. */
+export function withChangedDigests(p: NoopProof, ctx: ProofContext, changed: readonly ChangedPath[], limit = Infinity): ChangedPath[] {
+  const out = changed.slice(0, limit);
+  const { paths, sigs } = p.signed;
   for (const [i, digest] of p.signed.digests) {
     if (out.length >= limit) break;
     const rel = paths[i];

@@ -13,10 +13,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ulid } from 'ulid';
-import type { ProofHint, StatLike } from '../build/noop-proof.js';
+import type { ChangedPath, NoopProof, ProofContext, ProofHint } from '../build/noop-proof.js';
 import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
+import { fastStat } from '../util/fast-stat.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
 import type { ClientSignals } from './serve-client.js';
@@ -34,6 +35,13 @@ export interface FastPathOptions {
   readonly serving?: boolean;
   /** Ctrl-C while a running `uet serve` builds for us (forwarded to it) */
   readonly signals?: ClientSignals;
+  /** how the proof's paths are checked (`uet serve` splits them with a thread of its own) */
+  readonly check?: ProofCheck;
+}
+
+/** The paths that changed since a proof, up to `limit` (see changedPaths in lib/build/noop-proof.ts). */
+export interface ProofCheck {
+  changedPaths(bytes: Buffer, proof: NoopProof, ctx: ProofContext, limit: number): Promise<ChangedPath[]>;
 }
 
 /** `build` with any flags: the folder it runs in (-C before the command), or undefined for another command. */
@@ -79,44 +87,6 @@ export function parseFastArgs(argv: readonly string[]): { dir?: string; targets:
 function isJobs(v: string | undefined): boolean {
   if (v === undefined || !/^\d+$/.test(v)) return false;
   return Number(v) >= 1;
-}
-
-/** Node's fs binding: `stat` fills one shared Float64Array instead of building a Stats object. */
-interface FsBinding {
-  stat(path: string, bigint: false, req: undefined, throwIfNoEntry: false): Float64Array | undefined;
-}
-
-/**
- * The check stat's 20,000 paths for 10,000 tasks, and half of that time went to building
- * (then collecting) a Stats object per call. Node's own binding fills one shared array; the
- * fields are read the way fs.Stats computes them (ms = s × 1e3 + ns / 1e6), so the numbers are
- * identical. It is an internal interface, so it is used only when it answers exactly as
- * fs.statSync does for a probe path, and never when deprecation warnings are asked for.
- */
-function fastStat(probe: string): (abs: string) => StatLike | undefined {
-  try {
-    const flags = `${process.env['NODE_OPTIONS'] ?? ''} ${process.execArgv.join(' ')}`;
-    if (/--(pending-deprecation|throw-deprecation|trace-deprecation)/.test(flags)) return statQuiet;
-    const binding = (process as unknown as { binding(name: string): FsBinding }).binding('fs');
-    const fields = { size: 8, mtimeS: 12, mtimeNs: 13, ctimeS: 14, ctimeNs: 15, ino: 7, mode: 1 } as const;
-    const view: { size: number; mtimeMs: number; ctimeMs: number; ino: number; mode: number } = { size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0, mode: 0 };
-    const viaBinding = (abs: string): StatLike | undefined => {
-      const a = binding.stat(abs, false, undefined, false);
-      if (a === undefined) return undefined;
-      view.size = a[fields.size]!;
-      view.mtimeMs = a[fields.mtimeS]! * 1e3 + a[fields.mtimeNs]! / 1e6;
-      view.ctimeMs = a[fields.ctimeS]! * 1e3 + a[fields.ctimeNs]! / 1e6;
-      view.ino = a[fields.ino]!;
-      view.mode = a[fields.mode]!;
-      return view;
-    };
-    const a = viaBinding(probe);
-    const b = statQuiet(probe);
-    const same = a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode;
-    return same ? viaBinding : statQuiet;
-  } catch {
-    return statQuiet;
-  }
 }
 
 const NO_SIGNALS: ClientSignals = { onInterrupt: () => () => {} };
@@ -184,7 +154,7 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
   };
   const ctx = { uet: uetBuildId(), root, targets: args.targets, env: io.env, state, stat, sha256, digestOf };
   if (headerMismatch(proof, ctx)) return DECLINED;
-  const changed = changedPaths(proof, ctx, MAX_HINTED_CHANGES + 1);
+  const changed = opts.check ? await opts.check.changedPaths(text, proof, ctx, MAX_HINTED_CHANGES + 1) : changedPaths(proof, ctx, MAX_HINTED_CHANGES + 1);
   if (changed.length > 0) {
     if (changed.length > MAX_HINTED_CHANGES || changed.some((c) => c.folder)) return DECLINED;
     return { kind: 'declined', hint: { proof, changed: changed.map((c) => c.path) } };

@@ -24,6 +24,7 @@ import { releaseYoungGeneration } from './heap-tuning.js';
 import { main } from './main.js';
 import { tryNoopFastPath } from './noop-fast-path.js';
 import { ResidentProject } from './resident.js';
+import { SplitProofCheck } from './split-proof-check.js';
 import type { BuildRequest, ClientMessage, ServeInfo, ServerMessage } from './serve-protocol.js';
 import { jsonLines, readServeInfo, serveInfoPath } from './serve-protocol.js';
 
@@ -49,6 +50,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   // loaded now rather than by the first build; a spec error is that build's to report
   await resident.load(resident.hasher, {});
   const socketPath = socketPathFor(uetDir);
+  const check = new SplitProofCheck();
   let queue: Promise<void> = Promise.resolve();
   /** the build running now: its way to be interrupted */
   let running: { interrupt(): void } | undefined;
@@ -100,7 +102,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
     running = { interrupt };
     let code: number;
     try {
-      const fast = await tryNoopFastPath(req.argv, reqIo, { serving: true });
+      const fast = await tryNoopFastPath(req.argv, reqIo, { serving: true, check });
       code = fast.kind === 'done' ? fast.code : await main(req.argv, reqIo, reqSignals, fast.hint, resident);
     } catch (e) {
       send({ err: `uet serve: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n` });
@@ -116,6 +118,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   const listening = await listen(server, socketPath);
   if (!listening.ok) {
     io.stderr.write(`error: cannot listen on ${socketPath}: ${listening.error}\n`);
+    await check.close();
     await resident.close();
     lock.release();
     return EXIT_FAILED;
@@ -142,6 +145,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   stopListening();
   fs.rmSync(serveInfoPath(uetDir), { force: true });
   fs.rmSync(socketPath, { force: true });
+  await check.close();
   await resident.close();
   threadLauncher(launcherFromEnv(io.env)).close();
   lock.release();

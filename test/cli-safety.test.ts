@@ -28,6 +28,7 @@ workstreams:
     assert.is(ra.code, 0, ra.stderr);
     assert.is(rb.code, 0, rb.stderr);
     assert.match(rb.stderr, /waiting for the project lock: held by pid \d+/);
+    assert.not.match(rb.stderr, /hint: uet watch/, 'the holder is a build, not a watch');
     const lines = readText(dir, 'spans.log').trim().split('\n');
     assert.equal(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
     const t = lines.map((l) => BigInt(l.split(' ')[1]!));

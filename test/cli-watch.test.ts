@@ -265,6 +265,24 @@ workstreams:
   }
 });
 
+test('a build while watching waits for the lock, naming the watch and what to run instead', async () => {
+  const dir = makeChainProject();
+  const w = watch(dir);
+  try {
+    await w.until('watch-idle', 1);
+    const build = spawnUet(dir, ['build']);
+    let err = '';
+    build.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    await waitFor(() => err.includes('hint:'), WAIT_MS, `the build to say it waits; stderr: ${err}`);
+    assert.match(err, new RegExp(`waiting for the project lock: held by pid ${w.child.pid} \\(uet\\.js watch`));
+    assert.match(err, /use uet serve instead/);
+    build.kill('SIGKILL');
+  } finally {
+    w.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
 test('q quits cleanly (exit 0) and stops watching', async () => {
   const dir = makeChainProject();
   // stdin stays open here (spawnUet closes it): the user types q and Enter

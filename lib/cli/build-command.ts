@@ -206,7 +206,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       cache,
       freshLog,
       executor,
-      explain: createExplainStore(uetDir),
+      explain: resident?.project.explain ?? createExplainStore(uetDir),
       files: createProjectFiles(root),
       emit,
       now: Date.now,

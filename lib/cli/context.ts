@@ -104,7 +104,11 @@ export async function openTargets(io: Io, dir: string | undefined, targets: read
 /** Takes the project lock, saying so while it waits; undefined (and an error printed) if it cannot. */
 export async function lockProject(io: Io, uetDir: string): Promise<{ release(): void } | undefined> {
   const acquired = await acquireProjectLock(uetDir, {
-    onWait: (h) => io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`),
+    onWait: (h) => {
+      io.stderr.write(`waiting for the project lock: held by pid ${h.pid} (${h.command}) since ${new Date(h.startedAt).toISOString()}\n`);
+      // a watch holds it until it stops; `uet serve` is the resident process that takes builds
+      if (/(^|\s)watch(\s|$)/.test(h.command)) io.stderr.write(`hint: uet watch keeps the lock until it stops (q or Ctrl-C there); to run builds from other shells while a process stays loaded, use uet serve instead\n`);
+    },
   });
   if (acquired.ok) return acquired.value;
   io.stderr.write(`error: could not lock the project: ${acquired.error}\n`);

@@ -2,11 +2,13 @@
  * What a resident process (`uet serve`, lib/cli/serve-command.ts) keeps between the builds it
  * runs, and lends to each (lib/cli/build-command.ts): the project lock, held for the process's
  * whole life; the stat index; the loaded project, for as long as its spec files are unchanged;
- * the freshness log; and the fork server. A build handed these decides exactly as a build in a
+ * the freshness log; the explain store (as a watch session keeps it); and the fork server. A build handed these decides exactly as a build in a
  * process of its own would: each still stats what it reads, and the project is loaded again as
  * soon as a spec file differs. What it saves is the loading.
  */
 import path from 'node:path';
+import { createExplainStore } from '../build/explain-store.js';
+import type { ExplainStore } from '../build/services.js';
 import { openFreshLog } from '../cache/fresh-log.js';
 import type { FreshLog } from '../cache/types.js';
 import type { LoadedGraph, LoadOptions } from '../graph/graph-cache.js';
@@ -19,13 +21,17 @@ import { ok } from '../util/result.js';
 
 export class ResidentProject {
   private loaded: LoadedGraph | undefined;
+  /** what each task's last success was made of: only this process writes it while it holds the lock */
+  readonly explain: ExplainStore;
 
   private constructor(
     readonly root: string,
     readonly uetDir: string,
     readonly hasher: FileHasher,
     private readonly log: FreshLog,
-  ) {}
+  ) {
+    this.explain = createExplainStore(uetDir);
+  }
 
   static async open(root: string): Promise<ResidentProject> {
     const uetDir = path.join(root, '.uet');

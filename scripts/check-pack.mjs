@@ -25,6 +25,7 @@ const required = [
   'bin/uet.js',
   'dist/bundle/main.js',
   'dist/bundle/worker.js',
+  'dist/bundle/proof-check-worker.js',
   'schema/config.schema.json',
   'schema/phase.schema.json',
   'schema/workstream.schema.json',

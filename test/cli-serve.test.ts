@@ -207,6 +207,29 @@ workstreams:
   }
 });
 
+test('a build of another uet than the server\'s is not handed to it: it says so and waits for the lock', async () => {
+  const dir = makeChainProject();
+  const s = await serve(dir);
+  try {
+    const infoPath = path.join(dir, '.uet', 'serve.json');
+    fs.writeFileSync(infoPath, JSON.stringify({ ...JSON.parse(readText(dir, '.uet/serve.json')), uet: 'another-uet' }));
+    const client = spawnUet(dir, ['build']);
+    const result = collect(client);
+    let err = '';
+    client.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    await waitFor(() => err.includes('waiting for the project lock'), WAIT_MS, `the build to wait; stderr: ${err}`);
+    assert.match(err, new RegExp(`uet serve \\(pid ${s.child.pid}\\) runs another build of uet`));
+    assert.is((await s.stop()).code, 130);
+    const r = await result;
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /3 ran/);
+    assert.is(s.served().length, 0, 'the server built nothing');
+  } finally {
+    s.child.kill('SIGKILL');
+    removeProject(dir);
+  }
+});
+
 test('a server killed with -9 blocks nothing: the next build takes the lock over; a second server refuses', async () => {
   const dir = makeChainProject();
   const s = await serve(dir);

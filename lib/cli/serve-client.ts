@@ -5,6 +5,7 @@
  * path, before the rest of uet is loaded.
  */
 import type { ClientMessage, ServerMessage } from './serve-protocol.js';
+import { uetBuildId } from '../build/noop-proof.js';
 import { jsonLines, readServeInfo } from './serve-protocol.js';
 
 export interface ServedIo {
@@ -29,6 +30,11 @@ const CONNECT_TIMEOUT_MS = 1000;
 export async function runServedBuild(argv: readonly string[], uetDir: string, io: ServedIo, signals: ClientSignals): Promise<number | undefined> {
   const info = readServeInfo(uetDir);
   if (!info) return undefined;
+  if (info.uet !== uetBuildId()) {
+    // after an upgrade (or a rebuild of uet), a server still running the old code must not build
+    io.stderr.write(`uet serve (pid ${info.pid}) runs another build of uet than this command: this build waits until it stops (Ctrl-C where it runs, then start it again)\n`);
+    return undefined;
+  }
   // loaded only here: a build with no server to ask never pays for it
   const net = await import('node:net');
   return new Promise((resolve) => {

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { uetBuildId } from '../build/noop-proof.js';
 import { threadLauncher } from '../exec/spawn.js';
 import { launcherFromEnv } from '../exec/launcher.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -125,7 +126,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   }
   // only this user may ask for builds (connecting needs write permission on the socket)
   fs.chmodSync(socketPath, 0o600);
-  const info: ServeInfo = { pid: process.pid, socket: socketPath, startedAt: Date.now() };
+  const info: ServeInfo = { pid: process.pid, socket: socketPath, startedAt: Date.now(), uet: uetBuildId() };
   await writeFileAtomic(serveInfoPath(uetDir), JSON.stringify(info));
   io.stdout.write(`serving the builds of ${root} (pid ${process.pid}); Ctrl-C to stop\n`);
 

@@ -15,6 +15,8 @@ export interface ServeInfo {
   readonly pid: number;
   readonly socket: string;
   readonly startedAt: number;
+  /** the uet it runs (uetBuildId): a client of another uet does not hand it builds */
+  readonly uet: string;
 }
 
 export interface BuildRequest {
@@ -34,7 +36,9 @@ export const serveInfoPath = (uetDir: string): string => path.join(uetDir, 'serv
 export function readServeInfo(uetDir: string): ServeInfo | undefined {
   try {
     const v = JSON.parse(fs.readFileSync(serveInfoPath(uetDir), 'utf8')) as Partial<ServeInfo>;
-    return typeof v.pid === 'number' && typeof v.socket === 'string' && typeof v.startedAt === 'number' ? { pid: v.pid, socket: v.socket, startedAt: v.startedAt } : undefined;
+    return typeof v.pid === 'number' && typeof v.socket === 'string' && typeof v.startedAt === 'number' && typeof v.uet === 'string'
+      ? { pid: v.pid, socket: v.socket, startedAt: v.startedAt, uet: v.uet }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -2,9 +2,10 @@
  * What a resident process (`uet serve`, lib/cli/serve-command.ts) keeps between the builds it
  * runs, and lends to each (lib/cli/build-command.ts): the project lock, held for the process's
  * whole life; the stat index; the loaded project, for as long as its spec files are unchanged;
- * the freshness log; the explain store (as a watch session keeps it); and the fork server. A build handed these decides exactly as a build in a
- * process of its own would: each still stats what it reads, and the project is loaded again as
- * soon as a spec file differs. What it saves is the loading.
+ * the freshness log; the explain store (as a watch session keeps it); and the fork server. A
+ * build handed these decides exactly as a build in a process of its own would: each still stats
+ * what it reads, and the project is loaded again as soon as a spec file differs. What it saves
+ * is the loading.
  */
 import path from 'node:path';
 import { createExplainStore } from '../build/explain-store.js';

@@ -4,9 +4,9 @@
  * waiting for the lock (lib/cli/serve-protocol.ts). Node builtins only: it runs in the no-op fast
  * path, before the rest of uet is loaded.
  */
-import type { ClientMessage, ServerMessage } from './serve-protocol.js';
 import { uetBuildId } from '../build/noop-proof.js';
-import { jsonLines, readServeInfo } from './serve-protocol.js';
+import type { ClientMessage, ServerMessage } from './serve-protocol.js';
+import { jsonLines, liveServer } from './serve-protocol.js';
 
 export interface ServedIo {
   readonly cwd: string;
@@ -22,13 +22,14 @@ export interface ClientSignals {
 
 /** How long connecting may take before the build goes on without the server. */
 const CONNECT_TIMEOUT_MS = 1000;
+const EXIT_INTERRUPTED = 130;
 
 /**
  * The build's exit code, once the server ran it; undefined when no server took it (none is
  * running, or it stopped before it answered): the caller then builds as usual.
  */
 export async function runServedBuild(argv: readonly string[], uetDir: string, io: ServedIo, signals: ClientSignals): Promise<number | undefined> {
-  const info = readServeInfo(uetDir);
+  const info = liveServer(uetDir);
   if (!info) return undefined;
   if (info.uet !== uetBuildId()) {
     // after an upgrade (or a rebuild of uet), a server still running the old code must not build
@@ -39,11 +40,13 @@ export async function runServedBuild(argv: readonly string[], uetDir: string, io
   const net = await import('node:net');
   return new Promise((resolve) => {
     let answered = false;
+    let connected = false;
     let done = false;
     const socket = net.createConnection(info.socket);
     const timer = setTimeout(() => finish(undefined), CONNECT_TIMEOUT_MS);
     const send = (m: ClientMessage): void => void socket.write(`${JSON.stringify(m)}\n`);
-    const stopListening = signals.onInterrupt(() => send({ type: 'interrupt' }));
+    // Ctrl-C before the server has the request: nothing was built, nothing is left to stop
+    const stopListening = signals.onInterrupt(() => (connected ? send({ type: 'interrupt' }) : finish(EXIT_INTERRUPTED)));
     const finish = (code: number | undefined): void => {
       if (done) return;
       done = true;
@@ -53,6 +56,7 @@ export async function runServedBuild(argv: readonly string[], uetDir: string, io
       resolve(code);
     };
     socket.on('connect', () => {
+      connected = true;
       clearTimeout(timer);
       send({ type: 'build', argv: [...argv], cwd: io.cwd, env: { ...io.env }, isTTY: io.stdout.isTTY === true });
     });

@@ -27,7 +27,7 @@ import { tryNoopFastPath } from './noop-fast-path.js';
 import { ResidentProject } from './resident.js';
 import { SplitProofCheck } from './split-proof-check.js';
 import type { BuildRequest, ClientMessage, ServeInfo, ServerMessage } from './serve-protocol.js';
-import { jsonLines, readServeInfo, serveInfoPath } from './serve-protocol.js';
+import { jsonLines, liveServer, serveInfoPath } from './serve-protocol.js';
 
 /** exit code of a build that threw (a bug in uet), as bin/uet.js gives a stalled one */
 const EXIT_INTERNAL = 70;
@@ -37,8 +37,8 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   if (!located.ok) return specFailed(io, located.error);
   const root = located.value;
   const uetDir = path.join(root, '.uet');
-  const other = readServeInfo(uetDir);
-  if (other && isAlive(other.pid)) {
+  const other = liveServer(uetDir);
+  if (other) {
     io.stderr.write(`error: uet serve (pid ${other.pid}) already serves ${root}: its builds are run there\n`);
     return EXIT_FAILED;
   }
@@ -183,14 +183,4 @@ function listen(server: net.Server, socketPath: string): Promise<{ ok: true } | 
     }
     return e ? { ok: false, error: e.message } : { ok: true };
   })();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -33,7 +33,41 @@ export type ServerMessage = { readonly out: string } | { readonly err: string } 
 
 export const serveInfoPath = (uetDir: string): string => path.join(uetDir, 'serve.json');
 
-export function readServeInfo(uetDir: string): ServeInfo | undefined {
+/**
+ * The server named in .uet/serve.json, if it is the live holder of the project lock; undefined
+ * for none, or for the file a server that died left behind (the lock is then taken over as from
+ * any dead holder).
+ */
+export function liveServer(uetDir: string): ServeInfo | undefined {
+  const info = readServeInfo(uetDir);
+  return info !== undefined && lockHolderPid(uetDir) === info.pid && pidAlive(info.pid) ? info : undefined;
+}
+
+/**
+ * The pid in the lock file (lib/events/lock.ts writes it, with more this does not need: that
+ * module's node:os import would cost every no-op build ~1.4 ms). A pid reused since its server
+ * died at worst costs a connection refused.
+ */
+function lockHolderPid(uetDir: string): number | undefined {
+  try {
+    const pid = (JSON.parse(fs.readFileSync(path.join(uetDir, 'lock'), 'utf8')) as { pid?: unknown }).pid;
+    return typeof pid === 'number' ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, under another user
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readServeInfo(uetDir: string): ServeInfo | undefined {
   try {
     const v = JSON.parse(fs.readFileSync(serveInfoPath(uetDir), 'utf8')) as Partial<ServeInfo>;
     return typeof v.pid === 'number' && typeof v.socket === 'string' && typeof v.startedAt === 'number' && typeof v.uet === 'string'

@@ -112,6 +112,7 @@ A build that succeeds leaves a no-op proof in .uet/noop/: the next build with th
 stats what it consulted and, if nothing changed, answers without examining a task (\`uet runs last\`
 says "no-op"); if a few files changed, only the tasks they reach are examined.
 --json, --verbose, --dry-run and --force always examine every task.
+While \`uet serve\` runs in the project, the build is run by that process (see uet serve --help).
 
 Environment:
   UET_NO_FAST_PATH=1   never answer from the no-op proof

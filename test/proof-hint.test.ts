@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofHint } from '../lib/build/noop-proof.js';
 import type { SuccessRecord } from '../lib/cache/types.js';
-import { narrowPlan } from '../lib/cli/proof-hint.js';
+import { indexTaskPaths, narrowPlan } from '../lib/cli/proof-hint.js';
 import { compileProject } from '../lib/graph/compile.js';
 import type { CompiledProject } from '../lib/graph/project.js';
 import { planClosure } from '../lib/graph/targets.js';
@@ -72,6 +72,21 @@ test('narrowPlan: literal inputs match however they are written; dependents are 
     // d's dependents: the p1 barrier and, after it, e; a, b and c stand as they were
     assert.ok(d.narrowed.plan.has('t:p2/v/e'));
     assert.is(d.narrowed.unchangedTasks, 3);
+  });
+});
+
+test('narrowPlan with the task-path index that uet serve keeps decides exactly what it decides without', async () => {
+  await withProject(PHASES, async (dir) => {
+    const project = await compiled(dir);
+    const cases = [['src/a.txt'], ['src/b.txt'], ['src/d1.txt'], ['out/c.txt'], ['src/zz.txt', 'src/none.txt', 'src/d2.txt'], ['nowhere.txt', 'src/e.txt'], ['src/q.txt', 'src/r.txt']];
+    const shape = (changed: string[]): unknown => {
+      const { narrowed, asked } = narrow(project, changed);
+      return { plan: [...narrowed.plan].sort(), unchanged: narrowed.unchangedTasks, asked };
+    };
+    const scanned = cases.map(shape);
+    indexTaskPaths(project);
+    assert.equal(cases.map(shape), scanned);
+    assert.equal((scanned[6] as { plan: string[] }).plan, [], 'paths no task names reach nothing');
   });
 });
 

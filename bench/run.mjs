@@ -320,6 +320,7 @@ function ensureBuilt(tool, dir) {
 }
 
 const GRAPH_TOOLS = ['uet', 'make', 'ninja'];
+const SERVED_GRAPH_TOOLS = [...GRAPH_TOOLS, 'uet-serve'];
 const WS_TOOLS = ['uet', 'turbo', 'wireit'];
 
 const sleepMs = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -381,9 +382,8 @@ function cold(n) {
   });
 }
 
-/** the graph trees of every graph tool and of uet-serve, fully built (untimed) */
-function builtGraph(n) {
-  const tools = [...GRAPH_TOOLS, 'uet-serve'];
+/** the graph trees of `tools` (uet's first), fully built (untimed) */
+function builtGraph(n, tools) {
   const trees = graphTrees(n, touchFor(n), tools);
   // the touch scenario leaves its last edit in each tree: every tree starts from the same one
   const touched = path.join(trees.dirs.uet, trees.manifests.uet.touch);
@@ -392,9 +392,11 @@ function builtGraph(n) {
   return { tools, ref: 'ninja', ...trees };
 }
 
+/** uet-serve is timed at 10,000 tasks only */
 function noop(n) {
-  const built = builtGraph(n);
-  return n < 10000 ? noopScenario(n, { ...built, tools: GRAPH_TOOLS }) : withServer(built.dirs['uet-serve'], () => noopScenario(n, built));
+  if (n < 10000) return noopScenario(n, builtGraph(n, GRAPH_TOOLS));
+  const built = builtGraph(n, SERVED_GRAPH_TOOLS);
+  return withServer(built.dirs['uet-serve'], () => noopScenario(n, built));
 }
 
 function noopScenario(n, built) {
@@ -419,7 +421,7 @@ function touchFor(n) {
 }
 
 function touch(n) {
-  const built = builtGraph(n);
+  const built = builtGraph(n, SERVED_GRAPH_TOOLS);
   const m0 = built.manifests.uet;
   const before = {};
   // the same new content for every tool in a round (their outputs are compared), new in every

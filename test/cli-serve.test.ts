@@ -2,24 +2,24 @@
  * `uet serve` end to end: a real resident process, real `uet build` clients in other
  * processes, real tasks. Every wait is on output or a file, never on time alone.
  */
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildCommandDir } from '../lib/cli/noop-fast-path.js';
+import { buildCommandAt } from '../lib/cli/noop-fast-path.js';
 import { jsonLines } from '../lib/cli/serve-protocol.js';
-import { CHAIN, collect, isAlive, killGroup, makeChainProject, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, waitFor, writeText } from './helpers/project.js';
+import type { RunningUet } from './helpers/project.js';
+import { CHAIN, collect, isAlive, killGroup, makeChainProject, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, startUet, waitFor, writeText } from './helpers/project.js';
 
 const WAIT_MS = 20_000;
 
-test('buildCommandDir: the folder of a build command, whatever its flags; nothing for other commands', () => {
-  assert.equal(buildCommandDir(['build']), {});
-  assert.equal(buildCommandDir(['-C', 'sub', 'build', '--json', 'p']), { dir: 'sub' });
-  assert.equal(buildCommandDir(['--dir=sub', 'build', '--dry-run']), { dir: 'sub' });
-  assert.is(buildCommandDir(['watch']), undefined);
-  assert.is(buildCommandDir(['--json', 'build']), undefined, 'a flag before the command is not a build');
-  assert.is(buildCommandDir([]), undefined);
+test('buildCommandAt: where a build command is and its folder, whatever its flags; nothing for other commands', () => {
+  assert.equal(buildCommandAt(['build']), { index: 0 });
+  assert.equal(buildCommandAt(['-C', 'sub', 'build', '--json', 'p']), { index: 2, dir: 'sub' });
+  assert.equal(buildCommandAt(['--dir=sub', 'build', '--dry-run']), { index: 1, dir: 'sub' });
+  assert.is(buildCommandAt(['watch']), undefined);
+  assert.is(buildCommandAt(['--json', 'build']), undefined, 'a flag before the command is not a build');
+  assert.is(buildCommandAt([]), undefined);
 });
 
 test('jsonLines: messages split across chunks, several in one chunk, garbage skipped', () => {
@@ -33,32 +33,27 @@ test('jsonLines: messages split across chunks, several in one chunk, garbage ski
 });
 
 /** A running `uet serve`, with its output read as it comes. */
-interface Serving {
-  readonly child: ChildProcess;
-  stdout(): string;
+interface Serving extends RunningUet {
   /** the lines saying a build was served */
   served(): string[];
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 async function serve(dir: string): Promise<Serving> {
-  const child = spawnUet(dir, ['serve']);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const done = new Promise<{ code: number | null }>((resolve) => child.on('exit', (code) => resolve({ code })));
-  await waitFor(() => out.includes('serving the builds of'), WAIT_MS, `uet serve to listen; stderr: ${err}`);
-  return {
-    child,
-    stdout: () => out,
-    served: () => out.split('\n').filter((l) => / uet build.* → exit /.test(l)),
-    async stop(signal = 'SIGINT') {
-      child.kill(signal);
-      const { code } = await done;
-      return { code, stdout: out, stderr: err };
-    },
-  };
+  const running = startUet(dir, ['serve']);
+  await waitFor(() => running.stdout().includes('serving the builds of'), WAIT_MS, `uet serve to listen; stderr: ${running.stderr()}`);
+  return { ...running, served: () => running.stdout().split('\n').filter((l) => / uet build.* → exit /.test(l)) };
+}
+
+/** Runs `body` with a `uet serve` running in `dir`; kills it and removes the project afterwards, whatever happens. */
+async function serving(dir: string, body: (s: Serving) => Promise<void>): Promise<void> {
+  let s: Serving | undefined;
+  try {
+    s = await serve(dir);
+    await body(s);
+  } finally {
+    s?.child.kill('SIGKILL');
+    removeProject(dir);
+  }
 }
 
 /** the run-start event of the newest run */
@@ -69,8 +64,7 @@ function lastRunStart(dir: string): Record<string, unknown> {
 
 test('a build while uet serve runs is run by it: its output, exit code and run log; an edit re-runs only what it reaches', async () => {
   const dir = makeChainProject();
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     const serverPid = s.child.pid!;
     const first = await runUet(dir, ['build']);
     assert.is(first.code, 0, first.stderr);
@@ -107,10 +101,7 @@ test('a build while uet serve runs is run by it: its output, exit code and run l
     assert.is(alone.code, 0, alone.stderr);
     assert.match(alone.stdout, /3 tasks — 3 fresh/);
     assert.is.not(lastRunStart(dir)['pid'], serverPid);
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test('a served build says what a build says: a failure and its output, --json events, a bad target', async () => {
@@ -126,8 +117,7 @@ workstreams:
         run: "echo broken-output-here; exit 3"
 `,
   });
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     const failed = await runUet(dir, ['build']);
     assert.is(failed.code, 1, failed.stderr);
     assert.match(failed.stdout + failed.stderr, /broken-output-here/);
@@ -142,16 +132,12 @@ workstreams:
     assert.is(unknown.code, 2);
     assert.match(unknown.stderr, /nosuch/);
     assert.is(s.served().length, 3, s.stdout());
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test('a spec edited between served builds is loaded again', async () => {
   const dir = makeChainProject();
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     assert.is((await runUet(dir, ['build'])).code, 0);
     writeText(dir, 'phases/p.yaml', `${CHAIN}      - id: c
         run: "mkdir -p out; echo see > out/c.txt"
@@ -165,10 +151,7 @@ test('a spec edited between served builds is loaded again', async () => {
     const broken = await runUet(dir, ['build']);
     assert.is(broken.code, 2, broken.stdout);
     assert.match(broken.stderr, /phases\/p\.yaml:\d+/);
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test('Ctrl-C in the asking shell interrupts the served build, and the server serves on', async () => {
@@ -182,8 +165,7 @@ workstreams:
         run: "echo $$ > slow.pid; sleep 30"
 `,
   });
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     const client = spawnUet(dir, ['build']);
     const result = collect(client);
     await waitFor(() => fs.existsSync(path.join(dir, 'slow.pid')) && readText(dir, 'slow.pid').trim() !== '', WAIT_MS, 'the task to start');
@@ -201,16 +183,12 @@ workstreams:
     const next = await runUet(dir, ['build']);
     assert.is(next.code, 0, next.stderr);
     assert.ok(isAlive(s.child.pid!));
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test('a build of another uet than the server\'s is not handed to it: it says so and waits for the lock', async () => {
   const dir = makeChainProject();
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     const infoPath = path.join(dir, '.uet', 'serve.json');
     fs.writeFileSync(infoPath, JSON.stringify({ ...JSON.parse(readText(dir, '.uet/serve.json')), uet: 'another-uet' }));
     const client = spawnUet(dir, ['build']);
@@ -224,16 +202,12 @@ test('a build of another uet than the server\'s is not handed to it: it says so 
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, /3 ran/);
     assert.is(s.served().length, 0, 'the server built nothing');
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test('a server killed with -9 blocks nothing: the next build takes the lock over; a second server refuses', async () => {
   const dir = makeChainProject();
-  const s = await serve(dir);
-  try {
+  await serving(dir, async (s) => {
     const again = await runUet(dir, ['serve'], { timeoutMs: WAIT_MS });
     assert.is(again.code, 1, again.stdout);
     assert.match(again.stderr, new RegExp(`uet serve \\(pid ${s.child.pid}\\) already serves`));
@@ -250,10 +224,7 @@ test('a server killed with -9 blocks nothing: the next build takes the lock over
     } finally {
       s2.child.kill('SIGKILL');
     }
-  } finally {
-    s.child.kill('SIGKILL');
-    removeProject(dir);
-  }
+  });
 });
 
 test.run();

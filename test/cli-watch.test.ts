@@ -7,40 +7,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHAIN, collect, countLines, isAlive, makeChainProject, makeProject, parseEvents, readText, removeProject, spawnUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
+import type { RunningUet } from './helpers/project.js';
+import { CHAIN, collect, countLines, isAlive, makeChainProject, makeProject, parseEvents, readText, removeProject, spawnUet, startUet, UET_BIN, waitFor, writeText } from './helpers/project.js';
 
 const WAIT_MS = 20_000;
 
 /** A running `uet watch --json`, with its output read as it comes. */
-interface Watching {
-  readonly child: ChildProcess;
+interface Watching extends RunningUet {
   events(): Array<Record<string, unknown>>;
   count(type: string): number;
   /** waits until `type` has been printed n times in all */
   until(type: string, n: number): Promise<void>;
-  stderr(): string;
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 function watch(dir: string, args: string[] = [], child: ChildProcess = spawnUet(dir, ['watch', '--json', ...args])): Watching {
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const done = new Promise<{ code: number | null }>((resolve) => child.on('exit', (code) => resolve({ code })));
-  const events = (): Array<Record<string, unknown>> => parseEvents(out.slice(0, out.lastIndexOf('\n') + 1));
+  const running = startUet(dir, [], child);
+  const out = running.stdout;
+  const events = (): Array<Record<string, unknown>> => parseEvents(out().slice(0, out().lastIndexOf('\n') + 1));
   const count = (type: string): number => events().filter((e) => e['type'] === type).length;
   return {
-    child,
+    ...running,
     events,
     count,
-    until: (type, n) => waitFor(() => count(type) >= n, WAIT_MS, `${n} × ${type}; stdout so far:\n${out}\nstderr:\n${err}`),
-    stderr: () => err,
-    async stop(signal = 'SIGINT') {
-      child.kill(signal);
-      const { code } = await done;
-      return { code, stdout: out, stderr: err };
-    },
+    until: (type, n) => waitFor(() => count(type) >= n, WAIT_MS, `${n} × ${type}; stdout so far:\n${out()}\nstderr:\n${running.stderr()}`),
   };
 }
 

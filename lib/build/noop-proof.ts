@@ -359,7 +359,8 @@ export function changedPaths(p: NoopProof, ctx: ProofContext, limit = Infinity):
 export function changedStats(p: NoopProof, stat: StatFn, from: number, to: number, limit = Infinity): ChangedPath[] {
   const out: ChangedPath[] = [];
   const { paths, sigs } = p.signed;
-  for (let i = from, j = from * SIG_FIELDS; i < Math.min(to, paths.length) && out.length < limit; i++, j += SIG_FIELDS) {
+  const end = Math.min(to, paths.length);
+  for (let i = from, j = from * SIG_FIELDS; i < end && out.length < limit; i++, j += SIG_FIELDS) {
     const rel = paths[i]!;
     const st = stat(rel);
     const same =

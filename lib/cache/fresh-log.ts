@@ -91,21 +91,21 @@ class AppendOnlyFreshLog implements FreshLog {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
-    await this.compactIfWorthIt();
+    if (worthCompacting(this.lines, this.records.size)) await this.rewrite();
   }
 
   async compact(): Promise<void> {
     if (this.fd === undefined || !worthCompacting(this.lines, this.records.size)) return;
     closeSync(this.fd);
     this.fd = undefined;
-    await this.compactIfWorthIt();
+    await this.rewrite();
     // the compacted file is a new one: appends go to it
     this.fd = openSync(this.file, 'a');
     this.tornTail = false;
   }
 
-  private async compactIfWorthIt(): Promise<void> {
-    if (!worthCompacting(this.lines, this.records.size)) return;
+  /** the live records only, in a file that replaces the log */
+  private async rewrite(): Promise<void> {
     let text = '';
     for (const [t, held] of this.records) text += (typeof held === 'string' ? held : serialize(t, held)) + '\n';
     // a crash during the swap leaves either the old log or the new one, both complete

@@ -44,12 +44,15 @@ export interface ProofCheck {
   changedPaths(bytes: Buffer, proof: NoopProof, ctx: ProofContext, limit: number): Promise<ChangedPath[]>;
 }
 
-/** `build` with any flags: the folder it runs in (-C before the command), or undefined for another command. */
-export function buildCommandDir(argv: readonly string[]): { dir?: string } | undefined {
+/**
+ * Where `build` is in argv, and the -C folder given before it, whatever flags follow it;
+ * undefined for another command.
+ */
+export function buildCommandAt(argv: readonly string[]): { index: number; dir?: string } | undefined {
   let dir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === 'build') return dir !== undefined ? { dir } : {};
+    if (a === 'build') return dir !== undefined ? { index: i, dir } : { index: i };
     if ((a === '-C' || a === '--dir') && argv[i + 1] !== undefined) dir = argv[++i];
     else if (a.startsWith('--dir=')) dir = a.slice('--dir='.length);
     else return undefined;
@@ -59,17 +62,10 @@ export function buildCommandDir(argv: readonly string[]): { dir?: string } | und
 
 /** `build` with only the flags that leave a fresh build's output unchanged; undefined otherwise. */
 export function parseFastArgs(argv: readonly string[]): { dir?: string; targets: string[] } | undefined {
-  let i = 0;
-  let dir: string | undefined;
-  for (; i < argv.length && argv[i] !== 'build'; i++) {
-    const a = argv[i]!;
-    if ((a === '-C' || a === '--dir') && argv[i + 1] !== undefined) dir = argv[++i];
-    else if (a.startsWith('--dir=')) dir = a.slice('--dir='.length);
-    else return undefined;
-  }
-  if (argv[i] !== 'build') return undefined;
+  const at = buildCommandAt(argv);
+  if (!at) return undefined;
   const targets: string[] = [];
-  for (i++; i < argv.length; i++) {
+  for (let i = at.index + 1; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('-')) targets.push(a);
     else if (a === '--quiet' || a === '--keep-going' || a === '--no-cache') continue;
@@ -81,7 +77,7 @@ export function parseFastArgs(argv: readonly string[]): { dir?: string; targets:
       if (!isJobs(a.slice(2))) return undefined;
     } else return undefined;
   }
-  return dir !== undefined ? { dir, targets } : { targets };
+  return at.dir !== undefined ? { dir: at.dir, targets } : { targets };
 }
 
 function isJobs(v: string | undefined): boolean {
@@ -90,17 +86,6 @@ function isJobs(v: string | undefined): boolean {
 }
 
 const NO_SIGNALS: ClientSignals = { onInterrupt: () => () => {} };
-
-/** A build in a project whose lock a running `uet serve` holds is run by it. */
-async function tryServer(argv: readonly string[], io: FastPathIo, signals: ClientSignals): Promise<number | undefined> {
-  const build = buildCommandDir(argv);
-  if (!build) return undefined;
-  const root = findProjectRoot(path.resolve(io.cwd, build.dir ?? '.'));
-  if (!root) return undefined;
-  const uetDir = path.join(root, '.uet');
-  if (!fs.existsSync(path.join(uetDir, 'lock'))) return undefined;
-  return runServedBuild(argv, uetDir, io, signals);
-}
 
 /** Past this many changed files the full build decides every task anyway. */
 const MAX_HINTED_CHANGES = 1000;
@@ -118,18 +103,20 @@ const DECLINED: FastPathResult = { kind: 'declined' };
  */
 export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, opts: FastPathOptions = {}): Promise<FastPathResult> {
   const t0 = Date.now();
-  if (opts.serving !== true) {
-    const served = await tryServer(argv, io, opts.signals ?? NO_SIGNALS);
-    if (served !== undefined) return { kind: 'done', code: served };
+  const build = buildCommandAt(argv);
+  if (!build) return DECLINED;
+  const root = findProjectRoot(path.resolve(io.cwd, build.dir ?? '.'));
+  if (!root) return DECLINED;
+  const uetDir = path.join(root, '.uet');
+  // Another process holds the lock: a running `uet serve` is handed the build; any other build
+  // (or one that crashed holding the lock) is waited for by the full build.
+  if (opts.serving !== true && fs.existsSync(path.join(uetDir, 'lock'))) {
+    const served = await runServedBuild(argv, uetDir, io, opts.signals ?? NO_SIGNALS);
+    return served !== undefined ? { kind: 'done', code: served } : DECLINED;
   }
   if (io.env['UET_NO_FAST_PATH'] === '1') return DECLINED;
   const args = parseFastArgs(argv);
   if (!args) return DECLINED;
-  const root = findProjectRoot(path.resolve(io.cwd, args.dir ?? '.'));
-  if (!root) return DECLINED;
-  const uetDir = path.join(root, '.uet');
-  // another build is running (or crashed holding the lock): the full build waits for it
-  if (opts.serving !== true && fs.existsSync(path.join(uetDir, 'lock'))) return DECLINED;
   let text: Buffer;
   try {
     text = fs.readFileSync(path.join(uetDir, 'noop', proofFileName(args.targets)));

@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive } from '../util/pid-alive.js';
 
 export interface ServeInfo {
   readonly pid: number;
@@ -54,16 +55,6 @@ function lockHolderPid(uetDir: string): number | undefined {
     return typeof pid === 'number' ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

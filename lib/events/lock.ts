@@ -27,6 +27,7 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { pidAlive } from '../util/pid-alive.js';
 import { err, ok, type Result } from '../util/result.js';
 
 export interface LockHolder {
@@ -261,15 +262,6 @@ function parseHolder(text: string): LockHolder | null {
   if (typeof r.pid !== 'number' || !Number.isInteger(r.pid) || r.pid <= 0) return null;
   if (typeof r.hostname !== 'string' || typeof r.startedAt !== 'number') return null;
   return { pid: r.pid, hostname: r.hostname, startedAt: r.startedAt, command: typeof r.command === 'string' ? r.command : '' };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM'; // exists, belongs to someone else
-  }
 }
 
 /**

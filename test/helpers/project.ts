@@ -203,6 +203,34 @@ export function spawnUet(cwd: string, args: string[], opts: RunOptions = {}): Ch
   return child;
 }
 
+/** A uet command left running (watch, serve), its output read as it comes. */
+export interface RunningUet {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** signals the CLI alone (SIGINT: Ctrl-C) and waits for it to exit */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** Reads a spawned CLI's output as it comes (spawnUet's child by default), for commands that run until stopped. */
+export function startUet(cwd: string, args: string[], child: ChildProcess = spawnUet(cwd, args)): RunningUet {
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const done = new Promise<{ code: number | null }>((resolve) => child.on('exit', (code) => resolve({ code })));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = 'SIGINT') {
+      child.kill(signal);
+      const { code } = await done;
+      return { code, stdout: out, stderr: err };
+    },
+  };
+}
+
 /** Sends a signal to the child's whole process group (the CLI and its tasks). */
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
   if (child.pid === undefined) return;

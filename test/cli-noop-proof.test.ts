@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, parseEvents, readText, removeProject, runUet, takeLines, writeText } from './helpers/project.js';
+import { makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 import { DIRECT_PLAN_TASKS } from '../lib/cli/build-command.js';
 
 const RACY_WAIT_MS = 2100;
@@ -207,6 +207,52 @@ test('when only some files changed, only the tasks they reach are examined; the 
     await build(dir);
     assert.equal(ran(dir), ['gen', 'upper']);
     assert.is(readText(dir, 'out/A.txt'), 'BYE\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('an input edited after the build read it leaves a proof that finds it changed: the next build decides just what it reaches', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/a.txt': 'one\n',
+    'src/s.txt': 's\n',
+    'phases/p1.yaml': `id: p1
+workstreams:
+  - id: ws
+    tasks:
+      - id: a
+        run: echo a >> log/runs && mkdir -p out && cat src/a.txt > out/a.txt
+        inputs: [src/a.txt]
+        outputs: [out/a.txt]
+      - id: slow
+        run: echo slow >> log/runs && sleep 1 && cat src/s.txt > out/s.txt
+        inputs: [src/s.txt]
+        outputs: [out/s.txt]
+        depends_on: [a]
+`,
+    'log/': '',
+  });
+  try {
+    await sleep(RACY_WAIT_MS);
+    const running = startUet(dir, ['build']);
+    // a has read src/a.txt and its success is recorded; slow (after it) is running: the edit
+    // comes after the build read the file, not while a task that reads it ran
+    await waitFor(() => fs.existsSync(path.join(dir, 'log/runs')) && fs.readFileSync(path.join(dir, 'log/runs'), 'utf8').includes('slow'), 10_000, 'task slow to start');
+    writeText(dir, 'src/a.txt', 'two\n');
+    const first = await running.finished();
+    assert.is(first.code, 0, first.stderr);
+    assert.equal(ran(dir), ['a', 'slow']);
+    assert.ok(await proofWritten(dir), (await runUet(dir, ['runs', 'last'])).stdout);
+    const r = await build(dir);
+    // a reads the edited file; slow depends on a, whose output changed
+    assert.equal(ran(dir), ['a', 'slow']);
+    assert.match(r.stdout.trim().split('\n').pop()!, /^t: 2 tasks — 0 fresh, 0 restored, 2 ran, 0 failed/);
+    const log = await runUet(dir, ['runs', 'last']);
+    assert.match(log.stdout, /only src\/a\.txt changed/, 'the fast path found the edited file, and only it, changed');
+    assert.is(readText(dir, 'out/a.txt'), 'two\n');
+    await build(dir);
+    assert.ok(await lastWasFastPath(dir), 'then a no-op from the proof');
   } finally {
     removeProject(dir);
   }

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildCommandAt } from '../lib/cli/noop-fast-path.js';
 import { jsonLines } from '../lib/cli/serve-protocol.js';
-import type { RunningUet } from './helpers/project.js';
+import type { RunResult, RunningUet } from './helpers/project.js';
 import { CHAIN, collect, isAlive, killGroup, makeChainProject, makeProject, parseEvents, readText, removeProject, runUet, spawnUet, startUet, waitFor, writeText } from './helpers/project.js';
 
 const WAIT_MS = 20_000;
@@ -38,17 +38,17 @@ interface Serving extends RunningUet {
   served(): string[];
 }
 
-async function serve(dir: string): Promise<Serving> {
-  const running = startUet(dir, ['serve']);
+async function serve(dir: string, args: readonly string[] = []): Promise<Serving> {
+  const running = startUet(dir, ['serve', ...args]);
   await waitFor(() => running.stdout().includes('serving the builds of'), WAIT_MS, `uet serve to listen; stderr: ${running.stderr()}`);
   return { ...running, served: () => running.stdout().split('\n').filter((l) => / uet build.* → exit /.test(l)) };
 }
 
 /** Runs `body` with a `uet serve` running in `dir`; kills it and removes the project afterwards, whatever happens. */
-async function serving(dir: string, body: (s: Serving) => Promise<void>): Promise<void> {
+async function serving(dir: string, body: (s: Serving) => Promise<void>, args: readonly string[] = []): Promise<void> {
   let s: Serving | undefined;
   try {
-    s = await serve(dir);
+    s = await serve(dir, args);
     await body(s);
   } finally {
     s?.child.kill('SIGKILL');
@@ -56,10 +56,15 @@ async function serving(dir: string, body: (s: Serving) => Promise<void>): Promis
   }
 }
 
+/** every run's events, oldest first */
+function runLogs(dir: string): Record<string, unknown>[][] {
+  const runs = fs.readdirSync(path.join(dir, '.uet', 'runs')).filter((f) => f.endsWith('.jsonl')).sort();
+  return runs.map((f) => parseEvents(readText(dir, `.uet/runs/${f}`)));
+}
+
 /** the run-start event of the newest run */
 function lastRunStart(dir: string): Record<string, unknown> {
-  const runs = fs.readdirSync(path.join(dir, '.uet', 'runs')).filter((f) => f.endsWith('.jsonl')).sort();
-  return parseEvents(readText(dir, `.uet/runs/${runs[runs.length - 1]}`))[0]!;
+  return runLogs(dir).at(-1)![0]!;
 }
 
 test('a build while uet serve runs is run by it: its output, exit code and run log; an edit re-runs only what it reaches', async () => {
@@ -90,6 +95,14 @@ test('a build while uet serve runs is run by it: its output, exit code and run l
     assert.match(x.stdout, /3 tasks — 3 fresh/);
     assert.match(y.stdout, /1 task — 1 fresh/);
     assert.is(s.served().length, 4, s.stdout());
+    // The edit's shell was answered before its build wrote the next no-op proof and ended its
+    // run log; the next build still started after that: it was answered from that proof.
+    const logs = runLogs(dir);
+    const editRun = logs[1]!;
+    assert.ok(editRun.some((e) => e['type'] === 'task-end' && e['task'] === 'p/w/a2' && e['status'] === 'ran'), 'the edit\'s run');
+    assert.equal(editRun.slice(-2).map((e) => e['type']), ['proof-written', 'run-end'], 'its bookkeeping came after the answer, and was done');
+    assert.is(editRun.at(-2)!['written'], true);
+    assert.ok(logs.at(-2)!.some((e) => e['type'] === 'noop-proof') || logs.at(-1)!.some((e) => e['type'] === 'noop-proof'), 'a build after it was answered from its proof');
 
     const stopped = await s.stop();
     assert.is(stopped.code, 130, stopped.stderr);
@@ -152,6 +165,69 @@ test('a spec edited between served builds is loaded again', async () => {
     assert.is(broken.code, 2, broken.stdout);
     assert.match(broken.stderr, /phases\/p\.yaml:\d+/);
   });
+});
+
+/**
+ * A served build, once the server has also done its bookkeeping (the shell is answered before
+ * the next proof is written): the next edit then comes after it, and what the change events
+ * tell the next check is what is tested, not a race with the proof's writing.
+ */
+async function servedBuild(dir: string): Promise<RunResult> {
+  const r = await runUet(dir, ['build']);
+  await waitFor(() => runLogs(dir).at(-1)?.at(-1)?.['type'] === 'run-end', WAIT_MS, 'the served build to end its run log');
+  return r;
+}
+
+/** edits a served build must see: a rewrite of the same size, a folder replaced; then a no-op from the proof */
+async function servedEditsAreSeen(dir: string): Promise<void> {
+  assert.is((await servedBuild(dir)).code, 0);
+  for (const text of ['two\n', 'six\n']) {
+    writeText(dir, 'src/a.txt', text);
+    const r = await servedBuild(dir);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /3 tasks — 1 fresh, 0 restored, 2 ran/);
+    assert.is(readText(dir, 'out/a2.txt'), text.toUpperCase());
+  }
+  // the folder replaced by another with the same names: a watch on the old one sees nothing
+  fs.rmSync(path.join(dir, 'src'), { recursive: true });
+  writeText(dir, 'src/a.txt', 'ten\n');
+  writeText(dir, 'src/b.txt', 'bee\n');
+  const replaced = await servedBuild(dir);
+  assert.is(replaced.code, 0, replaced.stderr);
+  assert.match(replaced.stdout, /3 tasks — 1 fresh, 0 restored, 2 ran/);
+  assert.is(readText(dir, 'out/a2.txt'), 'TEN\n');
+  // and what changes in the new folder afterwards
+  writeText(dir, 'src/a.txt', 'owl\n');
+  const inNew = await servedBuild(dir);
+  assert.match(inNew.stdout, /3 tasks — 1 fresh, 0 restored, 2 ran/);
+  assert.is(readText(dir, 'out/a2.txt'), 'OWL\n');
+  fs.rmSync(path.join(dir, 'out/b.txt'));
+  const deleted = await servedBuild(dir);
+  assert.match(deleted.stdout, /3 tasks — 2 fresh, 1 restored, 0 ran/, 'a deleted output is restored');
+  assert.is(readText(dir, 'out/b.txt'), 'bee\n');
+  const noop = await servedBuild(dir);
+  assert.match(noop.stdout, /3 tasks — 3 fresh/);
+  assert.ok(runLogs(dir).at(-1)!.some((e) => e['type'] === 'noop-proof'), 'answered from the proof');
+}
+
+test('served builds see each change the kernel reports (a same-size rewrite, a folder replaced, a deletion)', async () => {
+  const dir = makeChainProject();
+  await serving(dir, async (s) => {
+    assert.match(s.stdout(), /change events: on/);
+    await servedEditsAreSeen(dir);
+  });
+});
+
+test('uet serve --no-watch stats every path, and sees the same', async () => {
+  const dir = makeChainProject();
+  await serving(
+    dir,
+    async (s) => {
+      assert.match(s.stdout(), /change events: turned off \(--no-watch\)/);
+      await servedEditsAreSeen(dir);
+    },
+    ['--no-watch'],
+  );
 });
 
 test('Ctrl-C in the asking shell interrupts the served build, and the server serves on', async () => {

@@ -88,11 +88,19 @@ export interface SignedPaths {
   readonly digests: ReadonlyMap<number, string>;
 }
 
-/** One consulted path for a new proof: its stat now, and its content digest when that stat is racy. */
+/**
+ * One consulted path for a new proof: its stat now, and its content digest when that stat is
+ * racy. `stale`: the path changed after the build read it; its signature matches no stat (nor
+ * an absent path), so the next check always finds it changed and decides what reads it again.
+ */
 export interface SignedEntry {
   readonly stat: StatLike | undefined;
   readonly digest?: string;
+  readonly stale?: true;
 }
+
+/** the signature of a stale entry: no size a stat gives, nor ABSENT's -1 */
+const STALE_SIG = -2;
 
 /** Where `rel` is among a proof's paths (they are sorted), or -1. */
 export function indexOfPath(signed: SignedPaths, rel: string): number {
@@ -141,8 +149,8 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
     if (e.digest !== undefined) digests.set(paths.length, e.digest);
     paths.push(o!);
     const st = e.stat;
-    if (st === undefined) {
-      sigs.fill(-1, j, j + SIG_FIELDS);
+    if (st === undefined || e.stale) {
+      sigs.fill(e.stale ? STALE_SIG : -1, j, j + SIG_FIELDS);
       continue;
     }
     sigs[j] = st.size;
@@ -358,18 +366,39 @@ export function changedPaths(p: NoopProof, ctx: ProofContext, limit = Infinity):
  */
 export function changedStats(p: NoopProof, stat: StatFn, from: number, to: number, limit = Infinity): ChangedPath[] {
   const out: ChangedPath[] = [];
-  const { paths, sigs } = p.signed;
-  const end = Math.min(to, paths.length);
-  for (let i = from, j = from * SIG_FIELDS; i < end && out.length < limit; i++, j += SIG_FIELDS) {
-    const rel = paths[i]!;
-    const st = stat(rel);
-    const same =
-      st === undefined
-        ? sigs[j] === -1
-        : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
-    if (!same) out.push({ path: rel, folder: (st !== undefined && (st.mode & S_IFMT) === S_IFDIR) || (sigs[j] !== -1 && ((sigs[j + 4] ?? 0) & S_IFMT) === S_IFDIR) });
+  const end = Math.min(to, p.signed.paths.length);
+  for (let i = from; i < end && out.length < limit; i++) {
+    const c = changedStatAt(p.signed, stat, i);
+    if (c) out.push(c);
   }
   return out;
+}
+
+/** changedStats over some of the proof's paths only: `indices`, ascending */
+export function changedStatsOf(p: NoopProof, stat: StatFn, indices: Iterable<number>, limit = Infinity): ChangedPath[] {
+  const out: ChangedPath[] = [];
+  for (const i of indices) {
+    if (out.length >= limit) break;
+    const c = changedStatAt(p.signed, stat, i);
+    if (c) out.push(c);
+  }
+  return out;
+}
+
+/** the path at `i`, if its stat now differs from the one signed */
+function changedStatAt({ paths, sigs }: SignedPaths, stat: StatFn, i: number): ChangedPath | undefined {
+  const j = i * SIG_FIELDS;
+  const rel = paths[i]!;
+  const st = stat(rel);
+  const same =
+    st === undefined
+      ? sigs[j] === -1
+      : st.size === sigs[j] && st.mtimeMs === sigs[j + 1] && st.ctimeMs === sigs[j + 2] && st.ino === sigs[j + 3] && st.mode === sigs[j + 4];
+  return same ? undefined : { path: rel, folder: (st !== undefined && isFolderMode(st.mode)) || (sigs[j] !== -1 && isFolderMode(sigs[j + 4] ?? 0)) };
+}
+
+export function isFolderMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFDIR;
 }
 
 /** `changed` (changedStats over all the paths), with the racy entries whose content changed added, up to `limit` in all. */
@@ -380,7 +409,7 @@ export function withChangedDigests(p: NoopProof, ctx: ProofContext, changed: rea
     if (out.length >= limit) break;
     const rel = paths[i];
     if (rel === undefined) return [{ path: '?', folder: true }];
-    const folder = ((sigs[i * SIG_FIELDS + 4] ?? 0) & S_IFMT) === S_IFDIR;
+    const folder = isFolderMode(sigs[i * SIG_FIELDS + 4] ?? 0);
     if (!out.some((c) => c.path === rel) && ctx.digestOf(rel, folder) !== digest) out.push({ path: rel, folder });
   }
   return out;

@@ -247,6 +247,26 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     await workspaces?.close();
     await executor.close();
   }
+  const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';
+  const code = outcome.interrupted ? EXIT_INTERRUPTED : outcome.failed ? EXIT_FAILED : EXIT_OK;
+  let durationMs: number | undefined;
+  const report = (): void => {
+    durationMs ??= Date.now() - t0;
+    if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
+      reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
+    }
+    reporter.summary(summaryLine(label, taskCount, outcome, durationMs, flags.dryRun));
+    reporter.close();
+  };
+  // A served build's shell is answered as soon as it has all it will be shown (what follows
+  // prints nothing in text mode, bar a rare warning, which the server's log keeps): ~15-35 ms
+  // of pruning and writing the next no-op proof at 10,000 tasks. --json streams the run's
+  // events to the end, and --verbose may print the proof's fate, so those answer last.
+  const answerEarly = resident !== undefined && !flags.json && flags.verbosity !== 'verbose';
+  if (answerEarly) {
+    report();
+    resident.answer(code);
+  }
   if (tiered) {
     const { maintainProjectCache } = await import('../cache/open.js');
     // under the project lock, after every store has landed; what this build used stays
@@ -275,24 +295,18 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
       startedAt: t0,
+      ...(resident?.proofWritten ? { onWritten: (bytes: Buffer) => resident.proofWritten?.(bytes) } : {}),
       ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames, decided: narrowed.plan } } : {}),
     });
     emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
     await hasher.flush();
   }
-  const durationMs = Date.now() - t0;
-  const status = outcome.interrupted ? 'interrupted' : outcome.failed ? 'failed' : 'success';
+  durationMs ??= Date.now() - t0;
   emit({ type: 'run-end', runId, at: Date.now(), status, counts: outcome.counts, durationMs });
   await runLog?.close();
   lock?.release();
-
-  if (outcome.nonBlockingGateFailures.length > 0 && !flags.json) {
-    reporter.event({ type: 'warning', runId, at: Date.now(), message: `non-blocking gate${outcome.nonBlockingGateFailures.length > 1 ? 's' : ''} failed: ${outcome.nonBlockingGateFailures.join(', ')}` });
-  }
-  reporter.summary(summaryLine(label, taskCount, outcome, durationMs, flags.dryRun));
-  reporter.close();
-  if (outcome.interrupted) return EXIT_INTERRUPTED;
-  return outcome.failed ? EXIT_FAILED : EXIT_OK;
+  if (!answerEarly) report();
+  return code;
 }
 
 /**

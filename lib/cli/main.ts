@@ -12,7 +12,7 @@ import { buildCommand } from './build-command.js';
 import type { Io } from './context.js';
 import { EXIT_SPEC } from './context.js';
 import type { Verbosity } from './reporter.js';
-import type { ResidentProject } from './resident.js';
+import type { ResidentServing } from './resident.js';
 
 interface CommonOpts {
   dir?: string;
@@ -61,7 +61,7 @@ function verbosity(o: CommonOpts): Verbosity {
  * `hint`: what the no-op fast path found changed (bin/uet.js); a build may decide less with it.
  * `resident`: a build is run by `uet serve`, on what it keeps loaded.
  */
-export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals, hint?: ProofHint, resident?: ResidentProject): Promise<number> {
+export async function main(argv: readonly string[], io: Io = defaultIo(), signals: InterruptSource = processSignals, hint?: ProofHint, resident?: ResidentServing): Promise<number> {
   let code = 0;
   const program = new Command('uet')
     .description('Universal Execution Templates: build a phased pipeline of YAML tasks incrementally')
@@ -120,7 +120,7 @@ Environment:
   UET_FORK_SERVER=0    start commands from node itself, not through the fork server`,
     )
     .action(async (targets: string[], o: CommonOpts) => {
-      code = await buildCommand(io, targets, flagsOf(o), signals, hint, resident ? { project: resident, argv } : undefined);
+      code = await buildCommand(io, targets, flagsOf(o), signals, hint, resident ? { ...resident, argv } : undefined);
     });
 
   program
@@ -148,13 +148,17 @@ Environment:
 While it runs, \`uet build\` in this project (from any shell, with any flags) is run by this process
 instead of one of its own: the project, its stat index and freshness log stay loaded and the fork
 server stays up, so a build starts deciding at once. Each build decides exactly as it would on its
-own (every file it reads is stat'ed again; a changed spec is loaded again) and prints in the shell
-that asked for it; Ctrl-C there interrupts it. Builds run one at a time. \`uet serve\` holds the
+own (a changed spec is loaded again) and prints in the shell that asked for it; Ctrl-C there
+interrupts it. On Linux (local file systems) the server watches the folders its no-op proofs
+name: a build's first check stats only the paths the kernel's change events named since the last
+one (every path when events may have been lost); --no-watch stats them all, as an unserved build
+does. The full build that follows, when something changed, stats every file it reads. Builds run one at a time. \`uet serve\` holds the
 project lock: other commands that write (watch, clean) wait until it stops.`,
     )
-    .action(async () => {
+    .option('--no-watch', 'stat every path a build\'s no-op proof names, instead of only those the kernel\'s change events named')
+    .action(async (o: { watch: boolean }) => {
       const { serveCommand } = await import('./serve-command.js');
-      code = await serveCommand(io, dirOpt(), signals);
+      code = await serveCommand(io, { ...dirOpt(), watch: o.watch }, signals);
     });
 
   program

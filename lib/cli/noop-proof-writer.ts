@@ -105,6 +105,8 @@ export interface ProofFacts {
    * decided), so only the decided tasks' records are read again.
    */
   readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string>; readonly envNames: readonly string[]; readonly decided: ReadonlySet<string> };
+  /** told the proof's bytes once they are written */
+  readonly onWritten?: (bytes: Buffer) => void;
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -144,6 +146,7 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
     // only a shortcut: the next build decides task by task
     return 'could not write it';
   }
+  f.onWritten?.(bytes);
   return undefined;
 }
 
@@ -235,7 +238,13 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
     }
     const again = await f.hasher.hashFile(rel);
     const after = stat(rel);
-    if (!again || !sameDigest(again, seen) || signature(after) !== signature(now)) return `${rel} changed after the build read it`;
+    // changed after the build read it (an edit saved while the build ran, or just after a
+    // served build answered): the proof stands for the rest; the next build decides again
+    // what reads this path
+    if (!again || !sameDigest(again, seen) || signature(after) !== signature(now)) {
+      entries.set(rel, { stat: now, stale: true });
+      continue;
+    }
     entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: again.hash } : { stat: now });
   }
   // spec files were hashed (checking the graph cache) like any file; their folders were listed

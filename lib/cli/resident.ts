@@ -75,9 +75,21 @@ export class ResidentProject {
   }
 }
 
-/** What a build run by a resident process is handed. */
-export interface ResidentBuild {
+/** How a resident process hands a build what it keeps, and takes its answer. */
+export interface ResidentServing {
   readonly project: ResidentProject;
+  /**
+   * The asking shell has been shown all it will be: its exit code goes back now. What the build
+   * does after this (pruning the cache, the next no-op proof, the run log's end) is bookkeeping,
+   * done before the next build starts. Called at most once; without it, the build's end answers.
+   */
+  answer(code: number): void;
+  /** the build wrote the no-op proof for its targets: these bytes */
+  proofWritten?(bytes: Buffer): void;
+}
+
+/** What a build run by a resident process is handed. */
+export interface ResidentBuild extends ResidentServing {
   /** the command line the build was asked with (for its run log) */
   readonly argv: readonly string[];
 }

@@ -14,11 +14,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { uetBuildId } from '../build/noop-proof.js';
+import type { NoopProof } from '../build/noop-proof.js';
+import { parseProof, uetBuildId } from '../build/noop-proof.js';
 import { threadLauncher } from '../exec/spawn.js';
 import { launcherFromEnv } from '../exec/launcher.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { collectGarbage } from '../util/v8-flags.js';
+import { ChangeJournal } from '../watch/change-journal.js';
 import type { InterruptSource } from './build-command.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, lockProject, locateRoot, specFailed } from './context.js';
@@ -27,6 +29,7 @@ import { main } from './main.js';
 import { tryNoopFastPath } from './noop-fast-path.js';
 import { ResidentProject } from './resident.js';
 import { SplitProofCheck } from './split-proof-check.js';
+import { WatchedProofCheck } from './watched-proof-check.js';
 import type { BuildRequest, ClientMessage, ServeInfo, ServerMessage } from './serve-protocol.js';
 import { jsonLines, liveServer, serveInfoPath } from './serve-protocol.js';
 
@@ -35,7 +38,13 @@ const EXIT_INTERNAL = 70;
 /** quiet time after a build before the heap is collected (a build asked right away goes first) */
 const IDLE_COLLECT_MS = 20;
 
-export async function serveCommand(io: Io, flags: { readonly dir?: string }, signals: InterruptSource): Promise<number> {
+export interface ServeFlags {
+  readonly dir?: string;
+  /** false (--no-watch): every build stats all the proof's paths, as an unserved one does */
+  readonly watch: boolean;
+}
+
+export async function serveCommand(io: Io, flags: ServeFlags, signals: InterruptSource): Promise<number> {
   const located = locateRoot(io, flags.dir);
   if (!located.ok) return specFailed(io, located.error);
   const root = located.value;
@@ -56,7 +65,11 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   // what loading left behind is collected now, not during the first build
   collectGarbage();
   const socketPath = socketPathFor(uetDir);
-  const check = new SplitProofCheck();
+  const split = new SplitProofCheck();
+  const journal = flags.watch ? ChangeJournal.open(root, uetDir) : 'turned off (--no-watch)';
+  const watched = typeof journal === 'string' ? undefined : new WatchedProofCheck(journal, split);
+  if (watched) for (const proof of proofsIn(uetDir)) watched.watchFoldersOf(proof);
+  const check = watched ?? split;
   let queue: Promise<void> = Promise.resolve();
   /** the build running now: its way to be interrupted */
   let running: { interrupt(): void } | undefined;
@@ -90,12 +103,28 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   const runOne = async (req: BuildRequest, socket: net.Socket, interrupts: Set<() => void>, interrupt: () => void): Promise<void> => {
     // a build still queued when the server stops is not answered: its client builds by itself
     if (socket.destroyed || stopping) return void socket.destroy();
+    const t0 = Date.now();
+    /** when the shell was given its exit code (the build may still be doing its bookkeeping) */
+    let answeredAt: number | undefined;
     const send = (m: ServerMessage): void => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`);
     };
+    const answer = (code: number): void => {
+      if (answeredAt !== undefined) return;
+      answeredAt = Date.now();
+      send({ exit: code });
+      socket.end();
+      io.stdout.write(`${new Date().toISOString()} uet ${req.argv.join(' ')} → exit ${code} (${answeredAt - t0} ms)\n`);
+    };
+    // what a build prints after its shell was answered (a warning while pruning the cache) is
+    // kept in the server's own log, as it is in the run's
+    const print = (text: string, to: 'out' | 'err'): void => {
+      if (answeredAt === undefined) send(to === 'out' ? { out: text } : { err: text });
+      else io.stderr.write(`(uet ${req.argv.join(' ')}, after its answer) ${text}`);
+    };
     const reqIo: Io = {
-      stdout: { write: (text) => send({ out: text }), isTTY: req.isTTY },
-      stderr: { write: (text) => send({ err: text }) },
+      stdout: { write: (text) => print(text, 'out'), isTTY: req.isTTY },
+      stderr: { write: (text) => print(text, 'err') },
       cwd: req.cwd,
       env: req.env,
     };
@@ -105,22 +134,23 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
         return () => interrupts.delete(handler);
       },
     };
-    const t0 = Date.now();
     clearTimeout(idleCollection);
     running = { interrupt };
     let code: number;
     try {
       const fast = await tryNoopFastPath(req.argv, reqIo, { serving: true, check });
-      code = fast.kind === 'done' ? fast.code : await main(req.argv, reqIo, reqSignals, fast.hint, resident);
+      code = fast.kind === 'done' ? fast.code : await main(req.argv, reqIo, reqSignals, fast.hint, {
+              project: resident,
+              answer,
+              ...(watched ? { proofWritten: (bytes: Buffer) => watched.proofWritten(bytes) } : {}),
+            });
     } catch (e) {
-      send({ err: `uet serve: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n` });
+      print(`uet serve: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`, 'err');
       code = EXIT_INTERNAL;
     } finally {
       running = undefined;
     }
-    send({ exit: code });
-    socket.end();
-    io.stdout.write(`${new Date().toISOString()} uet ${req.argv.join(' ')} → exit ${code} (${Date.now() - t0} ms)\n`);
+    answer(code);
     // Collected once the build is answered: V8's own limits let a 10,000-task server grow to
     // ~165 MB over 8 touches, ~146 MB collected after each (its shell does not wait for it)
     idleCollection = setTimeout(collectGarbage, IDLE_COLLECT_MS);
@@ -130,7 +160,8 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   const listening = await listen(server, socketPath);
   if (!listening.ok) {
     io.stderr.write(`error: cannot listen on ${socketPath}: ${listening.error}\n`);
-    await check.close();
+    watched?.close();
+    await split.close();
     await resident.close();
     lock.release();
     return EXIT_FAILED;
@@ -140,6 +171,7 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   const info: ServeInfo = { pid: process.pid, socket: socketPath, startedAt: Date.now(), uet: uetBuildId() };
   await writeFileAtomic(serveInfoPath(uetDir), JSON.stringify(info));
   io.stdout.write(`serving the builds of ${root} (pid ${process.pid}); Ctrl-C to stop\n`);
+  io.stdout.write(typeof journal === 'string' ? `change events: ${journal}; each build stats every path its proof names\n` : 'change events: on; each build stats only the paths changed since the last\n');
 
   // the first Ctrl-C stops: the running build drains (starts nothing new), a second kills its tasks
   const stopListening = await new Promise<() => void>((resolve) => {
@@ -157,7 +189,8 @@ export async function serveCommand(io: Io, flags: { readonly dir?: string }, sig
   stopListening();
   fs.rmSync(serveInfoPath(uetDir), { force: true });
   fs.rmSync(socketPath, { force: true });
-  await check.close();
+  watched?.close();
+  await split.close();
   await resident.close();
   threadLauncher(launcherFromEnv(io.env)).close();
   lock.release();
@@ -194,4 +227,25 @@ function listen(server: net.Server, socketPath: string): Promise<{ ok: true } | 
     }
     return e ? { ok: false, error: e.message } : { ok: true };
   })();
+}
+
+/** the no-op proofs in .uet/noop (one per target set built), those that parse */
+function proofsIn(uetDir: string): NoopProof[] {
+  const folder = path.join(uetDir, 'noop');
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const proofs: NoopProof[] = [];
+  for (const name of names) {
+    try {
+      const proof = parseProof(fs.readFileSync(path.join(folder, name)));
+      if (proof) proofs.push(proof);
+    } catch {
+      // gone or unreadable: its first check is a full one
+    }
+  }
+  return proofs;
 }

@@ -210,6 +210,8 @@ export interface RunningUet {
   stderr(): string;
   /** signals the CLI alone (SIGINT: Ctrl-C) and waits for it to exit */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** waits for the CLI to exit by itself */
+  finished(): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 /** Reads a spawned CLI's output as it comes (spawnUet's child by default), for commands that run until stopped. */
@@ -225,6 +227,10 @@ export function startUet(cwd: string, args: string[], child: ChildProcess = spaw
     stderr: () => err,
     async stop(signal = 'SIGINT') {
       child.kill(signal);
+      const { code } = await done;
+      return { code, stdout: out, stderr: err };
+    },
+    async finished() {
       const { code } = await done;
       return { code, stdout: out, stderr: err };
     },

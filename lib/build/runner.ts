@@ -47,8 +47,12 @@ export interface BuildOptions {
   readonly forceGates?: boolean;
   /** how many key changes a reason lists (explain lists them all) */
   readonly reasonDetail?: number;
-  /** watch: how nodes outside the plan ended in an earlier build (their digests feed keys, their failures block) */
-  readonly earlier?: ReadonlyMap<string, Settled>;
+  /**
+   * How nodes outside the plan ended in an earlier build (their digests feed keys, their
+   * failures block): watch's last build, or what a narrowed build left undecided. Looked up,
+   * never copied: a one-file change in 10,000 tasks leaves ~10,000 of them.
+   */
+  readonly earlier?: EarlierStates;
   /** watch: failures remembered per key, so a task is not retried until its inputs change */
   readonly failures?: FailureMemory;
 }
@@ -60,6 +64,12 @@ export interface FailureMemory {
   failed(taskId: string, key: string, why: string): void;
   /** the task's inputs changed while it ran, from keyBefore to keyAfter (perhaps written by the task itself) */
   changedWhileRunning(taskId: string, keyBefore: string, keyAfter: string): void;
+}
+
+/** How nodes outside a build's plan ended (a Map will do). */
+export interface EarlierStates {
+  get(key: string): Settled | undefined;
+  entries(): Iterable<[string, Settled]>;
 }
 
 /** How a settled node ended, as its dependents see it. */
@@ -85,6 +95,11 @@ export interface BuildOutcome {
 }
 
 const EMPTY_DIGEST = outputsDigest([]);
+/**
+ * What a phase barrier or a gate without a command passes on once all its dependencies' digests
+ * are known: no task's key reads a digest through it (processTask), only that it is known.
+ */
+const ORDERING_DIGEST = 'ordering';
 /** What a task that declares no inputs contributes downstream: it carries no information. */
 const NO_KEY_DIGEST = 'no-inputs';
 
@@ -137,7 +152,6 @@ export class Build {
     private readonly outside: ReadonlyMap<string, Settled> = new Map(),
   ) {
     this.pendingNodes = plan.size;
-    for (const [k, s] of opts.earlier ?? []) if (!plan.has(k)) this.settled.set(k, s);
     for (const k of plan) {
       const attrs = project.graph.getNodeAttributes(k);
       if (attrs.kind === 'task') {
@@ -180,7 +194,10 @@ export class Build {
 
   /** How each node of the plan (and the earlier ones given) ended, for the next build of a watch session. */
   get settledNodes(): ReadonlyMap<string, Settled> {
-    return this.settled;
+    const all = new Map<string, Settled>();
+    for (const [k, s] of this.opts.earlier?.entries() ?? []) if (!this.plan.has(k)) all.set(k, s);
+    for (const [k, s] of this.settled) all.set(k, s);
+    return all;
   }
 
   async run(): Promise<BuildOutcome> {
@@ -210,8 +227,9 @@ export class Build {
 
   private startNode(key: string): void {
     const attrs = this.project.graph.getNodeAttributes(key);
-    const blocker = this.failedDependency(key);
-    if (blocker !== undefined) return this.settleBlocked(key, attrs, blocker);
+    // one pass over the dependencies: a phase barrier has every task of its phase
+    const deps = this.dependencies(key);
+    if (deps.blocker !== undefined) return this.settleBlocked(key, attrs, deps.blocker);
     switch (attrs.kind) {
       case 'task':
         if (this.stopping || this.superseded.has(key)) return this.settleSkipped(key, attrs);
@@ -223,12 +241,12 @@ export class Build {
         void this.withDecisionSlot(() => this.processTask(key, gateAsTask(attrs.gate, this.project.spec.config.env), attrs.gate));
         return;
       case 'phase': {
-        const status = this.anyDependency(key, (s) => s.status === 'skipped') ? 'skipped' : 'passed';
+        const status = deps.anySkipped ? 'skipped' : 'passed';
         if (status === 'passed' && this.svc.workspaces) {
           void this.integrate(key, attrs.phase);
           return;
         }
-        this.settle(key, { status, digest: this.combinedDigest(key) });
+        this.settle(key, { status, digest: deps.digest });
         this.emit({ type: 'phase-end', phase: attrs.id, status: status === 'passed' ? 'passed' : 'blocked' });
         return;
       }
@@ -237,8 +255,14 @@ export class Build {
     }
   }
 
+  /** how a node ended: in this build, or (outside the plan) in the earlier one */
+  private stateOf(key: string): Settled | undefined {
+    return this.settled.get(key) ?? (this.opts.earlier !== undefined && !this.plan.has(key) ? this.opts.earlier.get(key) : undefined);
+  }
+
+  /** as stateOf, and, for a re-check of gates, as the build it is part of settled it */
   private settledAs(key: string): Settled | undefined {
-    return this.settled.get(key) ?? this.outside.get(key);
+    return this.stateOf(key) ?? this.outside.get(key);
   }
 
   private viewOf(task: TaskSpec): Promise<Result<FileView, string>> {
@@ -262,7 +286,7 @@ export class Build {
       integrated = err(e instanceof Error ? e.message : String(e));
     }
     if (integrated.ok) {
-      this.settle(key, { status: 'passed', digest: this.combinedDigest(key) });
+      this.settle(key, { status: 'passed', digest: this.dependencies(key).digest });
       this.emit({ type: 'phase-end', phase: phase.id, status: 'passed' });
       return;
     }
@@ -293,7 +317,7 @@ export class Build {
     }
     if (plan.size === 0) return true;
     const { workspaces: _isolated, ...mainOnly } = this.svc;
-    this.recheck = new Build(this.project, plan, mainOnly, { ...this.opts, forceGates: true }, new Map([...this.outside, ...this.settled]));
+    this.recheck = new Build(this.project, plan, mainOnly, { ...this.opts, forceGates: true }, new Map([...this.outside, ...this.settledNodes]));
     try {
       const outcome = await this.recheck.run();
       return !outcome.failed && !outcome.interrupted;
@@ -302,22 +326,23 @@ export class Build {
     }
   }
 
-  /** The first dependency whose failure blocks this node, if any. */
-  private failedDependency(key: string): string | undefined {
+  /**
+   * What a node's dependencies say, in one pass: the first whose failure blocks it; whether one
+   * was skipped; and, for a barrier or a gate without a command, its digest (ORDERING_DIGEST
+   * once every dependency's digest is known).
+   */
+  private dependencies(key: string): { blocker: string | undefined; anySkipped: boolean; digest: string | undefined } {
+    let anySkipped = false;
+    let known = true;
     for (const dep of this.project.graph.inNeighbors(key)) {
-      const s = this.settled.get(dep);
-      if (!s) continue;
-      if (s.status === 'failed' || s.status === 'blocked' || s.status === 'gate-failed') return s.blockedBy ?? nodeId(dep);
+      const s = this.stateOf(dep);
+      if (s) {
+        if (s.status === 'failed' || s.status === 'blocked' || s.status === 'gate-failed') return { blocker: s.blockedBy ?? nodeId(dep), anySkipped, digest: undefined };
+        if (s.status === 'skipped') anySkipped = true;
+      }
+      if (known && (s ?? this.outside.get(dep))?.digest === undefined) known = false;
     }
-    return undefined;
-  }
-
-  private anyDependency(key: string, pred: (s: Settled) => boolean): boolean {
-    for (const dep of this.project.graph.inNeighbors(key)) {
-      const s = this.settled.get(dep);
-      if (s && pred(s)) return true;
-    }
-    return false;
+    return { blocker: undefined, anySkipped, digest: known ? ORDERING_DIGEST : undefined };
   }
 
   private settleBlocked(key: string, attrs: NodeAttrs, blocker: string): void {
@@ -350,7 +375,7 @@ export class Build {
   private settleGate(key: string, gate: GateSpec, passed: boolean, reason: string | undefined, digest?: string): void {
     if (passed) {
       this.emit({ type: 'gate-end', gate: gate.fullId, status: 'passed', blocking: gate.blocking });
-      this.settle(key, { status: 'passed', digest: digest ?? this.combinedDigest(key) });
+      this.settle(key, { status: 'passed', digest: digest ?? this.dependencies(key).digest });
       return;
     }
     this.emit({ type: 'gate-end', gate: gate.fullId, status: 'failed', blocking: gate.blocking, ...(reason ? { reason } : {}) });
@@ -360,7 +385,7 @@ export class Build {
       this.settle(key, { status: 'gate-failed', digest: EMPTY_DIGEST, blockedBy: gate.fullId });
     } else {
       this.nonBlockingGateFailures.push(gate.fullId);
-      this.settle(key, { status: 'passed', digest: this.combinedDigest(key), nonBlockingFailure: true });
+      this.settle(key, { status: 'passed', digest: this.dependencies(key).digest, nonBlockingFailure: true });
     }
   }
 
@@ -400,17 +425,6 @@ export class Build {
       // the run it queued may be one the stall check in pump must see with nothing deciding
       if (this.deciding === 0) this.pump();
     }
-  }
-
-  /** Digest of a gate's or barrier's dependencies: what a task depending on it sees. */
-  private combinedDigest(key: string): string | undefined {
-    const parts: string[] = [];
-    for (const dep of this.project.graph.inNeighbors(key).sort()) {
-      const d = this.settledAs(dep)?.digest;
-      if (d === undefined) return undefined;
-      parts.push(`${dep}=${d}`);
-    }
-    return sha256(parts.join('\n'));
   }
 
   private async processTask(key: string, task: TaskSpec, gate: GateSpec | undefined): Promise<void> {
@@ -764,7 +778,7 @@ export class Build {
   private workstreamPassed(ws: WorkstreamSpec): boolean {
     const checked = ws.tasks.filter((t) => t.kind === 'static' || t.kind === 'runtime' || t.patches.length > 0);
     return checked.every((t) => {
-      const s = this.settled.get(taskKey(t.fullId))?.status;
+      const s = this.stateOf(taskKey(t.fullId))?.status;
       return s === 'fresh' || s === 'restored' || s === 'ran';
     });
   }

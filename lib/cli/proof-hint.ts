@@ -9,7 +9,7 @@
  * the proof saw (the freshness log is unchanged), and so are its dependencies' outputs: it is
  * fresh, with the digest its record gives.
  */
-import type { Settled } from '../build/runner.js';
+import type { EarlierStates, Settled } from '../build/runner.js';
 import { outputsDigest } from '../build/key.js';
 import path from 'node:path';
 import type { ProofHint } from '../build/noop-proof.js';
@@ -26,8 +26,8 @@ import { normaliseRootRelative } from '../spec/paths.js';
 export interface NarrowedPlan {
   /** the nodes to decide */
   readonly plan: ReadonlySet<string>;
-  /** how the other nodes of the full plan stand */
-  readonly earlier: ReadonlyMap<string, Settled>;
+  /** how the other nodes of the full plan stand (looked up: there are thousands) */
+  readonly earlier: EarlierStates;
   /** tasks (not gates or barriers) left out as fresh */
   readonly unchangedTasks: number;
 }
@@ -173,23 +173,24 @@ export function narrowPlan(
     if (!readsUpstreamDigests(project.graph.getNodeAttributes(key))) continue;
     for (const dep of project.graph.inNeighbors(key)) if (isTaskKey(dep) && !reached.has(dep) && plan.has(dep)) feeding.add(dep);
   }
-  const earlier = new Map<string, Settled>();
-  let unchangedTasks = 0;
-  for (const key of plan) {
-    if (reached.has(key)) continue;
+  const fed = new Map<string, Settled>();
+  for (const key of feeding) {
     const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind !== 'task') {
-      earlier.set(key, UNCHANGED_NODE);
-      continue;
-    }
-    unchangedTasks++;
-    if (!feeding.has(key)) {
-      earlier.set(key, UNCHANGED_TASK);
-      continue;
-    }
+    if (attrs.kind !== 'task') continue;
     const rec = records(attrs.task.fullId);
     if (!rec) return undefined;
-    earlier.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
+    fed.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
   }
+  let unchangedTasks = 0;
+  for (const key of plan) if (isTaskKey(key) && !reached.has(key)) unchangedTasks++;
+  const earlier: EarlierStates = {
+    get: (key) => (reached.has(key) || !plan.has(key) ? undefined : (fed.get(key) ?? (isTaskKey(key) ? UNCHANGED_TASK : UNCHANGED_NODE))),
+    *entries() {
+      for (const key of plan) {
+        const s = earlier.get(key);
+        if (s) yield [key, s];
+      }
+    },
+  };
   return { plan: reached, earlier, unchangedTasks };
 }

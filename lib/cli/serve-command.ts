@@ -112,9 +112,9 @@ export async function serveCommand(io: Io, flags: ServeFlags, signals: Interrupt
     const answer = (code: number): void => {
       if (answeredAt !== undefined) return;
       answeredAt = Date.now();
+      io.stdout.write(`${new Date().toISOString()} uet ${req.argv.join(' ')} → exit ${code} (${answeredAt - t0} ms)\n`);
       send({ exit: code });
       socket.end();
-      io.stdout.write(`${new Date().toISOString()} uet ${req.argv.join(' ')} → exit ${code} (${answeredAt - t0} ms)\n`);
     };
     // what a build prints after its shell was answered (a warning while pruning the cache) is
     // kept in the server's own log, as it is in the run's

@@ -170,6 +170,17 @@ export class ForkServerLauncher implements ProcessLauncher {
     });
   }
 
+  async warm(): Promise<void> {
+    this.booting++;
+    this.updateRefs();
+    try {
+      await this.server();
+    } finally {
+      this.booting--;
+      this.updateRefs();
+    }
+  }
+
   /** Called when nothing runs (the executor closes only then). */
   close(): void {
     const state = this.state;

@@ -61,6 +61,8 @@ export interface ProcessLauncher {
   launch(req: RunRequest, outputFd: number): Promise<Result<LaunchedProcess, LaunchFailure>>;
   /** let the thread's event loop end while nothing runs; a later launch() still works */
   close(): void;
+  /** start what launching needs now rather than at the first launch (a resident process) */
+  warm?(): Promise<void>;
 }
 
 /** node:child_process (libuv's fork-and-exec). */

@@ -4,11 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { NoopProof, ProofContext, SignedEntry } from '../lib/build/noop-proof.js';
-import { changedPaths, formatProof, parseProof, signEntries, statUnder } from '../lib/build/noop-proof.js';
+import type { SignedEntry } from '../lib/build/noop-proof.js';
+import { changedPaths, statUnder } from '../lib/build/noop-proof.js';
 import { SplitProofCheck } from '../lib/cli/split-proof-check.js';
 import { fastStat } from '../lib/util/fast-stat.js';
 import { statSignedQuiet } from '../lib/util/stat-quiet.js';
+import { proofContext, signedProof } from './helpers/proofs.js';
 
 const FILES = 3000;
 const name = (i: number): string => `src/f${String(i).padStart(4, '0')}.txt`;
@@ -26,31 +27,8 @@ test('split between two threads, the check finds what changedPaths finds, in its
       entries.set(name(i), { stat: statSignedQuiet(path.join(root, name(i))) });
     }
     entries.set('src/never.txt', { stat: undefined });
-    const unparsed: NoopProof = {
-      uet: 'u',
-      root,
-      targets: [],
-      envNames: [],
-      envDigest: '',
-      state: '',
-      label: 'all',
-      tasks: FILES,
-      counts: { fresh: FILES, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
-      warnings: [],
-      signed: signEntries(entries),
-    };
-    const bytes = formatProof(unparsed)!;
-    const proof = parseProof(bytes)!;
-    const ctx: ProofContext = {
-      uet: 'u',
-      root,
-      targets: [],
-      env: {},
-      state: '',
-      stat: statUnder(root, process.cwd(), fastStat(path.join(root, '.uet', 'fresh.log'))),
-      sha256: () => '',
-      digestOf: () => undefined,
-    };
+    const { bytes, proof } = signedProof(root, entries, FILES);
+    const ctx = proofContext(root, statUnder(root, process.cwd(), fastStat(path.join(root, '.uet', 'fresh.log'))));
     assert.equal(await check.changedPaths(bytes, proof, ctx, Infinity), [], 'nothing changed');
 
     // one change in the half checked here, three in the worker's (a rewrite, a deletion, a creation)

@@ -8,10 +8,11 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, SignedEntry } from '../lib/build/noop-proof.js';
-import { changedPaths, formatProof, parseProof, signEntries } from '../lib/build/noop-proof.js';
+import { changedPaths } from '../lib/build/noop-proof.js';
 import { WatchedProofCheck } from '../lib/cli/watched-proof-check.js';
 import { statSignedQuiet } from '../lib/util/stat-quiet.js';
 import { ChangeJournal } from '../lib/watch/change-journal.js';
+import { proofContext, signedProof } from './helpers/proofs.js';
 
 function tempRoot(): string {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'uet-journal-')));
@@ -112,22 +113,7 @@ test('journal: a folder that did not exist when tracked is watched once it does 
 
 /** A proof over the files under `root` now (as a build would sign them). */
 function proofNow(root: string, rels: readonly string[]): { bytes: Buffer; proof: NoopProof } {
-  const entries = new Map<string, SignedEntry>();
-  for (const rel of rels) entries.set(rel, { stat: statSignedQuiet(path.join(root, rel)) });
-  const bytes = formatProof({
-    uet: 'u',
-    root,
-    targets: [],
-    envNames: [],
-    envDigest: '',
-    state: '',
-    label: 'all',
-    tasks: 1,
-    counts: { fresh: 1, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
-    warnings: [],
-    signed: signEntries(entries),
-  })!;
-  return { bytes, proof: parseProof(bytes)! };
+  return signedProof(root, new Map(rels.map((rel): [string, SignedEntry] => [rel, { stat: statSignedQuiet(path.join(root, rel)) }])));
 }
 
 test('the watched check answers as a full check through random edits, and stats only what events named', async () => {
@@ -145,19 +131,10 @@ test('the watched check answers as a full check through random edits, and stats 
   for (const rel of rels) if (rel.endsWith('.txt') && !rel.includes('never') && !rel.includes('missing')) write(root, rel, `${rel}\n`);
   rels.sort();
   let stats = 0;
-  const ctx: ProofContext = {
-    uet: 'u',
-    root,
-    targets: [],
-    env: {},
-    state: '',
-    stat: (rel) => {
-      stats++;
-      return statSignedQuiet(path.join(root, rel));
-    },
-    sha256: () => '',
-    digestOf: () => undefined,
-  };
+  const ctx = proofContext(root, (rel) => {
+    stats++;
+    return statSignedQuiet(path.join(root, rel));
+  });
   const full = { changedPaths: async (_b: Buffer, p: NoopProof, c: ProofContext, limit: number) => changedPaths(p, c, limit) };
   const check = new WatchedProofCheck(j, full);
   try {

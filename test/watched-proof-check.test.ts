@@ -33,8 +33,10 @@ const write = (root: string, rel: string, text: string): void => {
 
 test('journal: a change after a sync is named since that sync only; a folder is trusted once watched before the sync asked about', async () => {
   const root = tempRoot();
+  fs.writeFileSync(path.join(root, '.uet', 'serve-cookie-1-0'), '');
   const j = openJournal(root);
   try {
+    assert.not.ok(fs.existsSync(path.join(root, '.uet', 'serve-cookie-1-0')), 'a cookie left by a killed server is removed');
     write(root, 'src/a.txt', 'a');
     write(root, 'src/b.txt', 'b');
     j.track(['src']);

@@ -12,12 +12,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ulid } from 'ulid';
 import type { ChangedPath, NoopProof, ProofContext, ProofHint } from '../build/noop-proof.js';
 import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
 import { fastStat } from '../util/fast-stat.js';
+import { runId } from '../util/run-id.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
 import type { ClientSignals } from './serve-client.js';
@@ -147,13 +147,13 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
     return { kind: 'declined', hint: { proof, changed: changed.map((c) => c.path) } };
   }
 
-  const runId = ulid();
+  const id = runId();
   const durationMs = Date.now() - t0;
   const at = Date.now();
-  writeWholeRunLog(uetDir, runId, [
-    { type: 'run-start', runId, at: t0, targets: args.targets, argv: [...argv], pid: process.pid, tasks: proof.tasks },
-    { type: 'noop-proof', runId, at, paths: proof.signed.paths.length },
-    { type: 'run-end', runId, at, status: 'success', counts: proof.counts, durationMs },
+  writeWholeRunLog(uetDir, id, [
+    { type: 'run-start', runId: id, at: t0, targets: args.targets, argv: [...argv], pid: process.pid, tasks: proof.tasks },
+    { type: 'noop-proof', runId: id, at, paths: proof.signed.paths.length },
+    { type: 'run-end', runId: id, at, status: 'success', counts: proof.counts, durationMs },
   ]);
   for (const w of proof.warnings) io.stderr.write(`${w}\n`);
   const outcome = { counts: proof.counts, gatesFailed: [], nonBlockingGateFailures: [], integrationFailed: [], unrecorded: [], interrupted: false, failed: false };

@@ -143,11 +143,8 @@ export async function serveCommand(io: Io, flags: ServeFlags, signals: Interrupt
     let code: number;
     try {
       const fast = await tryNoopFastPath(req.argv, reqIo, { serving: true, check });
-      code = fast.kind === 'done' ? fast.code : await main(req.argv, reqIo, reqSignals, fast.hint, {
-              project: resident,
-              answer,
-              ...(watched ? { proofWritten: (bytes: Buffer) => watched.proofWritten(bytes) } : {}),
-            });
+      const serving = { project: resident, answer, ...(watched ? { proofWritten: (bytes: Buffer) => watched.proofWritten(bytes) } : {}) };
+      code = fast.kind === 'done' ? fast.code : await main(req.argv, reqIo, reqSignals, fast.hint, serving);
     } catch (e) {
       print(`uet serve: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`, 'err');
       code = EXIT_INTERNAL;
@@ -174,8 +171,9 @@ export async function serveCommand(io: Io, flags: ServeFlags, signals: Interrupt
   fs.chmodSync(socketPath, 0o600);
   const info: ServeInfo = { pid: process.pid, socket: socketPath, startedAt: Date.now(), uet: uetBuildId() };
   await writeFileAtomic(serveInfoPath(uetDir), JSON.stringify(info));
-  io.stdout.write(`serving the builds of ${root} (pid ${process.pid}); Ctrl-C to stop\n`);
+  // the last line says it is ready (tests and scripts wait for it)
   io.stdout.write(typeof journal === 'string' ? `change events: ${journal}; each build stats every path its proof names\n` : 'change events: on; each build stats only the paths changed since the last\n');
+  io.stdout.write(`serving the builds of ${root} (pid ${process.pid}); Ctrl-C to stop\n`);
 
   // the first Ctrl-C stops: the running build drains (starts nothing new), a second kills its tasks
   const stopListening = await new Promise<() => void>((resolve) => {

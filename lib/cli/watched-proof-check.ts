@@ -59,7 +59,12 @@ export class WatchedProofCheck implements ProofCheck {
       candidates !== undefined
         ? withChangedDigests(proof, ctx, changedStatsOf(proof, ctx.stat, candidates, limit), limit)
         : await this.whole.changedPaths(bytes, proof, ctx, limit);
-    if (epoch !== undefined && changed.length === 0) this.remember(key, same ? { ...basis, epoch } : basisOf(bytes, proof, epoch));
+    if (epoch !== undefined && changed.length === 0) {
+      const verified = same ? { ...basis, epoch } : basisOf(bytes, proof, epoch);
+      // a proof first seen here: its folders are watched from now on (trusted after the next sync)
+      if (!same) this.journal.track(verified.byFolder.keys());
+      this.remember(key, verified);
+    }
     return changed;
   }
 

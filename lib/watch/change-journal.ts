@@ -99,6 +99,8 @@ export class ChangeJournal {
       const type = localFileSystem(root);
       if (type !== undefined) return `the project is on a file system (type 0x${type.toString(16)}) whose changes may be made elsewhere`;
     }
+    // cookies a server killed mid-sync left behind
+    for (const name of listQuiet(uetDir)) if (name.startsWith(COOKIE_PREFIX)) fs.rmSync(path.join(uetDir, name), { force: true });
     const journal = new ChangeJournal(root, uetDir, opts.watchFolder ?? watchWithNode, opts.timeoutMs ?? 250, opts.overflowAt ?? defaultOverflowAt());
     if (journal.cookieWatch === undefined) return `cannot watch ${uetDir}`;
     return journal;
@@ -218,6 +220,14 @@ export class ChangeJournal {
 
   private count(): void {
     this.eventsThisEpoch++;
+  }
+}
+
+function listQuiet(folder: string): string[] {
+  try {
+    return fs.readdirSync(folder);
+  } catch {
+    return [];
   }
 }
 

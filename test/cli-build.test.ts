@@ -498,6 +498,47 @@ test('runs lists runs and shows one; --json streams events', async () => {
   }
 });
 
+test('a command that needs no shell runs without one, a failing one fails as through the shell; UET_DIRECT_EXEC=0 keeps the shell', async () => {
+  const project = (fail: boolean): Record<string, string> => ({
+    'uet.config.yaml': CONFIG,
+    // who started it: the fork server (perl) when no shell was needed, else the shell
+    'bin/who': '#!/bin/sh\ncat /proc/$PPID/comm\n',
+    'src/a.txt': 'a\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - id: sum
+        run: cksum src/a.txt > sum.txt
+        inputs: [src/a.txt]
+        outputs: [sum.txt]
+      - id: who
+        run: ./bin/who > who.txt
+        inputs: [bin/who]
+        outputs: [who.txt]
+${fail ? `      - id: missing
+        run: no-such-program-uet-test --flag
+        inputs: []
+` : ''}`,
+  });
+  for (const [env, starter] of [[{}, 'perl'], [{ UET_DIRECT_EXEC: '0' }, 'sh']] as const) {
+    await withProject(project(false), async (dir) => {
+      fs.chmodSync(path.join(dir, 'bin/who'), 0o755);
+      const r = await runUet(dir, ['build'], { env });
+      assert.is(r.code, 0, r.stderr + r.stdout);
+      assert.is(readText(dir, 'who.txt'), `${starter}\n`);
+      assert.is(readText(dir, 'sum.txt'), spawnSync('cksum', ['src/a.txt'], { cwd: dir, encoding: 'utf8' }).stdout);
+    });
+    await withProject(project(true), async (dir) => {
+      fs.chmodSync(path.join(dir, 'bin/who'), 0o755);
+      const r = await runUet(dir, ['build', '--keep-going'], { env });
+      assert.is(r.code, 1, r.stderr + r.stdout);
+      assert.match(r.stdout + r.stderr, 'exit code 127');
+      assert.match(r.stdout + r.stderr, 'no-such-program-uet-test: not found');
+    });
+  }
+});
+
 test('a reader that stops early (uet runs | head -1) is no error', async () => {
   const dir = chainProject();
   try {

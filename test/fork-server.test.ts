@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -8,7 +8,7 @@ import { ForkServerLauncher } from '../lib/exec/fork-server.js';
 import { pidIsLive } from '../lib/exec/kill-tree.js';
 import { createDirectExecutor, createPoolExecutor } from '../lib/exec/pool.js';
 import { runCommand, TaskSlot } from '../lib/exec/spawn.js';
-import type { RunRequest } from '../lib/exec/types.js';
+import type { RunOutcome, RunRequest } from '../lib/exec/types.js';
 
 const PATH = '/usr/local/bin:/usr/bin:/bin';
 const s = suite<{ dir: string }>('fork server', { dir: '' });
@@ -105,6 +105,78 @@ s('a command ended by a signal reports the signal', async (ctx) => {
   assert.is(o.exitCode, null);
   assert.is(o.signal, 'SIGUSR1');
   launcher.close();
+});
+
+/** an executable file in `dir` */
+function script(dir: string, name: string, text: string, mode = 0o755): void {
+  writeFileSync(join(dir, name), text, { mode });
+}
+
+/** the same command through the fork server with and without its shell */
+async function bothWays(r: RunRequest): Promise<{ direct: RunOutcome; shell: RunOutcome }> {
+  const direct = new ForkServerLauncher();
+  const shell = new ForkServerLauncher('perl', false);
+  try {
+    return {
+      direct: await runCommand(r, new TaskSlot(), { graceMs: 300, launcher: direct }),
+      shell: await runCommand(r, new TaskSlot(), { graceMs: 300, launcher: shell }),
+    };
+  } finally {
+    direct.close();
+    shell.close();
+  }
+}
+
+s('a command that needs no shell is started without one, its redirection opened for it', async (ctx) => {
+  script(ctx.dir, 'who', '#!/bin/sh\ncat /proc/$PPID/comm\n');
+  const { direct, shell } = await bothWays(req(ctx.dir, './who'));
+  assert.is(direct.output, 'perl\n');
+  assert.is(shell.output, 'sh\n');
+  const launcher = new ForkServerLauncher();
+  try {
+    const to = await runCommand(req(ctx.dir, './who > who.txt'), new TaskSlot(), { graceMs: 300, launcher });
+    const more = await runCommand(req(ctx.dir, './who >>who.txt'), new TaskSlot(), { graceMs: 300, launcher });
+    assert.is(to.exitCode, 0);
+    assert.is(more.exitCode, 0);
+    assert.is(to.output + more.output, '');
+    assert.is(readFileSync(join(ctx.dir, 'who.txt'), 'utf8'), 'perl\nperl\n');
+  } finally {
+    launcher.close();
+  }
+});
+
+s('a command started without its shell sees the environment the shell would have exported (PWD as dash sets it)', async (ctx) => {
+  const envs: Array<Record<string, string>> = [{ PATH }, { PATH, PWD: '/etc' }, { PATH, PWD: ctx.dir, OTHER: 'x y' }];
+  for (const env of envs) {
+    const { direct, shell } = await bothWays({ ...req(ctx.dir, 'env'), env });
+    assert.is(direct.exitCode, 0);
+    assert.is(direct.output.split('\n').sort().join('\n'), shell.output.split('\n').sort().join('\n'), JSON.stringify(env));
+    assert.match(direct.output, `PWD=${ctx.dir}\n`);
+  }
+});
+
+s('what the shell would have said and exited with, a command started without it says and exits with', async (ctx) => {
+  script(ctx.dir, 'segv', '#!/bin/sh\nkill -SEGV $$\n');
+  script(ctx.dir, 'quiet', '#!/bin/sh\nkill -PIPE $$\n');
+  script(ctx.dir, 'noshebang', 'echo run by the shell\n');
+  script(ctx.dir, 'data.txt', 'not a program\n', 0o644);
+  const cases = ['no-such-program-uet-test a b', 'cat missing.txt > out.txt', 'cat noshebang > no/such/folder.txt', './noshebang', './data.txt', './segv', './quiet', 'false-uet-test'];
+  for (const command of cases) {
+    const { direct, shell } = await bothWays(req(ctx.dir, command));
+    assert.equal([direct.exitCode, direct.signal, direct.output, direct.spawnError], [shell.exitCode, shell.signal, shell.output, shell.spawnError], command);
+  }
+  const segv = (await bothWays(req(ctx.dir, './segv'))).direct;
+  assert.is(segv.exitCode, 139);
+  assert.is(segv.output, 'Segmentation fault\n');
+});
+
+s('a timeout kills a command started without its shell, and says so, as it did its shell', async (ctx) => {
+  const { direct, shell } = await bothWays({ ...req(ctx.dir, 'sleep 30'), timeoutMs: 100 });
+  for (const o of [direct, shell]) {
+    assert.ok(o.timedOut);
+    assert.is(o.exitCode, null);
+    assert.is(o.signal, 'SIGTERM');
+  }
 });
 
 s('an idle server, closed or not, never keeps the process alive', () => {

@@ -117,7 +117,8 @@ While \`uet serve\` runs in the project, the build is run by that process (see u
 Environment:
   UET_NO_FAST_PATH=1   never answer from the no-op proof
   UET_REMOTE_CACHE     the shared cache's redis:// URL (wins over cache.remote.url; empty: none)
-  UET_FORK_SERVER=0    start commands from node itself, not through the fork server`,
+  UET_FORK_SERVER=0    start commands from node itself, not through the fork server
+  UET_DIRECT_EXEC=0    start every command through its shell, even one that needs none`,
     )
     .action(async (targets: string[], o: CommonOpts) => {
       code = await buildCommand(io, targets, flagsOf(o), signals, hint, resident ? { ...resident, argv } : undefined);

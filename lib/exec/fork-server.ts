@@ -13,13 +13,19 @@
  * The child's stdout/stderr is the caller's (unlinked) output file, reopened through
  * /proc/<uet's pid>/fd/<fd>: Linux only, which is where the fork cost is paid anyway.
  *
+ * Commands that need no shell (direct-command.ts) are exec'd directly, after opening their one
+ * redirection; one that cannot be exec'd that way goes to its shell after all.
+ *
  * Protocol, one line per message. Requests: `<id> <shell> <cwd> <output path> <command>
- * <NAME=value>...`, every field after the id hex-encoded (no quoting rules to get wrong).
+ * <argv> <redirection> <NAME=value>...`, every field after the id hex-encoded (no quoting rules
+ * to get wrong); `<argv>` is the words of a command to start without its shell, NUL-separated,
+ * or empty, and `<redirection>` its `>path` or `>>path`, or empty.
  * Replies: `R` once ready; `P <id> <pid>` forked (the child waits for this line to be written
  * before it does anything, so a server that dies can never leave a command uet does not know);
  * `S <id> <pid>` started (exec succeeded, the pid leads its own session); `F <id> <stage>
  * <errno>` not started (stage: fork, cwd, output, exec);
- * `E <id> <code> <signal>` the shell exited and was reaped (code -1 when a signal ended it).
+ * `E <id> <code> <signal> [d|dc]` the shell exited and was reaped (code -1 when a signal ended
+ * it; `d`: it was the command itself, started without its shell; `dc`: that, and it dumped core).
  *
  * Server lifecycle, per thread:
  *
@@ -29,6 +35,8 @@
  *   broken: child_process from then on. 'close' (not 'exit'): replies still in the pipe are read first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { directCommand, shellAllowsDirect, type DirectCommand } from './direct-command.js';
 import { childProcessLauncher, errnoName, failureFromErrno, signalName, type ExitStatus, type LaunchedProcess, type LaunchFailure, type ProcessLauncher } from './launcher.js';
 import type { RunRequest } from './types.js';
 import { err, ok, type Result } from '../util/result.js';
@@ -38,6 +46,8 @@ use strict;
 use POSIX ();
 $SIG{CHLD} = sub {};
 my %jobs;
+# the pids started without a shell (their signal deaths are reported as such, see direct-command.ts)
+my %direct;
 my $buf = '';
 my $eof = 0;
 my $in = '';
@@ -50,13 +60,15 @@ sub reap {
     my $id = delete $jobs{$pid};
     next unless defined $id;
     my $st = $?;
-    reply(($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0");
+    my $d = delete $direct{$pid} ? (($st & 128) ? ' dc' : ' d') : '';
+    reply((($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0") . $d);
   }
 }
 # What the child inherits is prepared here, in the parent: the child only starts its session,
 # moves three descriptors and execs. Every page it writes before exec is a copy-on-write fault.
 sub start {
-  my ($id, $shell, $cwd, $out, $cmd, @env) = @_;
+  my ($id, $shell, $cwd, $out, $cmd, $argv, $redirect, @env) = @_;
+  my @words = length($argv) ? split(/\0/, $argv, -1) : ();
   # uet is gone (killed after a Ctrl-C): what is left in the pipe must not start
   exit 0 if getppid() != $parent;
   if (!chdir($cwd)) { reply("F $id cwd " . ($! + 0)); return; }
@@ -74,6 +86,25 @@ sub start {
     POSIX::_exit(127) if sysread($gor, my $go, 1) != 1;
     POSIX::setsid();
     if (defined POSIX::dup2(fileno($null), 0) && defined POSIX::dup2(fileno($fh), 1) && defined POSIX::dup2(fileno($fh), 2)) {
+      if (@words) {
+        my $ready = 1;
+        if (length $redirect) {
+          my ($mode, $target) = $redirect =~ /^(>>?)(.*)$/s;
+          my $rf;
+          $ready = open($rf, $mode, $target) && defined POSIX::dup2(fileno($rf), 1);
+        }
+        if ($ready) {
+          # as dash exports it: kept when it names this folder, else the real path
+          my @here = stat('.');
+          my @pwd = (defined $ENV{PWD} && $ENV{PWD} =~ m{^/}) ? stat($ENV{PWD}) : ();
+          $ENV{PWD} = POSIX::getcwd() unless @pwd && $pwd[0] == $here[0] && $pwd[1] == $here[1];
+          exec { $words[0] } @words;
+        }
+        # not started (not found, not executable, the redirection failed): the shell runs it
+        # after all, and says why in its own words, with its own exit code
+        POSIX::dup2(fileno($fh), 1);
+        syswrite($w, '-');
+      }
       exec { $shell } $shell, '-c', $cmd;
       syswrite($w, 'exec ' . ($! + 0));
     } else {
@@ -94,7 +125,9 @@ sub start {
     last if !defined $n && $! != POSIX::EINTR();
   }
   close $r;
-  if ($why eq '') { $jobs{$pid} = $id; reply("S $id $pid"); return; }
+  # '-': the command went to its shell after all
+  my $viaShell = $why =~ s/^-//;
+  if ($why eq '') { $jobs{$pid} = $id; $direct{$pid} = 1 if @words && !$viaShell; reply("S $id $pid"); return; }
   waitpid($pid, 0);
   reply("F $id $why");
 }
@@ -141,6 +174,8 @@ export class ForkServerLauncher implements ProcessLauncher {
   constructor(
     /** the Perl interpreter to run; tests point it at something missing to see the fallback */
     private readonly perl = 'perl',
+    /** start the commands that need no shell without it (see direct-command.ts) */
+    private readonly directExec = true,
   ) {}
 
   async launch(req: RunRequest, outputFd: number): Promise<Result<LaunchedProcess, LaunchFailure>> {
@@ -159,9 +194,12 @@ export class ForkServerLauncher implements ProcessLauncher {
       return childProcessLauncher.launch(req, outputFd);
     }
     const id = this.nextId++;
-    const fields = [req.shell, req.cwd, `/proc/${process.pid}/fd/${outputFd}`, req.command];
-    for (const [name, value] of Object.entries(req.env)) fields.push(`${name}=${value}`);
-    if (fields.some((f) => f.includes('\0'))) return err({ kind: 'system', message: 'an argument or environment value contains a NUL byte' });
+    const env = Object.entries(req.env).map(([name, value]) => `${name}=${value}`);
+    if ([req.shell, req.cwd, req.command, ...env].some((f) => f.includes('\0'))) return err({ kind: 'system', message: 'an argument or environment value contains a NUL byte' });
+    // NUL separates the words: it cannot be in any of them (it is in no command)
+    const direct = this.directExec ? directStart(req) : undefined;
+    const redirect = direct?.stdout ? `${direct.stdout.append ? '>>' : '>'}${direct.stdout.path}` : '';
+    const fields = [req.shell, req.cwd, `/proc/${process.pid}/fd/${outputFd}`, req.command, direct?.argv.join('\0') ?? '', redirect, ...env];
     const line = `${id} ${fields.map((f) => Buffer.from(f, 'utf8').toString('hex')).join(' ')}\n`;
     return new Promise((started) => {
       this.waiting.set(id, { started });
@@ -272,7 +310,7 @@ export class ForkServerLauncher implements ProcessLauncher {
   }
 
   private handle(fields: string[]): void {
-    const [kind, idText, a, b] = fields;
+    const [kind, idText, a, b, direct] = fields;
     const id = Number(idText);
     const w = this.waiting.get(id);
     if (w === undefined) return;
@@ -294,7 +332,10 @@ export class ForkServerLauncher implements ProcessLauncher {
       case 'E': {
         this.settle(id);
         const code = Number(a);
-        w.exited?.(code >= 0 ? { code, signal: null } : { code: null, signal: signalName(Number(b)) });
+        const signo = Number(b);
+        if (code >= 0) w.exited?.({ code, signal: null });
+        else if (direct === 'd' || direct === 'dc') w.exited?.({ code: null, signal: signalName(signo), directSignal: { number: signo, coreDumped: direct === 'dc' } });
+        else w.exited?.({ code: null, signal: signalName(signo) });
         return;
       }
     }
@@ -351,4 +392,25 @@ interface Refable {
 /** child.stdin/stdout are net.Sockets for pipes, though typed as plain streams */
 function isRefable(h: unknown): h is Refable {
   return typeof h === 'object' && h !== null && typeof (h as Partial<Refable>).ref === 'function' && typeof (h as Partial<Refable>).unref === 'function';
+}
+
+/** realpath of each shell asked for: whether commands may skip it (see shellAllowsDirect) */
+const directShells = new Map<string, boolean>();
+
+/** how `req` may start without its shell, or undefined when it must go through it */
+function directStart(req: RunRequest): DirectCommand | undefined {
+  let allowed = directShells.get(req.shell);
+  if (allowed === undefined) {
+    try {
+      allowed = shellAllowsDirect(realpathSync(req.shell));
+    } catch {
+      allowed = false;
+    }
+    directShells.set(req.shell, allowed);
+  }
+  if (!allowed) return undefined;
+  const direct = directCommand(req.command);
+  // a program name is looked up in the task's PATH; without one, the shell's default applies
+  if (direct === undefined || (!direct.argv[0]!.includes('/') && req.env['PATH'] === undefined)) return undefined;
+  return direct;
 }

@@ -15,12 +15,20 @@ import { constants as osConstants } from 'node:os';
 import type { RunRequest } from './types.js';
 import { err, ok, type Result } from '../util/result.js';
 
-/** Which launcher a thread uses; the fork server falls back to child_process where it cannot run. */
-export type LauncherKind = 'fork-server' | 'child-process';
+/**
+ * Which launcher a thread uses; the fork server falls back to child_process where it cannot run.
+ * `fork-server-shell`: the fork server, starting every command through its shell (the fork
+ * server starts those that need none without it: direct-command.ts).
+ */
+export type LauncherKind = 'fork-server' | 'fork-server-shell' | 'child-process';
 
-/** `UET_FORK_SERVER=0` in uet's environment: start commands from node itself. */
+/**
+ * `UET_FORK_SERVER=0` in uet's environment: start commands from node itself (always through
+ * the shell); `UET_DIRECT_EXEC=0`: through the fork server, but always through the shell.
+ */
 export function launcherFromEnv(env: Readonly<Record<string, string | undefined>>): LauncherKind {
-  return env.UET_FORK_SERVER === '0' ? 'child-process' : 'fork-server';
+  if (env.UET_FORK_SERVER === '0') return 'child-process';
+  return env.UET_DIRECT_EXEC === '0' ? 'fork-server-shell' : 'fork-server';
 }
 
 export interface ExitStatus {
@@ -29,6 +37,11 @@ export interface ExitStatus {
   readonly signal: NodeJS.Signals | null;
   /** set when the launcher lost track of the process: neither code nor signal is known */
   readonly lost?: string;
+  /**
+   * set when a signal ended a command started without its shell (direct-command.ts): the
+   * signal's number (the name may be unknown to node) and whether it left a core dump
+   */
+  readonly directSignal?: { readonly number: number; readonly coreDumped: boolean };
 }
 
 export interface LaunchedProcess {

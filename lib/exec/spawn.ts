@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { signalGroup, groupHasLiveMembers, terminateGroup } from './kill-tree.js';
+import { shellSignalReport } from './direct-command.js';
 import { ForkServerLauncher } from './fork-server.js';
-import { childProcessLauncher, type LauncherKind, type LaunchFailure, type ProcessLauncher } from './launcher.js';
+import { childProcessLauncher, type ExitStatus, type LauncherKind, type LaunchFailure, type ProcessLauncher } from './launcher.js';
 import type { RunOutcome, RunRequest } from './types.js';
 import { assertNever } from '../util/result.js';
 
@@ -85,7 +86,7 @@ const launchers = new Map<LauncherKind, ProcessLauncher>();
 export function threadLauncher(kind: LauncherKind): ProcessLauncher {
   let launcher = launchers.get(kind);
   if (launcher === undefined) {
-    launcher = kind !== 'child-process' && process.platform === 'linux' ? new ForkServerLauncher() : childProcessLauncher;
+    launcher = kind !== 'child-process' && process.platform === 'linux' ? new ForkServerLauncher('perl', kind === 'fork-server') : childProcessLauncher;
     launchers.set(kind, launcher);
   }
   return launcher;
@@ -148,9 +149,12 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
   const { pid, exit } = launched.value;
 
   let timedOut = false;
+  /** this run signalled the group itself (a timeout, or a cancel that raced with the spawn) */
+  let signalled = false;
   let timeoutTimer: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const terminate = (): void => {
+    signalled = true;
     signalGroup(pid, 'SIGTERM');
     killTimer ??= setTimeout(() => signalGroup(pid, 'SIGKILL'), opts.graceMs);
   };
@@ -175,7 +179,18 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
 
   const output = readOutput(fd);
   releaseOutputFile(fd, groupGone);
-  return outcome({ exitCode: status.code, signal: status.signal, timedOut, output, ...(status.lost !== undefined ? { spawnError: status.lost } : {}) });
+  const reported = status.directSignal !== undefined && !signalled && !slot.cancelled ? asShellReports(status.directSignal, status.signal, output) : { code: status.code, signal: status.signal, output };
+  return outcome({ exitCode: reported.code, signal: reported.signal, timedOut, output: reported.output, ...(status.lost !== undefined ? { spawnError: status.lost } : {}) });
+}
+
+/**
+ * A command started without its shell (direct-command.ts) and ended by a signal uet did not
+ * send: the shell that would have waited for it says so and exits with 128 + the signal's
+ * number, and that is what the task reports, as it would have through the shell.
+ */
+function asShellReports(ended: NonNullable<ExitStatus['directSignal']>, name: string | null, output: string): { code: number; signal: null; output: string } {
+  const report = shellSignalReport(name, ended.number, ended.coreDumped);
+  return { code: report.code, signal: null, output: output + report.line };
 }
 
 /**

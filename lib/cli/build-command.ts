@@ -18,6 +18,7 @@ import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { launcherFromEnv } from '../exec/launcher.js';
 import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
+import { threadLauncher } from '../exec/spawn.js';
 import { countTasks, type CompiledProject } from '../graph/project.js';
 import { planClosure } from '../graph/targets.js';
 import { createFileHasher } from '../hash/file-hasher.js';
@@ -64,6 +65,9 @@ export const DIRECT_PLAN_TASKS = 32;
 /** `resident`: the build runs in `uet serve`, on what that process keeps loaded (lib/cli/resident.ts). */
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint, resident?: ResidentBuild): Promise<number> {
   const t0 = Date.now();
+  // A few files changed since the last build: its few tasks will most likely run, on this
+  // thread (DIRECT_PLAN_TASKS). The fork server boots (~15-20 ms) while the project loads.
+  if (hint && !resident && !flags.dryRun && !flags.force) void threadLauncher(launcherFromEnv(io.env)).warm?.();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
   const heap = new TaskHeap(resident ? UNTUNED_HEAP : undefined);

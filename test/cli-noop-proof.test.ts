@@ -13,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 import { DIRECT_PLAN_TASKS } from '../lib/cli/build-command.js';
+import { parseProof } from '../lib/build/noop-proof.js';
 
 const RACY_WAIT_MS = 2100;
 
@@ -107,6 +108,43 @@ test('the build that ran every task leaves a proof, even in a project made a mom
     await build(dir);
     assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
     assert.not.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('a check that finds the racy entries unchanged once they have settled signs the proof anew without their digests; edits are still seen', async () => {
+  const dir = project();
+  try {
+    await build(dir);
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+    const digests = (): number => {
+      const folder = path.join(dir, '.uet', 'noop');
+      const [name, ...more] = fs.readdirSync(folder);
+      assert.is(more.length, 0);
+      return parseProof(fs.readFileSync(path.join(folder, name!)))!.signed.digests.size;
+    };
+    const racy = digests();
+    assert.ok(racy > 0, 'the files the build wrote are racy in its proof');
+    // checked within the racy window: the digests stay
+    await build(dir);
+    assert.ok(await lastWasFastPath(dir));
+    assert.is(digests(), racy);
+    await sleep(RACY_WAIT_MS);
+    await build(dir);
+    assert.ok(await lastWasFastPath(dir));
+    assert.is(digests(), 0, 'signed anew: the stats alone vouch for the files now');
+    await build(dir);
+    assert.ok(await lastWasFastPath(dir), 'the settled proof answers');
+    assert.equal(ran(dir), []);
+    // an edit keeping the size and the mtime is still seen (its ctime moved)
+    const abs = path.join(dir, 'out/A.txt');
+    const before = fs.statSync(abs);
+    fs.writeFileSync(abs, 'HELLX\n');
+    fs.utimesSync(abs, before.atime, before.mtime);
+    await build(dir);
+    assert.not.ok(await lastWasFastPath(dir));
+    assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
   } finally {
     removeProject(dir);
   }

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
 import type { SignedEntry } from '../lib/build/noop-proof.js';
-import { changedPaths, checkProof, envDigest, formatProof, indexOfPath, parseProof, proofFileName, signEntries } from '../lib/build/noop-proof.js';
+import { changedPaths, checkProof, envDigest, formatProof, indexOfPath, parseProof, proofFileName, settledProof, signEntries } from '../lib/build/noop-proof.js';
 import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
 
 const T = 1_800_000_000_000;
@@ -101,6 +101,26 @@ test('a racy file is re-read: same stat but other content is a mismatch; the dig
   assert.is(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'hello\n' })), undefined);
   assert.equal(checkProof(p, ctxOf(t, {}, { 'out/a.txt': 'jello\n' })), { kind: 'path', path: 'out/a.txt' });
   assert.equal(checkProof(p, ctxOf(t, {}, {})), { kind: 'path', path: 'out/a.txt' });
+});
+
+test('a proof checked once its racy entries are older than the racy window drops their digests, and only theirs', () => {
+  const t = tree();
+  // src/a.txt changed 3 s before T, out/a.txt 1 s before, the root's ctime 0.5 s before
+  t.set('src/a.txt', file(6, T - 3000));
+  t.set('out/a.txt', file(6, T - 1000, 2));
+  t.set('', { ...file(4096, old, 4), ctimeMs: T - 500, mode: 0o40755 });
+  const p = proofOf(t, {}, { 'src/a.txt': sha('a'), 'out/a.txt': sha('b'), '': sha('listing') });
+  const digested = (q: NoopProof): string[] => [...q.signed.digests.keys()].map((i) => q.signed.paths[i]!).sort();
+  // checked at T: only src/a.txt is older than RACY_MS
+  const settled = settledProof(p, T)!;
+  assert.equal(digested(settled), ['', 'out/a.txt']);
+  assert.equal(settled.signed.sigs, p.signed.sigs);
+  // the same check 2 s later settles all; one within the window of every entry settles none
+  assert.equal(digested(settledProof(p, T + 2000)!), []);
+  assert.is(settledProof(p, T - 1500), undefined);
+  assert.is(settledProof(settledProof(p, T + 2000)!, T + 9000), undefined, 'nothing left to settle');
+  // its bytes parse to the same proof, less those digests
+  assert.equal(digested(parseProof(formatProof(settled)!)!), ['', 'out/a.txt']);
 });
 
 test('a racy folder is listed again: a new name is a mismatch, found as a folder', () => {

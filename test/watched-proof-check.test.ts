@@ -186,4 +186,37 @@ test('the watched check answers as a full check through random edits, and stats 
   }
 });
 
+test('a proof signed anew after a check that found nothing changed keeps that check\'s basis', async () => {
+  const root = tempRoot();
+  const j = openJournal(root);
+  const rels = ['src'];
+  for (let i = 0; i < 40; i++) rels.push(`src/f${i}.txt`);
+  for (const rel of rels.slice(1)) write(root, rel, `${rel}\n`);
+  rels.sort();
+  let stats = 0;
+  const ctx = proofContext(root, (rel) => {
+    stats++;
+    return statSignedQuiet(path.join(root, rel));
+  });
+  const full = { changedPaths: async (_b: Buffer, p: NoopProof, c: ProofContext, limit: number) => changedPaths(p, c, limit) };
+  const check = new WatchedProofCheck(j, full);
+  try {
+    const first = proofNow(root, rels);
+    check.watchFoldersOf(first.proof);
+    assert.equal(await check.changedPaths(first.bytes, first.proof, ctx, Infinity), []);
+    // as settledProof gives it: other bytes, the same signatures
+    const again = signedProof(root, new Map(rels.map((rel): [string, SignedEntry] => [rel, { stat: statSignedQuiet(path.join(root, rel)) }])), 2);
+    assert.not.ok(again.bytes.equals(first.bytes));
+    check.proofSettled(again.bytes);
+    stats = 0;
+    assert.equal(await check.changedPaths(again.bytes, again.proof, ctx, Infinity), []);
+    assert.ok(stats < rels.length / 4, `stats only what events named (${stats} of ${rels.length})`);
+    write(root, 'src/f7.txt', 'edited\n');
+    assert.equal(await check.changedPaths(again.bytes, again.proof, ctx, Infinity), [{ path: 'src/f7.txt', folder: false }]);
+  } finally {
+    check.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -13,10 +13,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChangedPath, NoopProof, ProofContext, ProofHint } from '../build/noop-proof.js';
-import { changedPaths, headerMismatch, listingDigest, parseProof, proofFileName, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { changedPaths, formatProof, headerMismatch, listingDigest, parseProof, proofFileName, settledProof, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
 import { fastStat } from '../util/fast-stat.js';
+import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { runId } from '../util/run-id.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
@@ -42,6 +43,8 @@ export interface FastPathOptions {
 /** The paths that changed since a proof, up to `limit` (see changedPaths in lib/build/noop-proof.ts). */
 export interface ProofCheck {
   changedPaths(bytes: Buffer, proof: NoopProof, ctx: ProofContext, limit: number): Promise<ChangedPath[]>;
+  /** the proof its last check found unchanged was signed anew (settledProof) as these bytes */
+  proofSettled?(bytes: Buffer): void;
 }
 
 /**
@@ -117,9 +120,10 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
   if (io.env['UET_NO_FAST_PATH'] === '1') return DECLINED;
   const args = parseFastArgs(argv);
   if (!args) return DECLINED;
+  const proofFile = path.join(uetDir, 'noop', proofFileName(args.targets));
   let text: Buffer;
   try {
-    text = fs.readFileSync(path.join(uetDir, 'noop', proofFileName(args.targets)));
+    text = fs.readFileSync(proofFile);
   } catch {
     return DECLINED;
   }
@@ -158,5 +162,24 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
   for (const w of proof.warnings) io.stderr.write(`${w}\n`);
   const outcome = { counts: proof.counts, gatesFailed: [], nonBlockingGateFailures: [], integrationFailed: [], unrecorded: [], interrupted: false, failed: false };
   io.stdout.write(`${summaryLine(proof.label, proof.tasks, outcome, durationMs, false)}\n`);
+  settle(proofFile, proof, t0, opts.check);
   return { kind: 'done', code: 0 };
+}
+
+/**
+ * Once answered: the proof signed anew when some of its racy entries no longer are (see
+ * settledProof), so that later checks stat them rather than read them. Without the lock, a
+ * build may have written a newer proof meanwhile; replacing it with this one is never wrong (a
+ * check of it finds what that build changed, and the full build decides), only slower once.
+ */
+function settle(proofFile: string, proof: NoopProof, checkedAt: number, check: ProofCheck | undefined): void {
+  const settled = settledProof(proof, checkedAt);
+  const bytes = settled && formatProof(settled);
+  if (!bytes) return;
+  try {
+    writeFileAtomicSyncNoFsync(proofFile, bytes);
+  } catch {
+    return; // only a speed-up
+  }
+  check?.proofSettled?.(bytes);
 }

@@ -68,6 +68,11 @@ export class WatchedProofCheck implements ProofCheck {
     return changed;
   }
 
+  /** The proof the check just answered was signed anew: it stands on the same basis. */
+  proofSettled(bytes: Buffer): void {
+    this.proofWritten(bytes);
+  }
+
   /** A served build wrote this proof after the check it followed. */
   proofWritten(bytes: Buffer): void {
     const proof = parseProof(bytes);

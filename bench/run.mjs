@@ -2,7 +2,7 @@
 // The benchmark suite: uet against make and ninja (a layered graph of N tasks, bench/gen.mjs)
 // and against turbo and wireit (a 50-package workspace, bench/gen-workspace.mjs).
 //
-//   npm run bench -- [--reps 5] [--only NAME[,NAME]] [--jobs 2] [--work DIR] [--out FILE] [--cold-10k]
+//   npm run bench -- [--reps 5] [--only NAME[,NAME]] [--jobs 2] [--work DIR] [--out FILE] [--cold-10k] [--as-given-env]
 //
 // Every scenario runs each tool in turn, A B A B ..., --reps times (default 5), in this one
 // invocation, and reports the median wall time, the ratio to the reference tool (ninja for the
@@ -26,6 +26,14 @@
 //   client's plus the server's high-water mark)
 //   cold-10k    10,000 tasks cold (only with --cold-10k: minutes)        uet make ninja
 //
+// Environment: every tool runs in this process's environment, less NODE_EXTRA_CA_CERTS (unless
+// --as-given-env): with it set, every Node process reads and parses that file as it starts (on
+// the machine of bench/RESULTS.md, whose environment sets it to the system's 144-certificate
+// bundle, `node -e 0` took 76 ms against 21 ms), a cost of the machine's setup that falls on
+// every uet, wireit and npm process and on no make, ninja or turbo one, and that no tool here
+// needs (nothing it runs goes to the network). The header says what was removed, and Node's
+// start both ways.
+//
 // Setup: ninja comes from Debian's ninja-build (installed with apt-get when missing); turbo and
 // wireit are devDependencies of this package. Nothing here is part of `npm test`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -41,7 +49,7 @@ const BIN = path.join(REPO, 'node_modules', '.bin');
 const TIME = '/usr/bin/time';
 
 function parseArgs(argv) {
-  const o = { reps: 5, only: null, jobs: 2, work: path.join(os.tmpdir(), 'uet-bench'), out: '', cold10k: false };
+  const o = { reps: 5, only: null, jobs: 2, work: path.join(os.tmpdir(), 'uet-bench'), out: '', cold10k: false, asGivenEnv: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -54,6 +62,7 @@ function parseArgs(argv) {
     else if (a === '--work') o.work = path.resolve(v());
     else if (a === '--out') o.out = path.resolve(v());
     else if (a === '--cold-10k') o.cold10k = true;
+    else if (a === '--as-given-env') o.asGivenEnv = true;
     else die(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be a positive integer');
@@ -66,8 +75,11 @@ function die(msg) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+/** see "Environment" above */
+const REMOVED_ENV = opts.asGivenEnv ? [] : ['NODE_EXTRA_CA_CERTS'].filter((name) => process.env[name] !== undefined);
+const givenEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !REMOVED_ENV.includes(name)));
 const toolEnv = {
-  ...process.env,
+  ...givenEnv,
   PATH: `${BIN}:${process.env.PATH}`,
   TURBO_TELEMETRY_DISABLED: '1',
   DO_NOT_TRACK: '1',
@@ -512,6 +524,17 @@ function wsScenarios() {
   return rows;
 }
 
+/** Node's start in `env`: the median wall time of 5 `node -e 0` */
+function nodeStart(env) {
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    spawnSync('node', ['-e', '0'], { env, stdio: 'ignore' });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return Math.round(times.sort((a, b) => a - b)[2]);
+}
+
 // ---- main ------------------------------------------------------------------------------------
 
 setup();
@@ -533,6 +556,8 @@ const facts = {
   npm: version('npm', ['--version']),
   jobs: opts.jobs,
   reps: opts.reps,
+  'removed from the environment': REMOVED_ENV.length > 0 ? REMOVED_ENV.join(', ') : 'nothing',
+  'node -e 0 (median of 5)': `${nodeStart(toolEnv)} ms${REMOVED_ENV.length > 0 ? `; with the environment as given ${nodeStart(process.env)} ms` : ''}`,
 };
 console.log(Object.entries(facts).map(([k, v]) => `${k}: ${v}`).join('\n'));
 console.log('');

@@ -118,6 +118,20 @@ function proofNow(root: string, rels: readonly string[]): { bytes: Buffer; proof
   return signedProof(root, new Map(rels.map((rel): [string, SignedEntry] => [rel, { stat: statSignedQuiet(path.join(root, rel)) }])));
 }
 
+/**
+ * A watched check over `root` whose full check is changedPaths, and a context that counts the
+ * stats it makes (`stats.count`, reset by the caller).
+ */
+function countingCheck(root: string, j: ChangeJournal): { ctx: ProofContext; check: WatchedProofCheck; stats: { count: number } } {
+  const stats = { count: 0 };
+  const ctx = proofContext(root, (rel) => {
+    stats.count++;
+    return statSignedQuiet(path.join(root, rel));
+  });
+  const full = { changedPaths: async (_b: Buffer, p: NoopProof, c: ProofContext, limit: number) => changedPaths(p, c, limit) };
+  return { ctx, check: new WatchedProofCheck(j, full), stats };
+}
+
 test('the watched check answers as a full check through random edits, and stats only what events named', async () => {
   const root = tempRoot();
   const j = openJournal(root);
@@ -132,13 +146,7 @@ test('the watched check answers as a full check through random edits, and stats 
   for (const f of folders) for (let i = 0; i < 25; i++) rels.push(`${f}/f${i}.txt`);
   for (const rel of rels) if (rel.endsWith('.txt') && !rel.includes('never') && !rel.includes('missing')) write(root, rel, `${rel}\n`);
   rels.sort();
-  let stats = 0;
-  const ctx = proofContext(root, (rel) => {
-    stats++;
-    return statSignedQuiet(path.join(root, rel));
-  });
-  const full = { changedPaths: async (_b: Buffer, p: NoopProof, c: ProofContext, limit: number) => changedPaths(p, c, limit) };
-  const check = new WatchedProofCheck(j, full);
+  const { ctx, check, stats } = countingCheck(root, j);
   try {
     let { bytes, proof } = proofNow(root, rels);
     check.watchFoldersOf(proof);
@@ -167,9 +175,9 @@ test('the watched check answers as a full check through random edits, and stats 
     for (let step = 0; step < 60; step++) {
       const edit = rand(edits.length);
       edits[edit]!();
-      stats = 0;
+      stats.count = 0;
       const got = await check.changedPaths(bytes, proof, ctx, Infinity);
-      const statsByCheck = stats;
+      const statsByCheck = stats.count;
       const want = changedPaths(proof, ctx, Infinity);
       assert.equal(got, want, `step ${step}, edit ${edit}`);
       if (step > 2 && edit === edits.length - 1 && got.length === 0) quietStats = statsByCheck;
@@ -193,13 +201,7 @@ test('a proof signed anew after a check that found nothing changed keeps that ch
   for (let i = 0; i < 40; i++) rels.push(`src/f${i}.txt`);
   for (const rel of rels.slice(1)) write(root, rel, `${rel}\n`);
   rels.sort();
-  let stats = 0;
-  const ctx = proofContext(root, (rel) => {
-    stats++;
-    return statSignedQuiet(path.join(root, rel));
-  });
-  const full = { changedPaths: async (_b: Buffer, p: NoopProof, c: ProofContext, limit: number) => changedPaths(p, c, limit) };
-  const check = new WatchedProofCheck(j, full);
+  const { ctx, check, stats } = countingCheck(root, j);
   try {
     const first = proofNow(root, rels);
     check.watchFoldersOf(first.proof);
@@ -208,9 +210,9 @@ test('a proof signed anew after a check that found nothing changed keeps that ch
     const again = signedProof(root, new Map(rels.map((rel): [string, SignedEntry] => [rel, { stat: statSignedQuiet(path.join(root, rel)) }])), 2);
     assert.not.ok(again.bytes.equals(first.bytes));
     check.proofSettled(again.bytes);
-    stats = 0;
+    stats.count = 0;
     assert.equal(await check.changedPaths(again.bytes, again.proof, ctx, Infinity), []);
-    assert.ok(stats < rels.length / 4, `stats only what events named (${stats} of ${rels.length})`);
+    assert.ok(stats.count < rels.length / 4, `stats only what events named (${stats.count} of ${rels.length})`);
     write(root, 'src/f7.txt', 'edited\n');
     assert.equal(await check.changedPaths(again.bytes, again.proof, ctx, Infinity), [{ path: 'src/f7.txt', folder: false }]);
   } finally {

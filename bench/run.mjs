@@ -374,7 +374,10 @@ function withServer(dir, fn) {
     child.kill('SIGINT');
     while (running(child.pid)) sleepMs(20);
   }
-  return rows.map((r) => (r.tool === 'uet-serve' ? { ...r, rssMb: r.rssMb + hwmKb / 1024 } : r));
+  const withHwm = rows.map((r) => (r.tool === 'uet-serve' ? { ...r, rssMb: r.rssMb + hwmKb / 1024 } : r));
+  // the lines printed as the scenario ran had the client's peak alone
+  for (const r of withHwm) if (r.tool === 'uet-serve') console.log(`${formatRow(r)}  (client + server high-water mark)`);
+  return withHwm;
 }
 
 function cold(n) {

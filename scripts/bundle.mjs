@@ -19,11 +19,14 @@
 //   templates/) is found the same way.
 // - Dependencies stay imports of their own packages (piscina, for one, starts its threads from
 //   a file next to its own code), but for the small pure-JS ones loaded on every run.
+// - The spec's JSON Schemas are compiled here into ajv's standalone code,
+//   dist/bundle/schema-validators.cjs, with the options lib/spec/schema-check.ts uses and a
+//   digest of the schemas, so that a run reading the spec neither loads ajv nor compiles them.
 // - Files a previous build wrote and this one did not are removed.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,7 +63,23 @@ const results = await Promise.all([
 ]);
 
 const written = new Set(results.flatMap((r) => Object.keys(r.metafile.outputs)).map((p) => path.resolve(root, p)));
+written.add(await writeValidators());
 for (const name of fs.readdirSync(outdir)) {
   const p = path.join(outdir, name);
   if (!written.has(p)) fs.rmSync(p, { recursive: true, force: true });
+}
+
+/** ajv's standalone code for the spec's schemas (see the header); returns the file written */
+async function writeValidators() {
+  const check = await import(pathToFileURL(compiled('spec/schema-check.js')).href);
+  const { Ajv } = await import('ajv');
+  const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
+  const ajv = new Ajv({ ...check.AJV_OPTIONS, code: { source: true } });
+  const texts = check.schemaTexts();
+  for (const text of texts.values()) ajv.addSchema(JSON.parse(text));
+  const exports = Object.fromEntries(check.SCHEMA_NAMES.map((name) => [name, `${name}.schema.json`]));
+  const file = path.join(outdir, check.PRECOMPILED_FILE);
+  const code = `${standaloneCode(ajv, exports)}\nexports.digest = ${JSON.stringify(check.schemasDigest(texts))};\n`;
+  fs.writeFileSync(file, code);
+  return file;
 }

@@ -26,6 +26,8 @@ const required = [
   'dist/bundle/main.js',
   'dist/bundle/worker.js',
   'dist/bundle/proof-check-worker.js',
+  // the spec's validators, compiled from schema/ (without them every spec read compiles them)
+  'dist/bundle/schema-validators.cjs',
   'schema/config.schema.json',
   'schema/phase.schema.json',
   'schema/workstream.schema.json',

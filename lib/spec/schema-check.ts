@@ -1,19 +1,34 @@
 /**
  * JSON Schema checks of spec files (schema/*.schema.json, draft-07), with ajv's errors turned
  * into diagnostics that point at the offending YAML node and read like English.
+ *
+ * The validators are compiled from the schemas when uet is built (scripts/bundle.mjs writes
+ * ajv's standalone code to dist/bundle/schema-validators.cjs, with the same options): compiling
+ * the five schemas took ~120 ms, and loading ajv ~35 ms more, of every run that reads the spec
+ * (a cold build, the first after a spec edit, `uet validate`). The module records a digest of
+ * the schemas it was compiled from; when it is missing or was compiled from other schemas, ajv
+ * compiles them here, as it always did.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { Diagnostic } from './diagnostic.js';
 import { errorAt } from './diagnostic.js';
 import { suggest } from './suggest.js';
 import type { Locator, Path, PathSeg } from './yaml-source.js';
 
 export type SchemaName = 'config' | 'phase' | 'workstream' | 'task' | 'template';
-const SCHEMA_NAMES: readonly SchemaName[] = ['task', 'workstream', 'phase', 'config', 'template'];
+export const SCHEMA_NAMES: readonly SchemaName[] = ['task', 'workstream', 'phase', 'config', 'template'];
+
+/** ajv's options, here and where the validators are compiled in advance */
+export const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true };
+/** the precompiled validators' file, in dist/bundle */
+export const PRECOMPILED_FILE = 'schema-validators.cjs';
+
+const require = createRequire(import.meta.url);
 
 /** the folder holding the JSON Schemas: `schema/` at the package root */
 export function schemaDir(): string {
@@ -33,28 +48,76 @@ interface Checker {
   readonly descriptions: ReadonlyMap<string, string>;
 }
 
-let checker: Checker | undefined;
+/** The schemas' texts, by name, as read from schema/. */
+export function schemaTexts(): ReadonlyMap<SchemaName, string> {
+  const dir = schemaDir();
+  return new Map(SCHEMA_NAMES.map((name) => [name, readFileSync(join(dir, `${name}.schema.json`), 'utf8')]));
+}
+
+/** what a precompiled module records of the schemas it was compiled from */
+export function schemasDigest(texts: ReadonlyMap<SchemaName, string>): string {
+  const h = createHash('sha256');
+  for (const [name, text] of texts) h.update(`${name}\0${text}\0`);
+  return h.digest('hex');
+}
+
+/** which validators the checks use: compiled at build time, or by ajv in this process */
+export type ValidatorSource = 'precompiled' | 'compiled';
+
+let checker: (Checker & { readonly source: ValidatorSource }) | undefined;
+let usePrecompiled = true;
+
+/** the validators' source, once a check has run (for tests) */
+export function validatorSource(): ValidatorSource | undefined {
+  return checker?.source;
+}
+
+/** Forget the validators: the next check loads them again (`precompiled: false`: ajv compiles them). For tests. */
+export function resetChecker(opts: { readonly precompiled?: boolean } = {}): void {
+  checker = undefined;
+  usePrecompiled = opts.precompiled !== false;
+}
 
 function getChecker(): Checker {
   if (checker) return checker;
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
-  const dir = schemaDir();
+  const texts = schemaTexts();
+  const schemas = new Map([...texts].map(([name, text]) => [name, JSON.parse(text) as object]));
   const descriptions = new Map<string, string>();
-  for (const name of SCHEMA_NAMES) {
-    const schema = JSON.parse(readFileSync(join(dir, `${name}.schema.json`), 'utf8')) as object;
-    collectDescriptions(schema, descriptions);
-    ajv.addSchema(schema);
+  for (const schema of schemas.values()) collectDescriptions(schema, descriptions);
+  const precompiled = usePrecompiled ? precompiledValidators(schemasDigest(texts)) : undefined;
+  checker = precompiled ? { validators: precompiled, descriptions, source: 'precompiled' } : { validators: compileValidators(schemas), descriptions, source: 'compiled' };
+  return checker;
+}
+
+/** the validators `npm run build` compiled (into `file`) from the schemas whose digest is `digest`, if it did */
+export function precompiledValidators(digest: string, file = join(dirname(schemaDir()), 'dist', 'bundle', PRECOMPILED_FILE)): Record<SchemaName, ValidateFunction> | undefined {
+  let mod: Partial<Record<SchemaName | 'digest', unknown>>;
+  try {
+    mod = require(file) as typeof mod;
+  } catch {
+    return undefined;
   }
+  if (mod.digest !== digest) return undefined;
+  const validators: Partial<Record<SchemaName, ValidateFunction>> = {};
+  for (const name of SCHEMA_NAMES) {
+    const v = mod[name];
+    if (typeof v !== 'function') return undefined;
+    validators[name] = v as ValidateFunction;
+  }
+  return validators as Record<SchemaName, ValidateFunction>;
+}
+
+/** ajv, loaded and compiling the schemas here (~155 ms) */
+function compileValidators(schemas: ReadonlyMap<SchemaName, object>): Record<SchemaName, ValidateFunction> {
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  const ajv = new Ajv(AJV_OPTIONS);
+  for (const schema of schemas.values()) ajv.addSchema(schema);
   const get = (name: SchemaName): ValidateFunction => {
     const v = ajv.getSchema(`${name}.schema.json`);
     if (!v) throw new Error(`bug: schema ${name} missing`);
     return v;
   };
-  checker = {
-    validators: { config: get('config'), phase: get('phase'), workstream: get('workstream'), task: get('task'), template: get('template') },
-    descriptions,
-  };
-  return checker;
+  return { config: get('config'), phase: get('phase'), workstream: get('workstream'), task: get('task'), template: get('template') };
 }
 
 function collectDescriptions(schema: unknown, out: Map<string, string>): void {

@@ -12,10 +12,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatDiagnostic } from '../lib/spec/diagnostic.js';
 import { loadProject } from '../lib/spec/load.js';
-import { PRECOMPILED_FILE, checkSchema, precompiledValidators, resetChecker, schemaDir, schemaTexts, schemasDigest, validatorSource } from '../lib/spec/schema-check.js';
+import { checkSchema, precompiledPath, precompiledValidators, resetChecker, schemaTexts, schemasDigest, validatorSource } from '../lib/spec/schema-check.js';
 
 const CORPUS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'bad');
-const BUILT = path.join(path.dirname(schemaDir()), 'dist', 'bundle', PRECOMPILED_FILE);
+const BUILT = precompiledPath();
 
 /** a .case file's files (see test/cli-bad-inputs.test.ts), in a fresh folder */
 function caseProject(file: string): string {

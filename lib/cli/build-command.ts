@@ -65,9 +65,10 @@ export const DIRECT_PLAN_TASKS = 32;
 /** `resident`: the build runs in `uet serve`, on what that process keeps loaded (lib/cli/resident.ts). */
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint, resident?: ResidentBuild): Promise<number> {
   const t0 = Date.now();
+  const launcher = launcherFromEnv(io.env);
   // A few files changed since the last build: its few tasks will most likely run, on this
   // thread (DIRECT_PLAN_TASKS). The fork server boots (~15-20 ms) while the project loads.
-  if (hint && !resident && !flags.dryRun && !flags.force) void threadLauncher(launcherFromEnv(io.env)).warm?.();
+  if (hint && !resident && !flags.dryRun && !flags.force) void threadLauncher(launcher).warm?.();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
   const heap = new TaskHeap(resident ? UNTUNED_HEAP : undefined);
@@ -189,7 +190,6 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // from this thread (still as many at once as -j allows). The pool's threads take longer to
   // start (~90 ms on a busy 2-CPU machine, measured from task start to worker busy) than such
   // a build's tasks take to run.
-  const launcher = launcherFromEnv(io.env);
   const executor =
     flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
       ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })

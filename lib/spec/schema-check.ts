@@ -30,12 +30,15 @@ export const PRECOMPILED_FILE = 'schema-validators.cjs';
 
 const require = createRequire(import.meta.url);
 
-/** the folder holding the JSON Schemas: `schema/` at the package root */
+let schemaFolder: string | undefined;
+
+/** the folder holding the JSON Schemas: `schema/` at the package root (looked for once) */
 export function schemaDir(): string {
+  if (schemaFolder !== undefined) return schemaFolder;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'schema');
-    if (existsSync(join(candidate, 'config.schema.json'))) return candidate;
+    if (existsSync(join(candidate, 'config.schema.json'))) return (schemaFolder = candidate);
     const up = dirname(dir);
     if (up === dir) throw new Error('bug: cannot find the schema/ folder of uet');
     dir = up;
@@ -89,8 +92,24 @@ function getChecker(): Checker {
   return checker;
 }
 
+/** where `npm run build` writes the precompiled validators: dist/bundle at the package root */
+export function precompiledPath(): string {
+  return join(dirname(schemaDir()), 'dist', 'bundle', PRECOMPILED_FILE);
+}
+
+/** one validator per schema, as `get` gives them; undefined when it has none for one */
+function validatorsBy(get: (name: SchemaName) => ValidateFunction | undefined): Record<SchemaName, ValidateFunction> | undefined {
+  const validators: Partial<Record<SchemaName, ValidateFunction>> = {};
+  for (const name of SCHEMA_NAMES) {
+    const v = get(name);
+    if (v === undefined) return undefined;
+    validators[name] = v;
+  }
+  return validators as Record<SchemaName, ValidateFunction>;
+}
+
 /** the validators `npm run build` compiled (into `file`) from the schemas whose digest is `digest`, if it did */
-export function precompiledValidators(digest: string, file = join(dirname(schemaDir()), 'dist', 'bundle', PRECOMPILED_FILE)): Record<SchemaName, ValidateFunction> | undefined {
+export function precompiledValidators(digest: string, file = precompiledPath()): Record<SchemaName, ValidateFunction> | undefined {
   let mod: Partial<Record<SchemaName | 'digest', unknown>>;
   try {
     mod = require(file) as typeof mod;
@@ -98,13 +117,10 @@ export function precompiledValidators(digest: string, file = join(dirname(schema
     return undefined;
   }
   if (mod.digest !== digest) return undefined;
-  const validators: Partial<Record<SchemaName, ValidateFunction>> = {};
-  for (const name of SCHEMA_NAMES) {
+  return validatorsBy((name) => {
     const v = mod[name];
-    if (typeof v !== 'function') return undefined;
-    validators[name] = v as ValidateFunction;
-  }
-  return validators as Record<SchemaName, ValidateFunction>;
+    return typeof v === 'function' ? (v as ValidateFunction) : undefined;
+  });
 }
 
 /** ajv, loaded and compiling the schemas here (~155 ms) */
@@ -112,12 +128,9 @@ function compileValidators(schemas: ReadonlyMap<SchemaName, object>): Record<Sch
   const { Ajv } = require('ajv') as typeof import('ajv');
   const ajv = new Ajv(AJV_OPTIONS);
   for (const schema of schemas.values()) ajv.addSchema(schema);
-  const get = (name: SchemaName): ValidateFunction => {
-    const v = ajv.getSchema(`${name}.schema.json`);
-    if (!v) throw new Error(`bug: schema ${name} missing`);
-    return v;
-  };
-  return { config: get('config'), phase: get('phase'), workstream: get('workstream'), task: get('task'), template: get('template') };
+  const compiled = validatorsBy((name) => ajv.getSchema(`${name}.schema.json`));
+  if (!compiled) throw new Error('bug: a schema is missing from ajv');
+  return compiled;
 }
 
 function collectDescriptions(schema: unknown, out: Map<string, string>): void {

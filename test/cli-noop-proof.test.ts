@@ -336,7 +336,8 @@ test('a build holding the project lock makes the next build wait rather than ans
 });
 
 
-test('a hinted build with few tasks to decide spawns them itself; one with more than DIRECT_PLAN_TASKS starts the thread pool', async () => {
+/** a project with one task on its own and DIRECT_PLAN_TASKS + 3 reading one shared file */
+function fanOutProject(): { dir: string; fanOut: number } {
   const fanOut = DIRECT_PLAN_TASKS + 3;
   const tasks = Array.from({ length: fanOut }, (_, i) => `      - id: s${i}
         run: mkdir -p out && cat src/shared.txt > out/s${i}.txt
@@ -357,28 +358,64 @@ workstreams:
 ${tasks}
 `,
   });
-  /** the last run's 'worker' events, and whether it was narrowed by the proof's hint */
-  const lastRun = async (): Promise<{ workers: number; hinted: boolean }> => {
-    const r = await runUet(dir, ['runs', 'last', '--json']);
-    assert.is(r.code, 0, r.stderr);
-    const events = parseEvents(r.stdout);
-    return { workers: events.filter((e) => e['type'] === 'worker').length, hinted: events.some((e) => e['type'] === 'unchanged') };
-  };
+  return { dir, fanOut };
+}
+
+/** the last run's workers (each with its states in order), and whether it was narrowed by the proof's hint */
+async function lastRunWorkers(dir: string): Promise<{ workers: Map<number, string[]>; hinted: boolean }> {
+  const r = await runUet(dir, ['runs', 'last', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const events = parseEvents(r.stdout);
+  const workers = new Map<number, string[]>();
+  for (const e of events.filter((x) => x['type'] === 'worker')) workers.set(e['worker'] as number, [...(workers.get(e['worker'] as number) ?? []), e['state'] as string]);
+  return { workers, hinted: events.some((e) => e['type'] === 'unchanged') };
+}
+
+test('without the fork server, a hinted build with few tasks to decide spawns them itself; one with more than DIRECT_PLAN_TASKS starts the thread pool', async () => {
+  const { dir, fanOut } = fanOutProject();
+  const env = { UET_FORK_SERVER: '0' };
+  try {
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir, [], env);
+    writeText(dir, 'src/solo.txt', 'alone\n');
+    await build(dir, [], env);
+    assert.is(readText(dir, 'out/solo.txt'), 'alone\n');
+    const one = await lastRunWorkers(dir);
+    assert.equal({ workers: one.workers.size, hinted: one.hinted }, { workers: 0, hinted: true }, 'one task: no pool');
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir, [], env);
+    writeText(dir, 'src/shared.txt', 'changed\n');
+    await build(dir, ['-j', '2'], env);
+    for (let i = 0; i < fanOut; i++) assert.is(readText(dir, `out/s${i}.txt`), 'changed\n');
+    const wide = await lastRunWorkers(dir);
+    assert.ok(wide.hinted, 'narrowed by the hint');
+    assert.is(wide.workers.size, 2, `${fanOut} tasks: the pool's two workers are in the run log`);
+  } finally {
+    removeProject(dir);
+  }
+});
+
+test('with the fork server, a build starts one lane per command running at once, up to -j, each a worker in the run log', async () => {
+  const { dir, fanOut } = fanOutProject();
   try {
     await sleep(RACY_WAIT_MS);
     await withProof(dir);
     writeText(dir, 'src/solo.txt', 'alone\n');
-    await build(dir);
+    await build(dir, ['-j', '3']);
     assert.is(readText(dir, 'out/solo.txt'), 'alone\n');
-    assert.equal(await lastRun(), { workers: 0, hinted: true }, 'one task: no pool');
+    const one = await lastRunWorkers(dir);
+    assert.ok(one.hinted, 'narrowed by the hint');
+    assert.equal([...one.workers], [[1, ['spawning', 'idle', 'busy', 'idle', 'draining', 'terminated']]], 'one task: one lane');
     await sleep(RACY_WAIT_MS);
     await withProof(dir);
     writeText(dir, 'src/shared.txt', 'changed\n');
-    await build(dir);
+    await build(dir, ['-j', '3']);
     for (let i = 0; i < fanOut; i++) assert.is(readText(dir, `out/s${i}.txt`), 'changed\n');
-    const wide = await lastRun();
-    assert.ok(wide.hinted, 'narrowed by the hint');
-    assert.ok(wide.workers > 0, `${fanOut} tasks: the pool's workers are in the run log`);
+    const wide = await lastRunWorkers(dir);
+    assert.equal([...wide.workers.keys()].sort(), [1, 2, 3], `${fanOut} tasks at -j3: three lanes`);
+    const busy = [...wide.workers.values()].flat().filter((s) => s === 'busy').length;
+    assert.is(busy, fanOut, 'every task ran on a lane');
+    for (const states of wide.workers.values()) assert.equal(states.slice(-2), ['draining', 'terminated']);
   } finally {
     removeProject(dir);
   }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pidIsLive } from '../lib/exec/kill-tree.js';
-import { createDirectExecutor, createPoolExecutor, type ExecutorOptions } from '../lib/exec/pool.js';
+import { ForkServerLauncher } from '../lib/exec/fork-server.js';
+import { createDirectExecutor, createLaneExecutor, createPoolExecutor, type ExecutorOptions } from '../lib/exec/pool.js';
 import type { RunRequest, TaskExecutor } from '../lib/exec/types.js';
 import { everyNth, WORKER_COLLECT_EVERY } from '../lib/exec/worker.js';
 
@@ -189,6 +190,9 @@ for (const launcher of ['fork-server', 'child-process'] as const) {
   defineSuite(`pool executor, ${launcher}`, (opts) => createPoolExecutor({ threads: 2, launcher, ...opts }));
   defineSuite(`direct executor, ${launcher}`, (opts) => createDirectExecutor({ launcher, ...opts }));
 }
+defineSuite('lane executor', (opts) => createLaneExecutor({ lanes: 2, ...opts }));
+// where Perl is missing, the lanes hand every command to the pool (child_process)
+defineSuite('lane executor without Perl', (opts) => createLaneExecutor({ lanes: 2, laneLauncher: () => new ForkServerLauncher('/no/such/perl'), ...opts }));
 
 const workerHeap = suite('worker heap');
 

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ForkServerLauncher } from '../lib/exec/fork-server.js';
 import { pidIsLive } from '../lib/exec/kill-tree.js';
-import { createDirectExecutor, createPoolExecutor } from '../lib/exec/pool.js';
+import { createDirectExecutor, createLaneExecutor, createPoolExecutor } from '../lib/exec/pool.js';
 import { runCommand, TaskSlot } from '../lib/exec/spawn.js';
 import type { RunOutcome, RunRequest } from '../lib/exec/types.js';
 
@@ -65,6 +65,49 @@ s('without Perl the launcher falls back to child_process, for this and every lat
     assert.is(parse(o.output).parent, 'node');
   }
   launcher.close();
+});
+
+s('lanes: commands running at once are forked by fork servers of their own; each lane is a worker, lowest first', async (ctx) => {
+  const events: string[] = [];
+  const ex = createLaneExecutor({ lanes: 2, onWorker: (worker, state, task) => events.push(`${worker} ${state}${task !== undefined ? ` ${task}` : ''}`) });
+  const who = 'cat /proc/$PPID/comm; echo $PPID; sleep 0.3';
+  try {
+    const [a, b] = await Promise.all([ex.run({ ...req(ctx.dir, who), taskId: 'a' }), ex.run({ ...req(ctx.dir, who), taskId: 'b' })]);
+    const [aParent, aServer] = a.output.trim().split('\n');
+    const [bParent, bServer] = b.output.trim().split('\n');
+    assert.equal([aParent, bParent], ['perl', 'perl']);
+    assert.is.not(aServer, bServer, 'two commands at once: two servers');
+    assert.equal([a.worker, b.worker], [1, 2]);
+    const c = await ex.run({ ...req(ctx.dir, who), taskId: 'c' });
+    assert.is(c.worker, 1, 'alone again: the first lane');
+    assert.is(c.output.trim().split('\n')[1], aServer, 'the first lane keeps its server');
+  } finally {
+    await ex.close();
+  }
+  assert.equal(events.filter((e) => e.startsWith('1 ')), ['1 spawning', '1 idle', '1 busy a', '1 idle', '1 busy c', '1 idle', '1 draining', '1 terminated']);
+  assert.equal(events.filter((e) => e.startsWith('2 ')), ['2 spawning', '2 idle', '2 busy b', '2 idle', '2 draining', '2 terminated']);
+});
+
+s('lanes without Perl: every command goes to the thread pool, none through the lanes\' launchers', async (ctx) => {
+  let launched = 0;
+  const broken = (): ForkServerLauncher => {
+    const l = new ForkServerLauncher('/no/such/perl');
+    const launch = l.launch.bind(l);
+    l.launch = (r, fd) => {
+      launched++;
+      return launch(r, fd);
+    };
+    return l;
+  };
+  const ex = createLaneExecutor({ lanes: 2, laneLauncher: broken });
+  try {
+    const outcomes = await Promise.all([ex.run(req(ctx.dir, WHO)), ex.run(req(ctx.dir, WHO)), ex.run(req(ctx.dir, 'exit 4'))]);
+    assert.equal(outcomes.map((o) => o.exitCode), [0, 0, 4]);
+    assert.equal(outcomes.slice(0, 2).map((o) => parse(o.output).parent), ['node', 'node']);
+    assert.is(launched, 0, 'no command went through a lane');
+  } finally {
+    await ex.close();
+  }
 });
 
 s('a server killed under a running command: the command fails with the reason, its tree is killed, the next one falls back', async (ctx) => {

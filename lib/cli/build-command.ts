@@ -17,7 +17,7 @@ import { openFreshLog } from '../cache/fresh-log.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, RunLog } from '../events/types.js';
 import { launcherFromEnv } from '../exec/launcher.js';
-import { createDirectExecutor, createPoolExecutor } from '../exec/pool.js';
+import { createBuildExecutor, createDirectExecutor } from '../exec/pool.js';
 import { threadLauncher } from '../exec/spawn.js';
 import { countTasks, type CompiledProject } from '../graph/project.js';
 import { planClosure } from '../graph/targets.js';
@@ -59,15 +59,16 @@ export interface InterruptSource {
   onInterrupt(handler: () => void): () => void;
 }
 
-/** a narrowed plan with at most this many tasks runs them without the thread pool */
+/** a narrowed plan with at most this many tasks runs them without the thread pool (where it has one: createBuildExecutor) */
 export const DIRECT_PLAN_TASKS = 32;
 
 /** `resident`: the build runs in `uet serve`, on what that process keeps loaded (lib/cli/resident.ts). */
 export async function buildCommand(io: Io, targets: readonly string[], flags: BuildFlags, signals: InterruptSource, hint?: ProofHint, resident?: ResidentBuild): Promise<number> {
   const t0 = Date.now();
   const launcher = launcherFromEnv(io.env);
-  // A few files changed since the last build: its few tasks will most likely run, on this
-  // thread (DIRECT_PLAN_TASKS). The fork server boots (~15-20 ms) while the project loads.
+  // A few files changed since the last build: its few tasks will most likely run, through
+  // this thread's first fork server (createBuildExecutor), which boots (~15-20 ms) while the
+  // project loads.
   if (hint && !resident && !flags.dryRun && !flags.force) void threadLauncher(launcher).warm?.();
   /** what the build's hasher answered, spec files included, for the no-op proof */
   const observed = new HashObserver();
@@ -186,18 +187,15 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // under the lock: the freshness log must still be the one the proof saw.
   const narrowed = hint && !flags.force && !flags.dryRun && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id)) : undefined;
   if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
-  // A few files changed and only a few tasks are left to decide: their commands are spawned
-  // from this thread (still as many at once as -j allows). The pool's threads take longer to
-  // start (~90 ms on a busy 2-CPU machine, measured from task start to worker busy) than such
-  // a build's tasks take to run.
-  const executor =
-    flags.dryRun || (narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS)
-      ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })
-      : createPoolExecutor({
-          threads: Math.max(1, jobs),
-          launcher,
-          onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
-        });
+  const executor = flags.dryRun
+    ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })
+    : createBuildExecutor({
+        jobs: Math.max(1, jobs),
+        launcher,
+        keepLauncher: resident !== undefined,
+        fewTasks: narrowed !== undefined && countTasks(narrowed.plan) <= DIRECT_PLAN_TASKS,
+        onWorker: (worker, state, task) => emit({ type: 'worker', runId, at: Date.now(), worker, state, ...(task !== undefined ? { task } : {}) }),
+      });
 
   const build = new Build(
     project,

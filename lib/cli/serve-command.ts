@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { NoopProof } from '../build/noop-proof.js';
 import { parseProof, uetBuildId } from '../build/noop-proof.js';
-import { threadLauncher } from '../exec/spawn.js';
+import { closeThreadLaunchers, threadLauncher } from '../exec/spawn.js';
 import { launcherFromEnv } from '../exec/launcher.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { collectGarbage } from '../util/v8-flags.js';
@@ -194,7 +194,7 @@ export async function serveCommand(io: Io, flags: ServeFlags, signals: Interrupt
   watched?.close();
   await split.close();
   await resident.close();
-  threadLauncher(launcherFromEnv(io.env)).close();
+  closeThreadLaunchers();
   lock.release();
   io.stderr.write('stopped serving\n');
   return EXIT_INTERRUPTED;

@@ -14,7 +14,7 @@ import type { CacheStore } from '../cache/types.js';
 import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, WatchEvent } from '../events/types.js';
 import { launcherFromEnv } from '../exec/launcher.js';
-import { createPoolExecutor } from '../exec/pool.js';
+import { createBuildExecutor } from '../exec/pool.js';
 import { loadCompiledProject } from '../graph/graph-cache.js';
 import { createGlobber } from '../hash/globber.js';
 import { Breakers, breakerConfig } from '../build/breaker.js';
@@ -72,7 +72,7 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
     }
   }
   const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
-  const executor = createPoolExecutor({ threads: jobs, launcher: launcherFromEnv(io.env) });
+  const executor = createBuildExecutor({ jobs, launcher: launcherFromEnv(io.env) });
   // the breakers' events go to the run log of whichever run is current
   let emitBreaker: (ev: RunEvent) => void = () => {};
   const breakers = Breakers.load(uetDir, breakerConfig(config.circuitBreaker, parseDuration), (c) => emitBreaker({ type: 'breaker', runId: '', at: Date.now(), ...c }));

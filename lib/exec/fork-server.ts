@@ -219,6 +219,11 @@ export class ForkServerLauncher implements ProcessLauncher {
     }
   }
 
+  async usable(): Promise<boolean> {
+    await this.warm();
+    return this.state.kind === 'ready';
+  }
+
   /** Called when nothing runs (the executor closes only then). */
   close(): void {
     const state = this.state;

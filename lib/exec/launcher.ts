@@ -76,6 +76,11 @@ export interface ProcessLauncher {
   close(): void;
   /** start what launching needs now rather than at the first launch (a resident process) */
   warm?(): Promise<void>;
+  /**
+   * Whether launch() starts processes by this launcher's own means: false when it falls back
+   * to child_process (a fork server that cannot run). Absent: always.
+   */
+  usable?(): Promise<boolean>;
 }
 
 /** node:child_process (libuv's fork-and-exec). */

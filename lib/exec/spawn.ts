@@ -76,20 +76,28 @@ export interface RunCommandOptions {
   readonly launcher: ProcessLauncher;
 }
 
-/** One launcher per thread and kind (module state is per thread). */
-const launchers = new Map<LauncherKind, ProcessLauncher>();
+/** A thread's launchers by kind, one per lane (module state is per thread). */
+const launchers = new Map<LauncherKind, ProcessLauncher[]>();
 
 /**
- * The launcher this thread uses for `kind`. The fork server only exists on Linux, where it is
- * worth having (elsewhere libuv already spawns without copying page tables).
+ * The launcher this thread uses for `kind` in `lane` (lane 0 is the thread's first, which a
+ * hinted build warms as it loads). The fork server only exists on Linux, where it is worth
+ * having (elsewhere libuv already spawns without copying page tables); each lane has its own.
  */
-export function threadLauncher(kind: LauncherKind): ProcessLauncher {
-  let launcher = launchers.get(kind);
+export function threadLauncher(kind: LauncherKind, lane = 0): ProcessLauncher {
+  let lanes = launchers.get(kind);
+  if (lanes === undefined) launchers.set(kind, (lanes = []));
+  let launcher = lanes[lane];
   if (launcher === undefined) {
     launcher = kind !== 'child-process' && process.platform === 'linux' ? new ForkServerLauncher('perl', kind === 'fork-server') : childProcessLauncher;
-    launchers.set(kind, launcher);
+    lanes[lane] = launcher;
   }
   return launcher;
+}
+
+/** Closes every launcher of this thread, of every kind and lane (a resident process stopping). */
+export function closeThreadLaunchers(): void {
+  for (const lanes of launchers.values()) for (const l of lanes) l.close();
 }
 
 /** Grace between SIGTERM and SIGKILL for timeouts and cancellations. */

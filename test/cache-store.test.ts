@@ -324,6 +324,21 @@ test('the synchronous writer writes what cacache reads, lists and verifies', asy
   assert.is((await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false }))?.metadata, '{"value":1}', 'verify keeps the metadata');
 });
 
+test('the synchronous writer writes again into its folders after the cache was removed under it', async () => {
+  const f = fixture();
+  const data = Buffer.from('blob bytes\n');
+  writeContentSync(f.cacheDir, sha(data), data);
+  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 1, '{"value":1}');
+  assert.is(readIndexSync(f.cacheDir, 'entry:y')?.metadata, '{"value":1}');
+  // cleared meanwhile (as `uet cache clean` between two served builds): the same folders again
+  fs.rmSync(f.cacheDir, { recursive: true, force: true });
+  assert.is(readIndexSync(f.cacheDir, 'entry:y'), undefined, 'a removed bucket is a miss');
+  writeContentSync(f.cacheDir, sha(data), data);
+  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 2, '{"value":2}');
+  assert.is(readIndexSync(f.cacheDir, 'entry:y')?.metadata, '{"value":2}');
+  assert.is(readContentSync(f.cacheDir, sha(data)).toString(), 'blob bytes\n');
+});
+
 test('the synchronous reader reads what cacache writes: the last line wins, a removal hides the key, bad bytes are refused', async () => {
   const f = fixture();
   const data = Buffer.from('content bytes');

@@ -7,7 +7,8 @@
 //
 // - The no-op fast path is one file with everything it imports: a no-op loads nothing else.
 // - The rest (the heap tuning and main, which bin/uet.js imports next, the pool's worker,
-//   which lib/exec/pool.ts finds as `./worker.js` next to itself, and `uet serve`'s
+//   which lib/exec/pool.ts loads through `./worker-entry.cjs` next to itself, copied here
+//   from dist/lib as it is (CommonJS: see lib/exec/worker-entry.cts), and `uet serve`'s
 //   proof-check-worker.js, found the same way) shares its code through
 //   chunks, each module once; modules loaded with import() stay chunks of their own, loaded
 //   only when needed, as in dist/lib.
@@ -64,9 +65,17 @@ const results = await Promise.all([
 
 const written = new Set(results.flatMap((r) => Object.keys(r.metafile.outputs)).map((p) => path.resolve(root, p)));
 written.add(await writeValidators());
+written.add(copyWorkerEntry());
 for (const name of fs.readdirSync(outdir)) {
   const p = path.join(outdir, name);
   if (!written.has(p)) fs.rmSync(p, { recursive: true, force: true });
+}
+
+/** the pool's CommonJS worker entry, next to the chunk of lib/exec/pool.ts; returns the file written */
+function copyWorkerEntry() {
+  const file = path.join(outdir, 'worker-entry.cjs');
+  fs.copyFileSync(compiled('exec/worker-entry.cjs'), file);
+  return file;
 }
 
 /** ajv's standalone code for the spec's schemas (see the header); returns the file written */

@@ -25,6 +25,8 @@ const required = [
   'bin/uet.js',
   'dist/bundle/main.js',
   'dist/bundle/worker.js',
+  // what piscina's workers load (lib/exec/worker-entry.cts), which imports worker.js
+  'dist/bundle/worker-entry.cjs',
   'dist/bundle/proof-check-worker.js',
   // the spec's validators, compiled from schema/ (without them every spec read compiles them)
   'dist/bundle/schema-validators.cjs',

@@ -22,7 +22,7 @@ function listTs(dir) {
       const p = path.join(d, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules') walk(p);
-      } else if (entry.isFile() && p.endsWith('.ts')) {
+      } else if (entry.isFile() && (p.endsWith('.ts') || p.endsWith('.cts'))) {
         found.push(p);
       }
     }

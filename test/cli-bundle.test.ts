@@ -31,8 +31,8 @@ test('the no-op fast path is one file: it imports node builtins only', () => {
 });
 
 test("every relative import in dist/bundle names a file that is there (no chunk of an earlier bundle is missing)", () => {
-  const files = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js'));
-  for (const entry of ['noop-fast-path.js', 'heap-tuning.js', 'main.js', 'worker.js']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
+  const files = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js') || f.endsWith('.cjs'));
+  for (const entry of ['noop-fast-path.js', 'heap-tuning.js', 'main.js', 'worker.js', 'worker-entry.cjs']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
   for (const f of files) {
     const text = fs.readFileSync(path.join(BUNDLE, f), 'utf8');
     const relative = [...text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*)["'](\.\/[^"']+)["']/g)].map((m) => m[1] as string);

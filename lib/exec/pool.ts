@@ -87,8 +87,9 @@ function piscinaDispatcher(opts: PoolExecutorOptions): { dispatch: Dispatch; shu
   const start = async (): Promise<Piscina<WorkerTask, RunOutcome>> => {
     const { Piscina: Pool } = await import('piscina');
     const p = new Pool<WorkerTask, RunOutcome>({
-      // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives
-      filename: new URL('./worker.js', import.meta.url).href,
+      // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives;
+      // CommonJS, which loads worker.js with import() (see worker-entry.cts)
+      filename: new URL('./worker-entry.cjs', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: 1,

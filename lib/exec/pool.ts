@@ -54,7 +54,7 @@ export interface BuildExecutorOptions extends ExecutorOptions {
   /** commands run at once (-j) */
   readonly jobs: number;
   readonly onWorker?: OnWorker;
-  /** a handful of commands: where there is no fork server, started from this thread too (see below) */
+  /** a handful of commands: where there is no fork server, started from this thread too (see createBuildExecutor) */
   readonly fewTasks?: boolean;
 }
 
@@ -139,9 +139,9 @@ function piscinaDispatcher(opts: PoolExecutorOptions): { dispatch: Dispatch; shu
  * build on Linux uses. With the fork server, starting a command is a line written to a pipe,
  * so a worker thread per job only adds cost: its event loop, a message each way per task and
  * a thread to schedule. On a cold build of 2,000 trivial tasks at -j2 the piscina pool's two
- * workers took 0.88 s of CPU and the build 3.7–4.4 s (104 MB); started from this thread,
- * 3.1–3.3 s (80 MB). Each lane keeps its own server so that one command's fork and exec never
- * wait for another's.
+ * workers took 0.88 s of CPU, and the build went 3.56 → 2.97 s (102 → 79 MB) started from this
+ * thread (bench/RESULTS.md). Each lane keeps its own server so that one command's fork and exec
+ * never wait for another's.
  *
  * A lane is a worker in the run log (its number, from 1), taken lowest first, so a build
  * that never runs two commands at once starts one server:

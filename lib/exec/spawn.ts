@@ -97,7 +97,7 @@ export function threadLauncher(kind: LauncherKind, lane = 0): ProcessLauncher {
 
 /** Closes every launcher of this thread, of every kind and lane (a resident process stopping). */
 export function closeThreadLaunchers(): void {
-  for (const lanes of launchers.values()) for (const l of lanes) l.close();
+  for (const lanes of launchers.values()) lanes.forEach((l) => l.close());
 }
 
 /** Grace between SIGTERM and SIGKILL for timeouts and cancellations. */

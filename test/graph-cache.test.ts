@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadCompiledProject } from '../lib/graph/graph-cache.js';
+import { loadCompiledProject, sameJson } from '../lib/graph/graph-cache.js';
 import { createFileHasher } from '../lib/hash/file-hasher.js';
 import { loadProject } from '../lib/spec/load.js';
 import type { ProjectSpec } from '../lib/spec/model.js';
@@ -110,6 +110,19 @@ test('tasks kept as differences from their workstream\'s first read back as comp
     const text = fs.readFileSync(path.join(dir, '.uet', 'graph.json'), 'utf8');
     assert.ok(text.includes('"-":['), 'a later task lacking a field of the first is written as such');
   }));
+
+test('sameJson says equal only for values JSON writes the same, keys in order', () => {
+  assert.ok(sameJson('a', 'a'));
+  assert.ok(sameJson({ a: [1, { b: 'x' }], c: null }, { a: [1, { b: 'x' }], c: null }));
+  assert.ok(sameJson([], []));
+  assert.not.ok(sameJson({ a: 1, b: 2 }, { b: 2, a: 1 }), 'key order is part of what is written');
+  assert.not.ok(sameJson([1, 2], [1, 2, 3]));
+  assert.not.ok(sameJson({ a: [1] }, { a: [2] }));
+  assert.not.ok(sameJson({ a: 1 }, { a: '1' }));
+  assert.not.ok(sameJson([], {}));
+  assert.not.ok(sameJson(null, {}));
+  assert.not.ok(sameJson({ a: 1 }, { a: 1, b: 2 }));
+});
 
 test('a cache file of another format (format 1 had no format field) is rebuilt, not misread', () =>
   withProject(FILES, async (dir) => {

@@ -113,6 +113,47 @@ test('the build that ran every task leaves a proof, even in a project made a mom
   }
 });
 
+test('an output rewritten after the build recorded it (same size, before the proof is written) is caught by the next check', async () => {
+  // `clobber` rewrites `first`'s output, undeclared: the build recorded HELLO, the disk holds
+  // HELLX when the proof is written. The proof may only vouch for what the build recorded.
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/a.txt': 'a\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: ws
+    tasks:
+      - id: first
+        run: echo first >> log/runs && mkdir -p out && printf 'HELLO\\n' > out/A.txt
+        inputs: [src/a.txt]
+        outputs: [out/A.txt]
+      - id: clobber
+        run: echo clobber >> log/runs && printf 'HELLX\\n' > out/A.txt && echo b > out/B.txt
+        inputs: []
+        outputs: [out/B.txt]
+        depends_on: [first]
+`,
+    'log/': '',
+  });
+  try {
+    await sleep(RACY_WAIT_MS);
+    await build(dir);
+    assert.equal(ran(dir), ['clobber', 'first']);
+    assert.is(readText(dir, 'out/A.txt'), 'HELLX\n');
+    assert.ok(await proofWritten(dir), 'a proof was written');
+    // the fast path must not answer: out/A.txt is not what \`first\` recorded
+    await build(dir);
+    assert.not.ok(await lastWasFastPath(dir), 'answered from a proof that vouches for HELLX');
+    // its output is not the one it recorded: restored from the cache (or run again)
+    const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
+    const firstEnd = events.find((e) => e['type'] === 'task-end' && e['task'] === 'p/ws/first');
+    assert.ok(firstEnd?.['status'] === 'restored' || firstEnd?.['status'] === 'ran', `first ended ${String(firstEnd?.['status'])}`);
+    assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('a check that finds the racy entries unchanged once they have settled signs the proof anew without their digests; edits are still seen', async () => {
   const dir = project();
   try {

@@ -6,7 +6,7 @@
 import type { Piscina } from 'piscina';
 import { signalGroup, terminateGroup, terminateGroupsSync } from './kill-tree.js';
 import type { LauncherKind, ProcessLauncher } from './launcher.js';
-import { DEFAULT_GRACE_MS, runCommand, TaskSlot, threadLauncher } from './spawn.js';
+import { DEFAULT_GRACE_MS, runCommand, TaskSlot, threadLauncher, usesForkServer } from './spawn.js';
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
 import type { WorkerState } from '../events/types.js';
 import type { WorkerBusyMessage, WorkerTask } from './worker.js';
@@ -65,7 +65,7 @@ export interface BuildExecutorOptions extends ExecutorOptions {
  */
 export function createBuildExecutor(opts: BuildExecutorOptions): TaskExecutor {
   const launcher = opts.launcher ?? DEFAULT_LAUNCHER;
-  if (launcher !== 'child-process' && process.platform === 'linux') return createLaneExecutor({ ...opts, lanes: opts.jobs });
+  if (usesForkServer(launcher)) return createLaneExecutor({ ...opts, lanes: opts.jobs });
   if (opts.fewTasks === true) return createDirectExecutor(opts);
   return createPoolExecutor({ ...opts, threads: opts.jobs });
 }
@@ -162,6 +162,8 @@ export function createLaneExecutor(opts: LaneExecutorOptions): TaskExecutor {
   const running = new Array<number>(lanes).fill(0);
   let fallback: ReturnType<typeof piscinaDispatcher> | undefined;
   const dispatch: Dispatch = async (req, slot, graceMs) => {
+    // a lane found the fork server unable to run: so would the others (the same perl)
+    if (fallback) return fallback.dispatch(req, slot, graceMs);
     const lane = running.indexOf(Math.min(...running));
     const launcher = launcherOf(lane);
     running[lane]!++;

@@ -80,16 +80,23 @@ export interface RunCommandOptions {
 const launchers = new Map<LauncherKind, ProcessLauncher[]>();
 
 /**
+ * Whether `kind` means a fork server here. It only exists on Linux, where it is worth having
+ * (elsewhere libuv already spawns without copying page tables).
+ */
+export function usesForkServer(kind: LauncherKind): boolean {
+  return kind !== 'child-process' && process.platform === 'linux';
+}
+
+/**
  * The launcher this thread uses for `kind` in `lane` (lane 0 is the thread's first, which a
- * hinted build warms as it loads). The fork server only exists on Linux, where it is worth
- * having (elsewhere libuv already spawns without copying page tables); each lane has its own.
+ * hinted build warms as it loads); each lane has its own fork server (usesForkServer).
  */
 export function threadLauncher(kind: LauncherKind, lane = 0): ProcessLauncher {
   let lanes = launchers.get(kind);
   if (lanes === undefined) launchers.set(kind, (lanes = []));
   let launcher = lanes[lane];
   if (launcher === undefined) {
-    launcher = kind !== 'child-process' && process.platform === 'linux' ? new ForkServerLauncher('perl', kind === 'fork-server') : childProcessLauncher;
+    launcher = usesForkServer(kind) ? new ForkServerLauncher('perl', kind === 'fork-server') : childProcessLauncher;
     lanes[lane] = launcher;
   }
   return launcher;

@@ -187,9 +187,10 @@ function tasksToCache(tasks: readonly TaskSpec[]): CachedTask[] {
 }
 
 /**
- * Whether two values of a spec are written as the same JSON, or differ only where it cannot
- * matter: keys in the same order, the same primitives. A difference it reports in excess (a
- * field it cannot tell is equal) only makes the cache a little larger.
+ * True only for two values of a spec that JSON writes the same: the same primitives, keys in
+ * the same order. It may answer false for some that JSON writes the same (a key whose value is
+ * undefined on one side): such a field is kept in the task's difference, which only makes the
+ * cache a little larger.
  */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -32,10 +32,9 @@ const signals = {
 const fast = await tryNoopFastPath(argv, { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr }, { signals });
 if (fast.kind === 'done') process.exitCode = fast.code;
 else {
-  // V8's young generation stays small while the build loads (lib/cli/heap-tuning.ts); not
-  // imported above, where its ~3 ms would be a no-op's
-  await import('../dist/bundle/heap-tuning.js');
-  const { main } = await import('../dist/bundle/main.js');
+  // the rest of uet, with V8's code cache (lib/cli/load-cli.ts)
+  const { loadCli } = await import('../dist/bundle/load-cli.js');
+  const { main } = loadCli();
   // Nothing left to wait for while the command is unfinished is a bug in uet (a promise that
   // never settles): say so, instead of node's bare exit code 13.
   const stalled = () => {

@@ -23,7 +23,8 @@ const problems = [];
 const required = [
   'package.json',
   'bin/uet.js',
-  'dist/bundle/main.js',
+  'dist/bundle/load-cli.js',
+  'dist/bundle/main.cjs',
   'dist/bundle/worker.js',
   // what piscina's workers load (lib/exec/worker-entry.cts), which imports worker.js
   'dist/bundle/worker-entry.cjs',
@@ -36,7 +37,8 @@ const required = [
 ];
 for (const p of required) if (!paths.has(p)) problems.push(`missing from the package: ${p}`);
 
-const forbidden = [/^\.uet\//, /^cache\//, /^node_modules\//, /^\.git\//, /^bench\/work\//];
+// dist/code-cache: V8's code for main.cjs, made by the machine that ran it (lib/cli/code-cache.ts)
+const forbidden = [/^\.uet\//, /^cache\//, /^node_modules\//, /^\.git\//, /^bench\/work\//, /^dist\/code-cache\//];
 for (const p of paths) {
   if (forbidden.some((re) => re.test(p))) problems.push(`must not be in the package: ${p}`);
 }

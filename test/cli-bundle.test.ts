@@ -1,10 +1,11 @@
 /**
  * What bin/uet.js runs: dist/bundle, written by scripts/bundle.mjs from tsc's dist/lib. The
- * no-op fast path is one file, the build shares chunks, and the two copies of the no-op proof's
- * code must name the same uet (lib/build/noop-proof.ts, uetBuildId). That they do is what
+ * no-op fast path is one file, the rest of the command line is one CommonJS file (main.cjs),
+ * and the two copies of the no-op proof's code must name the same uet (lib/build/noop-proof.ts, uetBuildId). That they do is what
  * test/cli-noop-proof.test.ts sees through the CLI: a second build answered from the proof.
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,7 +33,7 @@ test('the no-op fast path is one file: it imports node builtins only', () => {
 
 test("every relative import in dist/bundle names a file that is there (no chunk of an earlier bundle is missing)", () => {
   const files = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js') || f.endsWith('.cjs'));
-  for (const entry of ['noop-fast-path.js', 'heap-tuning.js', 'main.js', 'worker.js', 'worker-entry.cjs']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
+  for (const entry of ['noop-fast-path.js', 'load-cli.js', 'main.cjs', 'worker.js', 'worker-entry.cjs', 'proof-check-worker.js']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
   for (const f of files) {
     const text = fs.readFileSync(path.join(BUNDLE, f), 'utf8');
     const relative = [...text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*)["'](\.\/[^"']+)["']/g)].map((m) => m[1] as string);
@@ -42,13 +43,41 @@ test("every relative import in dist/bundle names a file that is there (no chunk 
 
 test('the fast path and the build carry one bundle id', () => {
   const ids = new Map<string, string[]>();
-  for (const f of fs.readdirSync(BUNDLE).filter((n) => n.endsWith('.js'))) {
+  for (const f of fs.readdirSync(BUNDLE).filter((n) => n.endsWith('.js') || n.endsWith('.cjs'))) {
     for (const m of fs.readFileSync(path.join(BUNDLE, f), 'utf8').matchAll(BUNDLE_ID)) ids.set(m[1] as string, [...(ids.get(m[1] as string) ?? []), f]);
   }
   assert.is(ids.size, 1, `bundle ids: ${JSON.stringify([...ids])}`);
   const holders = [...ids.values()][0] ?? [];
   assert.ok(holders.includes('noop-fast-path.js'), 'the fast path has no id');
-  assert.ok(holders.some((f) => f !== 'noop-fast-path.js'), 'the build has no id');
+  assert.ok(holders.includes('main.cjs'), 'the build has no id');
+});
+
+/** the package.json that governs `file`: the nearest one above it */
+function packageJsonOf(file: string): { type?: string } {
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const p = path.join(dir, 'package.json');
+    if (fs.existsSync(p)) return JSON.parse(fs.readFileSync(p, 'utf8')) as { type?: string };
+  }
+  return {};
+}
+
+test("main.cjs holds one import(), lib/util/import-module.ts's: any other would fail once V8's code cache is used", () => {
+  const text = fs.readFileSync(path.join(BUNDLE, 'main.cjs'), 'utf8');
+  // import() followed by an argument: code, not the comments that name import()
+  const calls = [...text.matchAll(/(?<![\w.$])import\((?!\))([^)]*)\)/g)].map((m) => m[1] as string);
+  assert.equal(calls, ['specifier']);
+});
+
+test('main.cjs require()s only CommonJS files: an ES-module-only package is loaded with import()', () => {
+  const text = fs.readFileSync(path.join(BUNDLE, 'main.cjs'), 'utf8');
+  const required = new Set([...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string).filter((s) => !s.startsWith('node:')));
+  assert.ok(required.has('yaml'), `no require of a package found (${[...required].join(', ')}): the pattern no longer matches esbuild output`);
+  const requireFrom = createRequire(path.join(BUNDLE, 'main.cjs'));
+  for (const name of required) {
+    const file = requireFrom.resolve(name);
+    const esm = file.endsWith('.mjs') || (file.endsWith('.js') && packageJsonOf(file).type === 'module');
+    assert.not.ok(esm, `main.cjs require()s ${name}, which resolves to the ES module ${file}`);
+  }
 });
 
 test.run();

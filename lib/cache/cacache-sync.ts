@@ -15,11 +15,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { integrityOf, sha256 } from '../hash/digest.js';
+import { importModule } from '../util/import-module.js';
 
 /** cacache itself (~40 ms of modules), loaded on first need: most builds never need it. */
 let cacacheModule: Promise<typeof import('cacache')> | undefined;
 export function loadCacache(): Promise<typeof import('cacache')> {
-  cacacheModule ??= import('cacache').then((m) => m.default);
+  // a CommonJS package: as an ES module, its module.exports is the default export
+  cacacheModule ??= importModule<{ default: typeof import('cacache') }>('cacache').then((m) => m.default);
   return cacacheModule;
 }
 

@@ -15,11 +15,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import Keyv from 'keyv';
-import KeyvRedis from '@keyv/redis';
+import type { Keyv } from 'keyv';
+import type KeyvRedis from '@keyv/redis';
 import { err, ok, type Result } from '../util/result.js';
 import { CACHE_FORMAT_VERSION, type CacheEntry } from './types.js';
 import { parseEntry } from './store.js';
+import { importModule } from '../util/import-module.js';
 
 /** 1 MiB: small enough to bound memory, large enough that round trips do not dominate */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -60,30 +61,44 @@ export function openRemoteStore(opts: RemoteOptions): RemoteStore {
 
 class RequestTimeout extends Error {}
 
+/** the adapter and the Keyv over it, made by the first request */
+interface Connection {
+  readonly adapter: KeyvRedis<unknown>;
+  readonly kv: Keyv<unknown>;
+}
+
 class RedisRemoteStore implements RemoteStore {
   readonly url: string;
-  private readonly adapter: KeyvRedis<unknown>;
-  private readonly kv: Keyv<unknown>;
+  private connection: Promise<Connection> | undefined;
 
   constructor(private readonly opts: RemoteOptions) {
     this.url = opts.url;
-    // No reconnects: a server that went away fails the next request at once. No adapter
-    // `connectionTimeout`: its timer is never cleared and would hold the process open that
-    // long after the build; `request` bounds connecting with a timer of its own instead.
-    this.adapter = new KeyvRedis<unknown>(
-      { url: opts.url, socket: { connectTimeout: opts.timeout, reconnectStrategy: false } },
-      { throwOnConnectError: true, throwOnErrors: true },
-    );
-    this.kv = new Keyv<unknown>({ store: this.adapter, namespace: `uet-v${CACHE_FORMAT_VERSION}`, throwOnErrors: true });
-    // errors reach callers as rejected requests; the emitters must not crash the process with them
-    const ignore = (): void => undefined;
-    this.kv.on('error', ignore);
-    this.adapter.on('error', ignore);
-    this.adapter.client.on('error', ignore);
+  }
+
+  /**
+   * keyv and @keyv/redis are loaded here, with import(): as ES modules, whatever the format of
+   * the code asking (the CLI's bundle is CommonJS, where @keyv/redis's class is not its default
+   * export), and only by a build that uses its remote.
+   */
+  private connect(): Promise<Connection> {
+    return (this.connection ??= (async () => {
+      const [{ Keyv }, { default: Redis }] = await Promise.all([importModule<typeof import('keyv')>('keyv'), importModule<typeof import('@keyv/redis')>('@keyv/redis')]);
+      // No reconnects: a server that went away fails the next request at once. No adapter
+      // `connectionTimeout`: its timer is never cleared and would hold the process open that
+      // long after the build; `request` bounds connecting with a timer of its own instead.
+      const adapter = new Redis<unknown>({ url: this.opts.url, socket: { connectTimeout: this.opts.timeout, reconnectStrategy: false } }, { throwOnConnectError: true, throwOnErrors: true });
+      const kv = new Keyv<unknown>({ store: adapter, namespace: `uet-v${CACHE_FORMAT_VERSION}`, throwOnErrors: true });
+      // errors reach callers as rejected requests; the emitters must not crash the process with them
+      const ignore = (): void => undefined;
+      kv.on('error', ignore);
+      adapter.on('error', ignore);
+      adapter.client.on('error', ignore);
+      return { adapter, kv };
+    })());
   }
 
   async getEntry(key: string): Promise<Result<CacheEntry | undefined, RemoteFailure>> {
-    const got = await this.request(() => this.kv.get(`entry:${key}`));
+    const got = await this.request((kv) => kv.get(`entry:${key}`));
     if (!got.ok) return got;
     if (got.value === undefined || got.value === null) return ok(undefined);
     const entry = parseEntry(got.value);
@@ -93,12 +108,12 @@ class RedisRemoteStore implements RemoteStore {
   }
 
   async putEntry(entry: CacheEntry): Promise<Result<void, RemoteFailure>> {
-    const put = await this.request(() => this.kv.set(`entry:${entry.key}`, entry));
+    const put = await this.request((kv) => kv.set(`entry:${entry.key}`, entry));
     return put.ok ? ok(undefined) : put;
   }
 
   async deleteEntry(key: string): Promise<Result<void, RemoteFailure>> {
-    const del = await this.request(() => this.kv.delete(`entry:${key}`));
+    const del = await this.request((kv) => kv.delete(`entry:${key}`));
     return del.ok ? ok(undefined) : del;
   }
 
@@ -119,7 +134,7 @@ class RedisRemoteStore implements RemoteStore {
     let received = 0;
     try {
       for (let i = 0; i < meta.value.chunks; i++) {
-        const chunk = await this.request(() => this.kv.get(`chunk:${hash}:${i}`));
+        const chunk = await this.request((kv) => kv.get(`chunk:${hash}:${i}`));
         if (!chunk.ok) return chunk;
         if (!Buffer.isBuffer(chunk.value)) return err({ reason: 'garbage', detail: `chunk ${i} of blob ${hash.slice(0, 12)} is missing or not bytes` });
         received += chunk.value.length;
@@ -147,7 +162,7 @@ class RedisRemoteStore implements RemoteStore {
         pending = rest.length > 0 ? [rest] : [];
         pendingLength = rest.length;
         const i = index++;
-        const put = await this.request(() => this.kv.set(`chunk:${hash}:${i}`, chunk));
+        const put = await this.request((kv) => kv.set(`chunk:${hash}:${i}`, chunk));
         if (!put.ok) return put;
       }
       return ok(undefined);
@@ -161,20 +176,21 @@ class RedisRemoteStore implements RemoteStore {
     const flushed = await flush(true);
     if (!flushed.ok) return flushed;
     if (index !== chunkCount(size)) return err({ reason: 'garbage', detail: `blob ${hash.slice(0, 12)}: read ${index} chunks, expected ${chunkCount(size)}` });
-    const meta = await this.request(() => this.kv.set(`blob:${hash}`, { size, chunks: index }));
+    const meta = await this.request((kv) => kv.set(`blob:${hash}`, { size, chunks: index }));
     return meta.ok ? ok(undefined) : meta;
   }
 
   async close(): Promise<void> {
+    if (this.connection === undefined) return;
     try {
-      await this.adapter.disconnect(true);
+      await (await this.connection).adapter.disconnect(true);
     } catch {
       // already closed or never connected
     }
   }
 
   private async blobMeta(hash: string): Promise<Result<{ size: number; chunks: number } | undefined, RemoteFailure>> {
-    const got = await this.request(() => this.kv.get(`blob:${hash}`));
+    const got = await this.request((kv) => kv.get(`blob:${hash}`));
     if (!got.ok) return got;
     if (got.value === undefined || got.value === null) return ok(undefined);
     const m = got.value as { size?: unknown; chunks?: unknown };
@@ -185,16 +201,17 @@ class RedisRemoteStore implements RemoteStore {
   /** one request, bounded by the timeout; a throw becomes 'unreachable', a parse error 'garbage' */
   private connecting: Promise<unknown> | undefined;
 
-  private async request<T>(fn: () => Promise<T>): Promise<Result<T, RemoteFailure>> {
+  private async request<T>(fn: (kv: Keyv<unknown>) => Promise<T>): Promise<Result<T, RemoteFailure>> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RequestTimeout(`no answer within ${this.opts.timeout} ms`)), this.opts.timeout);
     });
     try {
       // one connection for all requests (many start at once when a build's stores begin)
-      this.connecting ??= this.adapter.getClient();
+      this.connecting ??= this.connect().then(({ adapter }) => adapter.getClient());
       await Promise.race([this.connecting, timeout]);
-      return ok(await Promise.race([fn(), timeout]));
+      const { kv } = await this.connect();
+      return ok(await Promise.race([fn(kv), timeout]));
     } catch (e) {
       if (e instanceof SyntaxError) return err({ reason: 'garbage', detail: `unreadable answer: ${e.message}` });
       return err({ reason: 'unreachable', detail: e instanceof Error ? e.message : String(e) });

@@ -3,7 +3,7 @@ import { chmodSync, createReadStream, createWriteStream, mkdirSync, promises as 
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import Keyv, { type StoredData } from 'keyv';
+import { Keyv, type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
 import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';

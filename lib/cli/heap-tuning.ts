@@ -6,10 +6,10 @@
  * Young generation while loading. By default V8 doubles it (up to 16 MB a semi-space) whenever
  * much of it survives a scavenge. Loading a large project does exactly that (parsing the
  * compiled-graph cache, the stat index and the freshness log: everything survives), and the
- * memory stays committed for the rest of the run. So bin/uet.js imports this module before the
- * rest of uet (once the no-op fast path, which allocates little, did not answer), which keeps
- * the young generation at its starting size (`--semi-space-growth-factor=1`, read each time V8
- * would grow it). Creating a worker thread puts the factor back to V8's default of 2, so it
+ * memory stays committed for the rest of the run. So before the rest of uet is loaded (once
+ * the no-op fast path, which allocates little, did not answer), lib/cli/load-cli.ts calls
+ * holdYoungGeneration, which keeps the young generation at its starting size (`--semi-space-growth-factor=1`, read
+ * each time V8 would grow it). Creating a worker thread puts the factor back to V8's default of 2, so it
  * holds only until the pool starts: the loading, which is where it is meant to hold.
  *
  * Young generation while tasks run. Tasks' bookkeeping dies young, so a larger young generation
@@ -158,5 +158,11 @@ export class TaskHeap {
   }
 }
 
-// while loading (see above)
-youngGenerationGrows(false);
+/**
+ * While loading (see above). Called by lib/cli/load-cli.ts before it loads the CLI's bundle, not
+ * when this module is: the bundle holds this module too, and a V8 flag set while it loads
+ * would differ from the flags its code cache was checked against (lib/cli/code-cache.ts).
+ */
+export function holdYoungGeneration(): void {
+  youngGenerationGrows(false);
+}

@@ -10,6 +10,7 @@ import { DEFAULT_GRACE_MS, runCommand, TaskSlot, threadLauncher, usesForkServer 
 import type { RunOutcome, RunRequest, TaskExecutor } from './types.js';
 import type { WorkerState } from '../events/types.js';
 import type { WorkerBusyMessage, WorkerTask } from './worker.js';
+import { importModule } from '../util/import-module.js';
 
 export interface ExecutorOptions {
   /** SIGTERM→SIGKILL grace for timeouts and aborted tasks (default 2000 ms) */
@@ -85,7 +86,7 @@ function piscinaDispatcher(opts: PoolExecutorOptions): { dispatch: Dispatch; shu
   // the common case, pays for neither the module nor the worker threads.
   let pool: Promise<Piscina<WorkerTask, RunOutcome>> | undefined;
   const start = async (): Promise<Piscina<WorkerTask, RunOutcome>> => {
-    const { Piscina: Pool } = await import('piscina');
+    const { Piscina: Pool } = await importModule<typeof import('piscina')>('piscina');
     const p = new Pool<WorkerTask, RunOutcome>({
       // resolved next to this file, so it works from dist/lib/exec/ wherever the package lives;
       // CommonJS, which loads worker.js with import() (see worker-entry.cts)

@@ -18,6 +18,7 @@ import type { SimpleGit, simpleGit as SimpleGitFactory } from 'simple-git';
 import type { FilesScope } from '../spec/model.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import { importModule } from '../util/import-module.js';
 
 export const WORKTREES_DIR = path.join('.uet', 'worktrees');
 export const BRANCH_PREFIX = 'uet/';
@@ -95,7 +96,7 @@ export function worktreeDir(root: string, phase: string, workstream: string): st
 /** Opens the repository holding the project root; `not-a-repo` when there is none. */
 export async function openWorktreeManager(root: string): Promise<Result<WorktreeManager, OpenFailure>> {
   // Loaded on first use: most builds never touch git, and every CLI start would pay for it.
-  const { simpleGit } = await import('simple-git');
+  const { simpleGit } = await importModule<typeof import('simple-git')>('simple-git');
   const gitIn = gitFactory(simpleGit);
   const git = gitIn(root);
   let inside: boolean;

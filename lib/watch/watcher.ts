@@ -5,8 +5,9 @@
  */
 import path from 'node:path';
 import type { Stats } from 'node:fs';
-import { FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { WatchFolder, WatchScope } from './scope.js';
+import { importModule } from '../util/import-module.js';
 
 export interface FileWatcher {
   /** resolves once every folder has been read and is being watched */
@@ -31,32 +32,40 @@ export function watchFolders(
     // without stats chokidar may be asking about a folder: keep it, filter its files later
     return stats?.isFile() === true && !scope().isWatched(rel);
   };
-  const watchers = folders.map((f) => {
-    const w = new FSWatcher({
-      ignoreInitial: true,
-      ignored,
-      // an editor's save-by-rename is an unlink then an add: both are reported at once rather
-      // than held back 100 ms to be merged into one change
-      atomic: false,
-      ...(f.depth === Infinity ? {} : { depth: f.depth }),
+  const open = (Watcher: typeof FSWatcher): FSWatcher[] =>
+    folders.map((f) => {
+      const w = new Watcher({
+        ignoreInitial: true,
+        ignored,
+        // an editor's save-by-rename is an unlink then an add: both are reported at once rather
+        // than held back 100 ms to be merged into one change
+        atomic: false,
+        ...(f.depth === Infinity ? {} : { depth: f.depth }),
+      });
+      const report =
+        (listed: boolean) =>
+        (abs: string): void => {
+          const rel = relOf(abs);
+          if (scope().isWatched(rel)) onChange(rel, listed);
+        };
+      w.on('add', report(true)).on('change', report(false)).on('unlink', report(true));
+      // (a folder removed is reported as an unlink of each watched file it held)
+      w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
+      w.add(path.join(root, f.dir));
+      return w;
     });
-    const report =
-      (listed: boolean) =>
-      (abs: string): void => {
-        const rel = relOf(abs);
-        if (scope().isWatched(rel)) onChange(rel, listed);
-      };
-    w.on('add', report(true)).on('change', report(false)).on('unlink', report(true));
-    // (a folder removed is reported as an unlink of each watched file it held)
-    w.on('error', (e) => onError(e instanceof Error ? e.message : String(e)));
-    w.add(path.join(root, f.dir));
-    return w;
-  });
-  const ready = Promise.all(watchers.map((w) => new Promise<void>((resolve) => w.once('ready', () => resolve())))).then(() => {});
+  const watchers = importModule<typeof import('chokidar')>('chokidar').then(
+    ({ FSWatcher: Watcher }) => open(Watcher),
+    (e: unknown) => {
+      onError(`chokidar could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    },
+  );
+  const ready = watchers.then((ws) => Promise.all(ws.map((w) => new Promise<void>((resolve) => w.once('ready', () => resolve()))))).then(() => {});
   return {
     ready,
     async close() {
-      await Promise.all(watchers.map((w) => w.close()));
+      await Promise.all((await watchers).map((w) => w.close()));
     },
   };
 }

@@ -16,8 +16,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..', '..');
 /** absolute path of the CLI entry point */
 export const UET_BIN = path.join(REPO_ROOT, 'bin', 'uet.js');
-/** true once the CLI has been compiled and bundled (bin/uet.js imports dist/bundle/main.js: scripts/bundle.mjs) */
-export const CLI_BUILT = fs.existsSync(path.join(REPO_ROOT, 'dist', 'bundle', 'main.js'));
 
 const TMP_PREFIX = 'uet-test-';
 const DEFAULT_TIMEOUT_MS = 60_000;

@@ -67,25 +67,61 @@ s('without Perl the launcher falls back to child_process, for this and every lat
   launcher.close();
 });
 
-s('lanes: commands running at once are forked by fork servers of their own; each lane is a worker, lowest first', async (ctx) => {
+s('lanes: commands running at once are forked by fork servers of their own; each lane is a worker, the lowest idle one first', async (ctx) => {
   const events: string[] = [];
   const ex = createLaneExecutor({ lanes: 2, onWorker: (worker, state, task) => events.push(`${worker} ${state}${task !== undefined ? ` ${task}` : ''}`) });
   const who = 'cat /proc/$PPID/comm; echo $PPID; sleep 0.3';
+  let onLane1 = '';
   try {
     const [a, b] = await Promise.all([ex.run({ ...req(ctx.dir, who), taskId: 'a' }), ex.run({ ...req(ctx.dir, who), taskId: 'b' })]);
     const [aParent, aServer] = a.output.trim().split('\n');
     const [bParent, bServer] = b.output.trim().split('\n');
     assert.equal([aParent, bParent], ['perl', 'perl']);
     assert.is.not(aServer, bServer, 'two commands at once: two servers');
-    assert.equal([a.worker, b.worker], [1, 2]);
+    // both lanes start at once; the first up takes the first command
+    assert.equal([a.worker, b.worker].sort(), [1, 2]);
+    onLane1 = a.worker === 1 ? 'a' : 'b';
     const c = await ex.run({ ...req(ctx.dir, who), taskId: 'c' });
     assert.is(c.worker, 1, 'alone again: the first lane');
-    assert.is(c.output.trim().split('\n')[1], aServer, 'the first lane keeps its server');
+    assert.is(c.output.trim().split('\n')[1], a.worker === 1 ? aServer : bServer, 'the first lane keeps its server');
   } finally {
     await ex.close();
   }
-  assert.equal(events.filter((e) => e.startsWith('1 ')), ['1 spawning', '1 idle', '1 busy a', '1 idle', '1 busy c', '1 idle', '1 draining', '1 terminated']);
-  assert.equal(events.filter((e) => e.startsWith('2 ')), ['2 spawning', '2 idle', '2 busy b', '2 idle', '2 draining', '2 terminated']);
+  const onLane2 = onLane1 === 'a' ? 'b' : 'a';
+  assert.equal(events.filter((e) => e.startsWith('1 ')), ['1 spawning', '1 idle', `1 busy ${onLane1}`, '1 idle', '1 busy c', '1 idle', '1 draining', '1 terminated']);
+  assert.equal(events.filter((e) => e.startsWith('2 ')), ['2 spawning', '2 idle', `2 busy ${onLane2}`, '2 idle', '2 draining', '2 terminated']);
+});
+
+s("lanes: a command waiting for a new lane's server runs on the first lane free, if that comes first", async (ctx) => {
+  const events: string[] = [];
+  // lane 2's server takes 1.5 s to be up; the command on lane 1 takes 0.3 s
+  const slowStart = (): ForkServerLauncher => {
+    const l = new ForkServerLauncher();
+    const usable = l.usable.bind(l);
+    l.usable = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return usable();
+    };
+    return l;
+  };
+  const launchers = [new ForkServerLauncher(), slowStart()];
+  const ex = createLaneExecutor({ lanes: 2, laneLauncher: (lane) => launchers[lane]!, onWorker: (worker, state, task) => events.push(`${worker} ${state}${task !== undefined ? ` ${task}` : ''}`) });
+  try {
+    const t0 = Date.now();
+    const a = ex.run({ ...req(ctx.dir, 'sleep 0.3'), taskId: 'a' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const b = await ex.run({ ...req(ctx.dir, 'echo b'), taskId: 'b' });
+    assert.is(b.exitCode, 0);
+    assert.is(b.worker, 1, 'b waited for lane 1 rather than for lane 2 to start');
+    assert.ok(Date.now() - t0 < 1200, `b finished after ${Date.now() - t0} ms`);
+    assert.is((await a).worker, 1);
+  } finally {
+    await ex.close();
+  }
+  assert.equal(events, ['1 spawning', '1 idle', '1 busy a', '1 idle', '1 busy b', '1 idle', '1 draining', '1 terminated'], 'lane 2, still starting when the executor closed, is never announced');
+  // nothing said after close either, once lane 2's start is over
+  await new Promise((resolve) => setTimeout(resolve, 1600));
+  assert.is(events.length, 8, events.join(', '));
 });
 
 s('lanes without Perl: every command goes to the thread pool, none through the lanes\' launchers', async (ctx) => {

@@ -144,10 +144,17 @@ function piscinaDispatcher(opts: PoolExecutorOptions): { dispatch: Dispatch; shu
  * thread (bench/RESULTS.md). Each lane keeps its own server so that one command's fork and exec
  * never wait for another's.
  *
- * A lane is a worker in the run log (its number, from 1), taken lowest first, so a build
- * that never runs two commands at once starts one server:
+ * A lane is a worker in the run log (its number, from 1), started lowest first and only when
+ * a command finds none ready, so a build that never runs two commands at once starts one
+ * server. A command waits for the first lane to be ready: a lane that finishes its command
+ * takes it if that comes before the new lane's server is up (~10-15 ms of Perl's start, against
+ * ~3 ms a trivial command takes on a lane already running).
  *
- *   (unused) ──first command──► SPAWNING → IDLE ⇄ BUSY ──close()──► DRAINING → TERMINATED
+ *   UNUSED ──a command finds no lane ready──► STARTING ──server up──► IDLE ⇄ BUSY ──close()──► DRAINING → TERMINATED
+ *
+ * (STARTING is the run log's `spawning`, said once the server is up.) Callers beyond `lanes`
+ * commands at once, when every lane is busy, share the least busy lane: its server forks them
+ * one after the other.
  *
  * Where the fork server cannot run (no perl), commands go to the piscina pool instead, with
  * child_process: spawning from this thread would copy uet's page tables at every command.
@@ -157,45 +164,104 @@ export function createLaneExecutor(opts: LaneExecutorOptions): TaskExecutor {
   const kind = opts.launcher ?? DEFAULT_LAUNCHER;
   const onWorker = opts.onWorker;
   const launcherOf = opts.laneLauncher ?? ((lane: number) => threadLauncher(kind, lane));
-  /** lanes this executor started, by index */
-  const started: boolean[] = [];
-  /** commands each lane runs now (more than one only when callers exceed `lanes`) */
+  type LaneState = 'unused' | 'starting' | 'ready';
+  const state = new Array<LaneState>(lanes).fill('unused');
+  /** commands each lane runs now */
   const running = new Array<number>(lanes).fill(0);
+  interface Waiting {
+    readonly req: RunRequest;
+    readonly slot: TaskSlot;
+    readonly graceMs: number;
+    readonly resolve: (outcome: RunOutcome) => void;
+    readonly reject: (e: unknown) => void;
+  }
+  const waiting: Waiting[] = [];
   let fallback: ReturnType<typeof piscinaDispatcher> | undefined;
-  const dispatch: Dispatch = async (req, slot, graceMs) => {
-    // a lane found the fork server unable to run: so would the others (the same perl)
-    if (fallback) return fallback.dispatch(req, slot, graceMs);
-    const lane = running.indexOf(Math.min(...running));
-    const launcher = launcherOf(lane);
+  /** a lane still starting when the executor closed is left to its launcher (closed, or kept) */
+  let closed = false;
+
+  const runOn = (lane: number, w: Waiting): void => {
     running[lane]!++;
-    try {
-      if (!started[lane]) {
-        if ((await launcher.usable?.()) === false) {
-          fallback ??= piscinaDispatcher({ ...opts, threads: lanes, launcher: 'child-process' });
-          return await fallback.dispatch(req, slot, graceMs);
-        }
-        if (!started[lane]) {
-          started[lane] = true;
-          onWorker?.(lane + 1, 'spawning');
+    onWorker?.(lane + 1, 'busy', w.req.taskId);
+    runCommand(w.req, w.slot, { graceMs: w.graceMs, launcher: launcherOf(lane) })
+      .then(
+        (outcome) => {
           onWorker?.(lane + 1, 'idle');
+          w.resolve({ ...outcome, worker: lane + 1 });
+        },
+        (e: unknown) => w.reject(e),
+      )
+      .finally(() => {
+        running[lane]!--;
+        assign();
+      });
+  };
+  const toFallback = (w: Waiting): void => {
+    fallback ??= piscinaDispatcher({ ...opts, threads: lanes, launcher: 'child-process' });
+    fallback.dispatch(w.req, w.slot, w.graceMs).then(w.resolve, w.reject);
+  };
+  const start = (lane: number): void => {
+    state[lane] = 'starting';
+    void Promise.resolve(launcherOf(lane).usable?.() ?? true).then(
+      (usable) => {
+        if (closed) return;
+        // a lane found the fork server unable to run: so would the others (the same perl)
+        if (!usable) {
+          state[lane] = 'unused';
+          for (const w of waiting.splice(0)) toFallback(w);
+          return;
         }
+        state[lane] = 'ready';
+        onWorker?.(lane + 1, 'spawning');
+        onWorker?.(lane + 1, 'idle');
+        assign();
+      },
+      () => {
+        if (closed) return;
+        state[lane] = 'unused';
+        for (const w of waiting.splice(0)) toFallback(w);
+      },
+    );
+  };
+  /** gives the waiting commands to lanes: an idle lane, else a new one, else the least busy */
+  const assign = (): void => {
+    while (waiting.length > 0) {
+      if (fallback) {
+        for (const w of waiting.splice(0)) toFallback(w);
+        return;
       }
-      onWorker?.(lane + 1, 'busy', req.taskId);
-      const outcome = await runCommand(req, slot, { graceMs, launcher });
-      onWorker?.(lane + 1, 'idle');
-      return { ...outcome, worker: lane + 1 };
-    } finally {
-      running[lane]!--;
+      const idle = state.findIndex((st, lane) => st === 'ready' && running[lane] === 0);
+      if (idle >= 0) {
+        runOn(idle, waiting.shift()!);
+        continue;
+      }
+      const starting = state.filter((st) => st === 'starting').length;
+      const unused = state.indexOf('unused');
+      if (unused >= 0 && starting < waiting.length) {
+        start(unused);
+        continue;
+      }
+      if (starting > 0) return;
+      // every lane busy: more callers than lanes
+      const ready = state.flatMap((st, lane) => (st === 'ready' ? [lane] : []));
+      const lane = ready.reduce((best, l) => (running[l]! < running[best]! ? l : best), ready[0]!);
+      runOn(lane, waiting.shift()!);
     }
   };
+  const dispatch: Dispatch = (req, slot, graceMs) =>
+    new Promise<RunOutcome>((resolve, reject) => {
+      waiting.push({ req, slot, graceMs, resolve, reject });
+      assign();
+    });
   return new TrackingExecutor(
     dispatch,
     async () => {
-      started.forEach((was, lane) => {
-        if (!was) return;
-        onWorker?.(lane + 1, 'draining');
+      closed = true;
+      state.forEach((st, lane) => {
+        if (st === 'unused') return;
+        if (st === 'ready') onWorker?.(lane + 1, 'draining');
         if (opts.keepLauncher !== true) launcherOf(lane).close();
-        onWorker?.(lane + 1, 'terminated');
+        if (st === 'ready') onWorker?.(lane + 1, 'terminated');
       });
       await fallback?.shutdown();
     },

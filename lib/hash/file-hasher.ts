@@ -160,7 +160,10 @@ export class StatIndexHasher implements FileHasher {
     this.dirty = false;
     try {
       await fsp.mkdir(path.dirname(this.indexPath), { recursive: true });
-      await writeFileAtomic(this.indexPath, out.bytes());
+      // Without fsync (~4-5 ms at 10,000 rows): after a crash the file is the old one, whose rows
+      // a changed file's stat no longer matches, or a cut one, which does not end as it must and
+      // is not read (loadIndex). Either costs re-reading files, never a wrong digest.
+      await writeFileAtomic(this.indexPath, out.bytes(), { fsync: false });
     } catch {
       // the index only saves re-reading; failing to save it must not fail a build
       this.dirty = true;

@@ -207,4 +207,36 @@ test('signing over a base proof: its entries stand, less the dropped ones, and t
   assert.is(indexOfPath(merged, ''), -1);
 });
 
+test('signing over a large base: runs copied whole give what signing the union from scratch gives', () => {
+  // a small deterministic generator: the same cases every run
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const name = (i: number): string => `src/${String(i % 97).padStart(2, '0')}/${i}.txt`;
+  for (let round = 0; round < 20; round++) {
+    const baseEntries = new Map<string, SignedEntry>();
+    for (let i = 0; i < 2000; i++) {
+      if (rand(4) === 0) continue;
+      baseEntries.set(name(i), rand(5) === 0 ? { stat: file(i, old + i, i), digest: `d${i}` } : rand(9) === 0 ? { stat: undefined } : { stat: file(i, old + i, i) });
+    }
+    const base = signEntries(baseEntries);
+    const own = new Map<string, SignedEntry>();
+    const dropped = new Set<string>();
+    for (let n = rand(40); n > 0; n--) {
+      const i = rand(2100);
+      own.set(name(i), rand(3) === 0 ? { stat: file(i + 1, old + i + 1, i), digest: `o${i}` } : { stat: file(i + 1, old + i + 1, i) });
+    }
+    for (let n = rand(10); n > 0; n--) dropped.add(name(rand(2100)));
+    const merged = signEntries(own, { signed: base, dropped });
+    const union = new Map([...baseEntries].filter(([rel]) => !dropped.has(rel)));
+    for (const [rel, e] of own) union.set(rel, e);
+    const whole = signEntries(union);
+    assert.equal(merged.paths, whole.paths, `round ${round}`);
+    assert.equal([...merged.sigs], [...whole.sigs], `round ${round}`);
+    assert.equal([...merged.digests].sort((x, y) => x[0] - y[0]), [...whole.digests].sort((x, y) => x[0] - y[0]), `round ${round}`);
+  }
+});
+
 test.run();

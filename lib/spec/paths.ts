@@ -2,7 +2,7 @@
 
 const GLOB_CHARS = /[*?[\]{}()!+@]/;
 /** a leading / \\ ~ ! or drive letter, an empty, `.` or `..` segment, or a brace with `..` */
-const NEEDS_WORK = /^[/\\~!]|^[A-Za-z]:|\/\/|(?:^|\/)\.{1,2}(?:\/|$)|\/$|\.\./;
+export const NEEDS_WORK = /^[/\\~!]|^[A-Za-z]:|\/\/|(?:^|\/)\.{1,2}(?:\/|$)|\/$|\.\./;
 
 /**
  * The normal form of a root-relative glob or path (`./a//b/../c` -> `a/c`, `.` -> ''), or

@@ -291,6 +291,34 @@ test('when only some files changed, only the tasks they reach are examined; the 
   }
 });
 
+test('a hinted build trusts the cached graph only if the proof was written for that very graph', async () => {
+  const dir = await settledProject();
+  try {
+    await withProof(dir);
+    const oldGraph = fs.readFileSync(path.join(dir, '.uet', 'graph.json'));
+    // the spec changes; the build compiles it, but its cache is put back as it was (as when the
+    // compile could not replace it): a graph of the old spec, under a proof of the new one
+    const spec = readText(dir, 'phases/p1.yaml');
+    writeText(dir, 'phases/p1.yaml', spec.replace('cat src/a.txt > out/a.txt', 'cat src/a.txt src/a.txt > out/a.txt'));
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir);
+    assert.is(readText(dir, 'out/a.txt'), 'hello\nhello\n');
+    fs.writeFileSync(path.join(dir, '.uet', 'graph.json'), oldGraph);
+    writeText(dir, 'src/a.txt', 'bye\n');
+    await build(dir);
+    assert.equal(ran(dir), ['gen', 'upper']);
+    assert.is(readText(dir, 'out/a.txt'), 'bye\nbye\n', "the spec's command, not the old graph's");
+    // and with the cache of the new spec, the next touch is narrowed by the hint
+    writeText(dir, 'src/a.txt', 'again\n');
+    await build(dir);
+    assert.equal(ran(dir), ['gen', 'upper']);
+    assert.is(readText(dir, 'out/A.txt'), 'AGAIN\nAGAIN\n');
+    assert.match((await runUet(dir, ['runs', 'last'])).stdout, /only src\/a\.txt changed/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('an input edited after the build read it leaves a proof that finds it changed: the next build decides just what it reaches', async () => {
   const dir = makeProject({
     'uet.config.yaml': 'version: 1\nproject: t\n',

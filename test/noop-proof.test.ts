@@ -23,6 +23,7 @@ function proofOf(tree: Map<string, StatLike>, over: Partial<NoopProof> = {}, dig
     tasks: 2,
     counts: { fresh: 2, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
     warnings: ['warning: something'],
+    specDigest: 'spec1',
     signed,
     ...over,
   };

@@ -196,6 +196,12 @@ export interface NoopProof {
   readonly counts: Record<TaskStatus, number>;
   /** lines printed on stderr before the summary (spec warnings) */
   readonly warnings: readonly string[];
+  /**
+   * specFilesDigest of the compiled graph the build ran on: its spec files and their contents
+   * (lib/graph/graph-cache.ts, LoadedGraph.files). A hinted build whose cached graph has this
+   * digest, and none of whose spec files changed since, need not hash them again to trust it.
+   */
+  readonly specDigest: string;
   readonly signed: SignedPaths;
 }
 
@@ -206,6 +212,11 @@ export type Sha256 = (text: string) => string;
 export function envDigest(names: readonly string[], env: Readonly<Record<string, string | undefined>>, sha256: Sha256): string {
   if (names.length === 0) return '';
   return sha256(names.map((n) => (env[n] === undefined ? `${n}\u0001` : `${n}=${env[n]}\u0000`)).join(''));
+}
+
+/** A compiled graph's spec files with their content hashes (LoadedGraph.files) as a digest. */
+export function specFilesDigest(files: ReadonlyArray<readonly [string, string]>, sha256: Sha256): string {
+  return sha256(files.map(([file, hash]) => `${file}\u0000${hash}`).join('\n'));
 }
 
 /** A folder's listing as a digest: its entry names, sorted. */
@@ -247,6 +258,7 @@ export function formatProof(p: NoopProof): Buffer | undefined {
     tasks: p.tasks,
     counts: p.counts,
     warnings: p.warnings,
+    specDigest: p.specDigest,
     count: p.signed.paths.length,
     pathBytes: pathBlock.length,
     digests: [...p.signed.digests],
@@ -305,6 +317,7 @@ function isHeader(h: unknown): h is Header {
     typeof o['counts'] === 'object' &&
     o['counts'] !== null &&
     strings(o['warnings']) &&
+    typeof o['specDigest'] === 'string' &&
     count(o['count']) &&
     count(o['pathBytes']) &&
     Array.isArray(o['digests']) &&

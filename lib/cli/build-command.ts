@@ -77,6 +77,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
     wrapHasher: (h) => observed.wrap(h),
     onLoadGarbage: () => heap.loadGarbage(),
     ...(resident ? { resident: resident.project } : {}),
+    ...(hint && !flags.force ? { hint } : {}),
   });
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
@@ -296,6 +297,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       hasher,
       env: io.env,
       warnings: diagnosticLines(loaded.warnings),
+      specFiles: loaded.files,
       startedAt: t0,
       ...(resident?.proofWritten ? { onWritten: (bytes: Buffer) => resident.proofWritten?.(bytes) } : {}),
       ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames, decided: narrowed.plan } } : {}),

@@ -16,6 +16,8 @@ import { CONFIG_FILE, findProjectRoot } from '../spec/project-root.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { ResidentProject } from './resident.js';
+import type { ProofHint } from '../build/noop-proof.js';
+import { specVouchedBy } from './proof-hint.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -55,6 +57,8 @@ export interface OpenOptions {
   readonly onLoadGarbage?: () => void;
   /** the stat index and the loaded project of the resident process running this command (`uet serve`) */
   readonly resident?: ResidentProject;
+  /** the no-op proof's hint this build follows, which may vouch for the cached graph's spec files */
+  readonly hint?: ProofHint;
 }
 
 /** the same folder, whichever symlinks lead to it */
@@ -78,10 +82,12 @@ export async function openProject(io: Io, dir: string | undefined, opts: OpenOpt
   fs.mkdirSync(uetDir, { recursive: true });
   const indexed = resident?.hasher ?? (await createFileHasher(root.value, path.join(uetDir, 'stat-index')));
   const hasher = opts.wrapHasher ? opts.wrapHasher(indexed) : indexed;
+  const hint = opts.hint;
   const loadOptions = {
     useCache: opts.useGraphCache !== false,
     keepExpanded: opts.keepExpanded === true,
     ...(opts.onLoadGarbage !== undefined ? { onGarbage: opts.onLoadGarbage } : {}),
+    ...(hint !== undefined ? { specVouched: (files: ReadonlyArray<readonly [string, string]>) => specVouchedBy(hint, root.value, files) } : {}),
   };
   const loaded = resident ? await resident.load(hasher, loadOptions) : await loadCompiledProject(root.value, uetDir, hasher, loadOptions);
   if (!loaded.ok) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
 import type { NoopProof, SignedEntry, SignedPaths } from '../build/noop-proof.js';
-import { RACY_MS, envDigest, indexOfPath, listingDigest, formatProof, proofFileName, signEntries, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { RACY_MS, envDigest, indexOfPath, listingDigest, formatProof, proofFileName, signEntries, signature, specFilesDigest, statUnder, uetBuildId } from '../build/noop-proof.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/project.js';
@@ -97,6 +97,8 @@ export interface ProofFacts {
   readonly hasher: FileHasher;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly warnings: readonly string[];
+  /** the spec files the compiled graph came from, with their content hashes (LoadedGraph.files) */
+  readonly specFiles: ReadonlyArray<readonly [string, string]>;
   readonly startedAt: number;
   /**
    * A build that decided only the nodes some changed files reach (`decided`): the last proof,
@@ -118,6 +120,13 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 export async function writeNoopProof(f: ProofFacts): Promise<string | undefined> {
   const file = path.join(f.uetDir, 'noop', proofFileName(f.targets));
   fs.rmSync(file, { force: true });
+  // Every spec file is signed. A build whose graph the last proof vouched for did not hash them
+  // (lib/cli/proof-hint.ts, specVouchedBy): the proof it builds on has them, unless it decided
+  // the whole plan after all, which then hashes them here.
+  if (!f.base) {
+    const unsigned = f.specFiles.map(([file]) => file).filter((file) => !f.observed.digests.has(file));
+    if (unsigned.length > 0) await f.hasher.hashFiles(unsigned);
+  }
   const why = whyNoProof(f) ?? (await signConsulted(f));
   if (typeof why === 'string') return why;
   // a hinted build's spec and targets are the last proof's (a changed spec file refuses the
@@ -135,6 +144,7 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
     tasks: f.taskCount,
     counts,
     warnings: f.warnings,
+    specDigest: specFilesDigest(f.specFiles, sha256),
     signed: signEntries(why, f.base && { signed: f.base.signed, dropped: f.base.changed }),
   };
   const bytes = formatProof(proof);

@@ -13,7 +13,8 @@ import type { EarlierStates, Settled } from '../build/runner.js';
 import { outputsDigest } from '../build/key.js';
 import path from 'node:path';
 import type { ProofHint } from '../build/noop-proof.js';
-import { signature } from '../build/noop-proof.js';
+import { signature, specFilesDigest } from '../build/noop-proof.js';
+import { createHash } from 'node:crypto';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
@@ -149,6 +150,20 @@ function readsUpstreamDigests(attrs: NodeAttrs): boolean {
     default:
       return assertNever(attrs, 'node');
   }
+}
+
+/**
+ * Does the hint vouch for a cached graph's spec files (path and content hash each), so that
+ * loading it need not hash them again (~11 ms at 10,000 tasks)? The proof was written by a
+ * build that ran on a graph of exactly these (its specDigest); the fast path found none of them
+ * changed since (each is signed in the proof) and no spec folder changed (a changed folder
+ * refuses the hint), so they hold what they held then, and the graph is what they compile to.
+ */
+export function specVouchedBy(hint: ProofHint, root: string, files: ReadonlyArray<readonly [string, string]>): boolean {
+  if (hint.proof.root !== root) return false;
+  const changed = new Set(hint.changed);
+  if (files.some(([file]) => changed.has(file))) return false;
+  return specFilesDigest(files, (text) => createHash('sha256').update(text).digest('hex')) === hint.proof.specDigest;
 }
 
 /** Is the hint about this build: its root, its targets, and the freshness log as the proof saw it (checked under the lock)? */

@@ -70,12 +70,18 @@ export interface LoadOptions {
    * a spec; the compiled graph stored): a caller bounding its heap may collect there.
    */
   readonly onGarbage?: () => void;
+  /**
+   * Vouches for a cached graph's spec files (the path and content hash of each) without their
+   * being hashed again: true when something else proves they are unchanged since a build ran on
+   * exactly these (the no-op proof a hinted build follows: lib/cli/proof-hint.ts).
+   */
+  readonly specVouched?: (files: ReadonlyArray<readonly [string, string]>) => boolean;
 }
 
 export async function loadCompiledProject(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions = {}): Promise<Result<LoadedGraph, Diagnostic[]>> {
   if (opts.useCache !== false) {
     const cached = await readCache(cachePathIn(uetDir));
-    if (cached && (await stillValid(root, cached, hasher))) {
+    if (cached && (opts.specVouched?.(cached.files) === true || (await stillValid(root, cached, hasher)))) {
       const project = restoreCompiled(specFromCache(cached.spec, root), cached.layout);
       if (project) return ok({ project, warnings: cached.warnings, fromCache: true, files: cached.files });
     }

@@ -13,6 +13,7 @@ export function signedProof(root: string, entries: ReadonlyMap<string, SignedEnt
     state: '',
     label: 'all',
     tasks,
+    specDigest: '',
     counts: { fresh: tasks, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 },
     warnings: [],
     signed: signEntries(entries),

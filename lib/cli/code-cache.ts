@@ -9,10 +9,11 @@
  * length would run the old one's code. So a cache whose digest differs is not given to V8.
  *
  * When there was no cache, or V8 refused it (another Node, other V8 flags), a new one is made
- * from what the load compiled and written beside the old (temporary file, then rename), right
- * after the module's top level ran: before any V8 flag is set (a flag set from a script
- * changes the flags V8 checks, and the next process would refuse the cache). A cache that
- * cannot be written (a read-only install) only costs the next run its compile.
+ * from what the load compiled and written in place of the old (temporary file, then rename),
+ * right after the module's top level ran. V8 checks the flags a cache was made under, and a
+ * flag set from a script counts: so every load must start under the same ones, and the module's
+ * top level sets none (lib/cli/load-cli.ts sets its one before loading). A cache that cannot be
+ * written (a read-only install) only costs the next run its compile.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

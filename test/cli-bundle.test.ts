@@ -71,6 +71,7 @@ test("main.cjs holds one import(), lib/util/import-module.ts's: any other would 
 test('main.cjs require()s only CommonJS files: an ES-module-only package is loaded with import()', () => {
   const text = fs.readFileSync(path.join(BUNDLE, 'main.cjs'), 'utf8');
   const required = new Set([...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string).filter((s) => !s.startsWith('node:')));
+  assert.not.ok(/require\("picomatch"\)/.test(text), 'main.cjs loads a second picomatch (fdir\'s optional one: see scripts/bundle.mjs)');
   assert.ok(required.has('yaml'), `no require of a package found (${[...required].join(', ')}): the pattern no longer matches esbuild output`);
   const requireFrom = createRequire(path.join(BUNDLE, 'main.cjs'));
   for (const name of required) {

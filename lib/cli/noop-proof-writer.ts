@@ -2,7 +2,6 @@
  * Writing the no-op proof (lib/build/noop-proof.ts) at the end of a successful build, and
  * saying which builds can have one at all.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildOutcome } from '../build/runner.js';
@@ -13,6 +12,7 @@ import type { TaskStatus } from '../events/types.js';
 import type { CompiledProject } from '../graph/project.js';
 import { listSpecFiles } from '../spec/spec-files.js';
 import { IGNORED_DIR_NAMES, globFolder } from '../watch/scope.js';
+import { sha256 } from '../hash/digest.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { statQuiet, statSignedQuiet } from '../util/stat-quiet.js';
@@ -110,8 +110,6 @@ export interface ProofFacts {
   /** told the proof's bytes once they are written */
   readonly onWritten?: (bytes: Buffer) => void;
 }
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /**
  * Writes the proof after a successful build whose result stats can vouch for; otherwise removes

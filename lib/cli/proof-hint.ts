@@ -14,7 +14,7 @@ import { outputsDigest } from '../build/key.js';
 import path from 'node:path';
 import type { ProofHint } from '../build/noop-proof.js';
 import { signature, specFilesDigest } from '../build/noop-proof.js';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash/digest.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
@@ -163,7 +163,7 @@ export function specVouchedBy(hint: ProofHint, root: string, files: ReadonlyArra
   if (hint.proof.root !== root) return false;
   const changed = new Set(hint.changed);
   if (files.some(([file]) => changed.has(file))) return false;
-  return specFilesDigest(files, (text) => createHash('sha256').update(text).digest('hex')) === hint.proof.specDigest;
+  return specFilesDigest(files, sha256) === hint.proof.specDigest;
 }
 
 /** Is the hint about this build: its root, its targets, and the freshness log as the proof saw it (checked under the lock)? */

@@ -202,8 +202,10 @@ export function createLaneExecutor(opts: LaneExecutorOptions): TaskExecutor {
   };
   const start = (lane: number): void => {
     state[lane] = 'starting';
-    void Promise.resolve(launcherOf(lane).usable?.() ?? true).then(
-      (usable) => {
+    // a launcher that failed to say is taken as unable to run
+    void Promise.resolve(launcherOf(lane).usable?.() ?? true)
+      .catch(() => false)
+      .then((usable) => {
         if (closed) return;
         // a lane found the fork server unable to run: so would the others (the same perl)
         if (!usable) {
@@ -215,13 +217,7 @@ export function createLaneExecutor(opts: LaneExecutorOptions): TaskExecutor {
         onWorker?.(lane + 1, 'spawning');
         onWorker?.(lane + 1, 'idle');
         assign();
-      },
-      () => {
-        if (closed) return;
-        state[lane] = 'unused';
-        for (const w of waiting.splice(0)) toFallback(w);
-      },
-    );
+      });
   };
   /** gives the waiting commands to lanes: an idle lane, else a new one, else the least busy */
   const assign = (): void => {

@@ -335,12 +335,14 @@ test('expansion is part of the compiled-graph cache: a no-op uses the cached exp
       const first = await runUet(dir, ['build']);
       assert.is(first.code, 0, first.stdout + first.stderr);
       const cachePath = path.join(dir, '.uet', 'graph.json');
-      const cached = JSON.parse(fs.readFileSync(cachePath, 'utf8')) as { spec: { phases: Array<{ workstreams: Array<{ id: string; tasks: Array<{ id: string; run: string }> }> }> } };
+      const cached = JSON.parse(fs.readFileSync(cachePath, 'utf8')) as { spec: { phases: Array<{ workstreams: Array<{ id: string; tasks: string }> }> } };
       const ws = cached.spec.phases[0]!.workstreams[0]!;
       assert.is(ws.id, 'pkg-cli', 'the cache holds the expanded workstream');
       // Mark the cached (expanded) build command: if a no-op expanded the template again, the
-      // marked command could not run.
-      ws.tasks.find((t) => t.id === 'build')!.run = 'echo from-the-cache >> runs.log';
+      // marked command could not run. (A workstream's tasks are kept as JSON text.)
+      const tasks = JSON.parse(ws.tasks) as Array<{ id: string; run: string }>;
+      tasks.find((t) => t.id === 'build')!.run = 'echo from-the-cache >> runs.log';
+      ws.tasks = JSON.stringify(tasks);
       fs.writeFileSync(cachePath, JSON.stringify(cached));
       // the full path (the no-op proof would answer without loading the graph at all)
       const noop = await runUet(dir, ['build'], { env: { UET_NO_FAST_PATH: '1' } });

@@ -107,8 +107,9 @@ test('tasks kept as differences from their workstream\'s first read back as comp
     const second = await load(dir);
     assert.is(second.loaded.fromCache, true);
     assert.equal(second.loaded.project.spec.phases, expected, 'the project restored from the cache');
-    const text = fs.readFileSync(path.join(dir, '.uet', 'graph.json'), 'utf8');
-    assert.ok(text.includes('"-":['), 'a later task lacking a field of the first is written as such');
+    const file = JSON.parse(fs.readFileSync(path.join(dir, '.uet', 'graph.json'), 'utf8')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: string }> }> } };
+    const texts = file.spec.phases.flatMap((p) => p.workstreams.map((w) => w.tasks));
+    assert.ok(texts.some((t) => t.includes('"-":[')), 'a later task lacking a field of the first is written as such');
   }));
 
 test('sameJson says equal only for values JSON writes the same, keys in order', () => {
@@ -135,7 +136,29 @@ test('a cache file of another format (format 1 had no format field) is rebuilt, 
     const again = await load(dir);
     assert.is(again.loaded.fromCache, false);
     assert.equal(again.loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
-    assert.is((JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: number }).format, 2, 'rewritten in the current format');
+    assert.is((JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: number }).format, 3, 'rewritten in the current format');
+  }));
+
+test('a workstream\'s tasks are read from the cache when first asked for, and a count that does not fit recompiles', () =>
+  withProject(FILES, async (dir) => {
+    await load(dir);
+    const file = path.join(dir, '.uet', 'graph.json');
+    const { loaded } = await load(dir);
+    assert.is(loaded.fromCache, true);
+    const ws = loaded.project.spec.phases[1]!.workstreams[0]!;
+    assert.ok(Object.getOwnPropertyDescriptor(ws, 'tasks')?.get, 'tasks wait to be read');
+    const c = loaded.project.graph.getNodeAttributes('t:p2/w/c');
+    assert.is(c.kind === 'task' && c.task.run, 'echo c');
+    assert.is(c.kind === 'task' && c.task, ws.tasks[0], 'the node and its workstream hold the same task');
+
+    // one task fewer than the layout's keys for that workstream: not this graph
+    const text = fs.readFileSync(file, 'utf8');
+    const cached = JSON.parse(text) as { spec: { phases: Array<{ workstreams: Array<{ taskCount: number }> }> } };
+    cached.spec.phases[1]!.workstreams[0]!.taskCount = 0;
+    fs.writeFileSync(file, JSON.stringify(cached));
+    const recount = await load(dir);
+    assert.is(recount.loaded.fromCache, false, 'compiled again');
+    assert.equal(recount.loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
   }));
 
 test('a cache that cannot be written still gives the build its project', () =>

@@ -6,11 +6,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofHint } from '../lib/build/noop-proof.js';
 import type { SuccessRecord } from '../lib/cache/types.js';
-import { indexTaskPaths, narrowPlan } from '../lib/cli/proof-hint.js';
+import { indexProjectPaths, narrowPlan } from '../lib/cli/proof-hint.js';
 import { compileProject } from '../lib/graph/compile.js';
 import type { CompiledProject } from '../lib/graph/project.js';
 import { planClosure } from '../lib/graph/targets.js';
+import { loadCompiledProject } from '../lib/graph/graph-cache.js';
+import { createFileHasher } from '../lib/hash/file-hasher.js';
 import { loadProject } from '../lib/spec/load.js';
+import path from 'node:path';
 import { withProject } from './helpers/project.js';
 
 // Two phases: the barrier of p1 depends on all of p1's tasks; q/c reads a's output.
@@ -24,6 +27,7 @@ workstreams:
       - { id: b, kind: build, run: "true", inputs: ["src//b.txt"], outputs: [out/b.txt] }
       - { id: c, kind: build, run: "true", inputs: [out/a.txt, src/c.txt], outputs: [out/c.txt], depends_on: [a] }
       - { id: d, kind: build, run: "true", inputs: ["src/d*.txt"], outputs: [out/d.txt] }
+      - { id: f, kind: build, run: "true", inputs: [src/c.txt, "!src/x.txt", "./src/f.txt", "src/f.txt"], outputs: [out/f.txt] }
 `,
   'phases/p2.yaml': `id: p2
 depends_on: [p1]
@@ -69,24 +73,33 @@ test('narrowPlan: literal inputs match however they are written; dependents are 
     assert.ok(b.narrowed.plan.has('t:p1/w/b'), 'src//b.txt reads src/b.txt');
     const d = narrow(project, ['src/d1.txt']);
     assert.ok(d.narrowed.plan.has('t:p1/w/d'), 'a glob matches');
-    // d's dependents: the p1 barrier and, after it, e; a, b and c stand as they were
+    // d's dependents: the p1 barrier and, after it, e; a, b, c and f stand as they were
     assert.ok(d.narrowed.plan.has('t:p2/v/e'));
-    assert.is(d.narrowed.unchangedTasks, 3);
+    assert.is(d.narrowed.unchangedTasks, 4);
   });
 });
 
-test('narrowPlan with the task-path index that uet serve keeps decides exactly what it decides without', async () => {
+test('narrowPlan with the task-path index uet serve keeps, or the one the graph cache stores, decides exactly what it decides without', async () => {
   await withProject(PHASES, async (dir) => {
     const project = await compiled(dir);
-    const cases = [['src/a.txt'], ['src/b.txt'], ['src/d1.txt'], ['out/c.txt'], ['src/zz.txt', 'src/none.txt', 'src/d2.txt'], ['nowhere.txt', 'src/e.txt'], ['src/q.txt', 'src/r.txt']];
-    const shape = (changed: string[]): unknown => {
-      const { narrowed, asked } = narrow(project, changed);
+    const cases = [['src/a.txt'], ['src/b.txt'], ['src/d1.txt'], ['out/c.txt'], ['src/zz.txt', 'src/none.txt', 'src/d2.txt'], ['nowhere.txt', 'src/e.txt'], ['src/q.txt', 'src/r.txt'], ['src/c.txt'], ['src/f.txt'], ['src/x.txt']];
+    const shape = (p: CompiledProject) => (changed: string[]): unknown => {
+      const { narrowed, asked } = narrow(p, changed);
       return { plan: [...narrowed.plan].sort(), unchanged: narrowed.unchangedTasks, asked };
     };
-    const scanned = cases.map(shape);
-    indexTaskPaths(project);
-    assert.equal(cases.map(shape), scanned);
+    const scanned = cases.map(shape(project));
     assert.equal((scanned[6] as { plan: string[] }).plan, [], 'paths no task names reach nothing');
+    assert.equal((scanned[7] as { plan: string[] }).plan.filter((k) => k.startsWith('t:')), ['t:p1/w/c', 't:p1/w/f', 't:p2/v/e'], 'two tasks read src/c.txt');
+
+    // the graph cache's: written by a load that compiles, read by the next one
+    const hasher = await createFileHasher(dir, path.join(dir, '.uet', 'stat-index'));
+    await loadCompiledProject(dir, path.join(dir, '.uet'), hasher);
+    const cached = await loadCompiledProject(dir, path.join(dir, '.uet'), hasher);
+    assert.ok(cached.ok && cached.value.fromCache && cached.value.project.paths);
+    assert.equal(cases.map(shape(cached.value.project)), scanned, 'the cached index');
+
+    indexProjectPaths(project);
+    assert.equal(cases.map(shape(project)), scanned, 'the resident index');
   });
 });
 

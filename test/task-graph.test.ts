@@ -9,6 +9,7 @@ import { restoreCompiled } from '../lib/graph/project.js';
 import type { CompiledProject } from '../lib/graph/project.js';
 import { TaskGraph } from '../lib/graph/task-graph.js';
 import { loadProject } from '../lib/spec/load.js';
+import type { ProjectSpec } from '../lib/spec/model.js';
 import { withProject } from './helpers/project.js';
 
 test('TaskGraph: neighbours both ways in the order the edges were given, with why', () => {
@@ -99,14 +100,17 @@ workstreams:
     const compiled = compileProject(loaded.value.spec);
     if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
     const layout = JSON.parse(JSON.stringify(compiled.value.graph.toLayout()));
-    const restored = restoreCompiled(JSON.parse(JSON.stringify(loaded.value.spec)), layout);
+    const counts = (spec: ProjectSpec) => new Map(spec.phases.flatMap((p) => p.workstreams.map((w) => [w.fullId, w.tasks.length] as const)));
+    const restored = restoreCompiled(JSON.parse(JSON.stringify(loaded.value.spec)), layout, counts(loaded.value.spec));
     assert.ok(restored);
     assert.equal(walk(restored), walk(compiled.value));
     assert.ok(walk(compiled.value).some((l) => l.startsWith('t:p/w/s <- t:p/w/e(order)')), 'implicit order edges survive');
     assert.ok(walk(compiled.value).some((l) => /^g:p\/GATE_LINT <- t:p\/w\/s\(gate-member\)/.test(l)), 'gate members survive');
 
     const fewer = { ...loaded.value.spec, phases: loaded.value.spec.phases.slice(0, 1) };
-    assert.is(restoreCompiled(fewer, layout), undefined, 'a layout with nodes the spec lacks');
+    assert.is(restoreCompiled(fewer, layout, counts(fewer)), undefined, 'a layout with nodes the spec lacks');
+    const miscounted = new Map([...counts(loaded.value.spec)].map(([ws, n], i) => [ws, i === 0 ? n + 1 : n]));
+    assert.is(restoreCompiled(loaded.value.spec, layout, miscounted), undefined, 'a workstream holding more tasks than the layout names');
   });
 });
 

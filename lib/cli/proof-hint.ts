@@ -23,6 +23,7 @@ import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
+import { indexTaskPaths, MAGIC, type TaskGlobs, type TaskPaths } from '../graph/task-paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -39,7 +40,6 @@ const UNCHANGED = 'unchanged';
 const UNCHANGED_TASK: Settled = Object.freeze({ status: 'fresh', digest: UNCHANGED });
 const UNCHANGED_NODE: Settled = Object.freeze({ status: 'passed', digest: UNCHANGED });
 
-const MAGIC = /[*?[\]{}()!+@\\]/;
 /** what a glob must not hold to be a literal path already in normal form: MAGIC or NEEDS_WORK */
 const NOT_PLAIN = new RegExp(`${MAGIC.source}|${NEEDS_WORK.source}`);
 const matchers = new Map<string, (p: string) => boolean>();
@@ -69,51 +69,28 @@ function reads(globs: readonly string[], changed: ReadonlySet<string>): boolean 
 }
 
 /**
- * The same question asked the other way round, for a process that keeps its project between
- * builds (`uet serve`): which tasks name a path, literal globs looked up, the tasks with any
- * other glob tested one by one, as `reads` does.
- */
-interface PathIndex {
-  readonly byPath: ReadonlyMap<string, readonly string[]>;
-  readonly patterned: ReadonlyArray<{ readonly key: string; readonly globs: readonly string[] }>;
-}
-
-/**
  * At 10,000 tasks a served touch narrowed in ~10–12 ms testing every task's globs, ~3 ms with the
- * index. Making it costs more than one test of every task (a touch in a process of its own
- * narrowed in ~16–18 ms, ~21 ms making it), so only a resident process makes it.
+ * index. Making it costs more than one test of every task, so a resident process makes it
+ * (a build in a process of its own reads the one the compiled-graph cache keeps: project.paths).
  */
-const pathIndexes = new WeakMap<CompiledProject, PathIndex>();
+const pathIndexes = new WeakMap<CompiledProject, TaskPaths>();
 
 /** Indexes which tasks name which paths, for every later narrowPlan of this project. */
-export function indexTaskPaths(project: CompiledProject): void {
+export function indexProjectPaths(project: CompiledProject): void {
   if (pathIndexes.has(project)) return;
-  const byPath = new Map<string, string[]>();
-  const patterned: Array<{ key: string; globs: string[] }> = [];
+  pathIndexes.set(project, indexTaskPaths(projectTaskGlobs(project)));
+}
+
+function* projectTaskGlobs(project: CompiledProject): Iterable<TaskGlobs> {
   for (const key of project.graph.nodes()) {
     const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind !== 'task') continue;
-    let globs: string[] | undefined;
-    for (const g of [...(attrs.task.inputs ?? []), ...(attrs.task.outputs ?? [])]) {
-      if (g.startsWith('!')) continue;
-      if (MAGIC.test(g)) {
-        (globs ??= []).push(g);
-        continue;
-      }
-      // the spec loader normalised it already; this costs one regex test when so
-      const p = normaliseRootRelative(g) ?? g;
-      const tasks = byPath.get(p);
-      if (tasks === undefined) byPath.set(p, [key]);
-      else if (tasks[tasks.length - 1] !== key) tasks.push(key);
-    }
-    if (globs) patterned.push({ key, globs });
+    if (attrs.kind === 'task') yield { key, globs: [...(attrs.task.inputs ?? []), ...(attrs.task.outputs ?? [])] };
   }
-  pathIndexes.set(project, { byPath, patterned });
 }
 
 /** the tasks of the plan that might read or write one of the changed paths */
 function touchedTasks(project: CompiledProject, plan: ReadonlySet<string>, changed: ReadonlySet<string>): Set<string> {
-  const index = pathIndexes.get(project);
+  const index = pathIndexes.get(project) ?? project.paths;
   const seeds = new Set<string>();
   if (index === undefined) {
     for (const key of plan) {
@@ -122,7 +99,7 @@ function touchedTasks(project: CompiledProject, plan: ReadonlySet<string>, chang
     }
     return seeds;
   }
-  for (const p of changed) for (const key of index.byPath.get(p) ?? []) if (plan.has(key)) seeds.add(key);
+  for (const p of changed) for (const key of index.named(p)) if (plan.has(key)) seeds.add(key);
   for (const { key, globs } of index.patterned) {
     if (!seeds.has(key) && plan.has(key) && reads(globs, changed)) seeds.add(key);
   }

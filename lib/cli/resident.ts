@@ -15,7 +15,7 @@ import type { FreshLog } from '../cache/types.js';
 import type { LoadedGraph, LoadOptions } from '../graph/graph-cache.js';
 import { loadCompiledProject, stillCurrent } from '../graph/graph-cache.js';
 import { createFileHasher } from '../hash/file-hasher.js';
-import { indexTaskPaths } from './proof-hint.js';
+import { indexProjectPaths } from './proof-hint.js';
 import type { FileHasher } from '../hash/types.js';
 import type { Diagnostic } from '../spec/diagnostic.js';
 import type { Result } from '../util/result.js';
@@ -49,7 +49,7 @@ export class ResidentProject {
     if (!loaded.ok) return loaded;
     this.loaded = loaded.value;
     // kept as long as the project: every hinted build narrows with it (lib/cli/proof-hint.ts)
-    indexTaskPaths(loaded.value.project);
+    indexProjectPaths(loaded.value.project);
     return loaded;
   }
 

@@ -16,15 +16,17 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { UET_VERSION } from '../version.js';
 import type { CompiledProject } from './project.js';
-import { restoreCompiled } from './project.js';
+import { restoreCompiled, taskKey } from './project.js';
 import type { GraphLayout } from './task-graph.js';
+import { cachedTaskPaths, cacheTaskPaths, validCachedTaskPaths, type CachedTaskPaths, type TaskGlobs } from './task-paths.js';
 
 /**
  * Bumped when the file's layout changes: a file of another format is rebuilt. Format 1 files
  * named the writer `uetVersion` and had no format; this one does not have that field, so a uet
- * that knows only format 1 rebuilds a format 2 file rather than misreading its tasks.
+ * that knows only format 1 rebuilds a later file rather than misreading its tasks. Format 3
+ * keeps each workstream's tasks as a string, and the index of the paths tasks name.
  */
-const GRAPH_CACHE_FORMAT = 2;
+const GRAPH_CACHE_FORMAT = 3;
 
 interface GraphCacheFile {
   /** the uet version that wrote it */
@@ -34,6 +36,8 @@ interface GraphCacheFile {
   readonly warnings: readonly Diagnostic[];
   readonly spec: CachedSpec;
   readonly layout: GraphLayout;
+  /** which tasks name which paths, against layout.keys */
+  readonly paths: CachedTaskPaths;
 }
 
 /**
@@ -41,8 +45,13 @@ interface GraphCacheFile {
  * that differ from that first task, and under '-' the fields that task has and this one lacks.
  */
 type CachedTask = Partial<Record<keyof TaskSpec, unknown>> & { readonly '-'?: readonly string[] };
+/**
+ * A workstream as the cache keeps it: its tasks (CachedTask[]) as JSON text, parsed only when
+ * the build reads one of them (lib/graph/project.ts, restoreCompiled), and how many there are.
+ */
+type CachedWorkstream = Omit<WorkstreamSpec, 'tasks'> & { readonly tasks: string; readonly taskCount: number };
 interface CachedSpec extends Omit<ProjectSpec, 'phases'> {
-  readonly phases: ReadonlyArray<Omit<PhaseSpec, 'workstreams'> & { readonly workstreams: ReadonlyArray<Omit<WorkstreamSpec, 'tasks'> & { readonly tasks: readonly CachedTask[] }> }>;
+  readonly phases: ReadonlyArray<Omit<PhaseSpec, 'workstreams'> & { readonly workstreams: readonly CachedWorkstream[] }>;
 }
 
 export interface LoadedGraph {
@@ -82,7 +91,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
   if (opts.useCache !== false) {
     const cached = await readCache(cachePathIn(uetDir));
     if (cached && (opts.specVouched?.(cached.files) === true || (await stillValid(root, cached, hasher)))) {
-      const project = restoreCompiled(specFromCache(cached.spec, root), cached.layout);
+      const project = restoreFromCache(cached, root);
       if (project) return ok({ project, warnings: cached.warnings, fromCache: true, files: cached.files });
     }
   }
@@ -104,8 +113,7 @@ async function compileFresh(root: string, uetDir: string, hasher: FileHasher, op
   const kept = expanded !== undefined ? { expanded } : {};
   if (compiled !== undefined) return ok({ project: compiled, warnings, fromCache: false, files, ...kept });
   opts.onGarbage?.();
-  const file = JSON.parse(text) as GraphCacheFile;
-  const project = restoreCompiled(specFromCache(file.spec, root), file.layout);
+  const project = restoreFromCache(JSON.parse(text) as GraphCacheFile, root);
   if (!project) return compileFresh(root, uetDir, hasher, opts, false);
   return ok({ project, warnings, fromCache: false, files, ...kept });
 }
@@ -130,7 +138,10 @@ async function compileAndStore(root: string, uetDir: string, hasher: FileHasher,
   if (!compiled.ok) return err(compiled.error);
   const digests = await hasher.hashFiles(spec.specFiles);
   const files = spec.specFiles.map((f) => [f, digests.get(f)?.hash ?? ''] as const);
-  const file: GraphCacheFile = { writer: UET_VERSION, format: GRAPH_CACHE_FORMAT, files, warnings, spec: specToCache(spec), layout: compiled.value.graph.toLayout() };
+  const layout = compiled.value.graph.toLayout();
+  const keyIndex = new Map(layout.keys.map((k, i) => [k, i]));
+  const paths = cacheTaskPaths(taskGlobs(spec), (key) => keyIndex.get(key)!);
+  const file: GraphCacheFile = { writer: UET_VERSION, format: GRAPH_CACHE_FORMAT, files, warnings, spec: specToCache(spec), layout, paths };
   const text = JSON.stringify(file);
   try {
     await fs.mkdir(uetDir, { recursive: true });
@@ -166,9 +177,16 @@ function specToCache(spec: ProjectSpec): CachedSpec {
     ...spec,
     phases: spec.phases.map((phase) => ({
       ...phase,
-      workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: tasksToCache(ws.tasks.map((task) => ({ ...task, dependsOn: [] }))) })),
+      workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: JSON.stringify(tasksToCache(ws.tasks.map((task) => ({ ...task, dependsOn: [] })))), taskCount: ws.tasks.length })),
     })),
   };
+}
+
+/** every task's node key and the globs it reads and writes */
+function* taskGlobs(spec: ProjectSpec): Iterable<TaskGlobs> {
+  for (const phase of spec.phases) {
+    for (const ws of phase.workstreams) for (const t of ws.tasks) yield { key: taskKey(t.fullId), globs: [...(t.inputs ?? []), ...(t.outputs ?? [])] };
+  }
 }
 
 function tasksToCache(tasks: readonly TaskSpec[]): CachedTask[] {
@@ -233,23 +251,55 @@ function tasksFromCache(cached: readonly CachedTask[]): TaskSpec[] {
   });
 }
 
-/** the project spec a cache file holds, rooted at `root` */
-function specFromCache(spec: CachedSpec, root: string): ProjectSpec {
-  return {
-    ...spec,
+/** The project a cache file holds, rooted at `root`; undefined when its parts do not fit together. */
+function restoreFromCache(file: GraphCacheFile, root: string): CompiledProject | undefined {
+  const taskCounts = new Map<string, number>();
+  const spec: ProjectSpec = {
+    ...file.spec,
     root,
-    phases: spec.phases.map((phase) => ({
+    phases: file.spec.phases.map((phase) => ({
       ...phase,
-      workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: tasksFromCache(ws.tasks) })),
+      workstreams: phase.workstreams.map((cached) => {
+        taskCounts.set(cached.fullId, cached.taskCount);
+        return withLazyTasks(cached);
+      }),
     })),
   };
+  return restoreCompiled(spec, file.layout, taskCounts, cachedTaskPaths(file.paths, file.layout.keys));
+}
+
+/**
+ * The workstream, its `tasks` parsed from their text when first read (then kept). A text that
+ * does not parse, or does not hold taskCount tasks, can only come from a damaged file: reading
+ * it throws, saying so.
+ */
+function withLazyTasks(cached: CachedWorkstream): WorkstreamSpec {
+  const { tasks: text, taskCount, ...ws } = cached;
+  let tasks: readonly TaskSpec[] | undefined;
+  return Object.defineProperty(ws, 'tasks', {
+    enumerable: true,
+    get: (): readonly TaskSpec[] => {
+      if (tasks === undefined) {
+        const parsed = JSON.parse(text) as unknown;
+        if (!Array.isArray(parsed) || parsed.length !== taskCount) throw new Error(`the compiled-graph cache holds a damaged workstream '${ws.fullId}': delete .uet/graph.json and build again`);
+        tasks = tasksFromCache(parsed as CachedTask[]);
+      }
+      return tasks;
+    },
+  }) as unknown as WorkstreamSpec;
 }
 
 async function readCache(cachePath: string): Promise<GraphCacheFile | undefined> {
   try {
     const parsed = JSON.parse(await fs.readFile(cachePath, 'utf8')) as GraphCacheFile;
     // a file from another version, or from before the layout was cached, is rebuilt
-    return parsed.writer === UET_VERSION && parsed.format === GRAPH_CACHE_FORMAT && Array.isArray(parsed.layout?.keys) && Array.isArray(parsed.layout.edges) ? parsed : undefined;
+    return parsed.writer === UET_VERSION &&
+      parsed.format === GRAPH_CACHE_FORMAT &&
+      Array.isArray(parsed.layout?.keys) &&
+      Array.isArray(parsed.layout.edges) &&
+      validCachedTaskPaths(parsed.paths, parsed.layout.keys)
+      ? parsed
+      : undefined;
   } catch {
     return undefined;
   }

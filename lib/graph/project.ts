@@ -6,6 +6,7 @@
 import type { GateSpec, PhaseSpec, ProjectSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
 import type { GraphLayout } from './task-graph.js';
 import { TaskGraph } from './task-graph.js';
+import type { TaskPaths } from './task-paths.js';
 
 export type NodeAttrs =
   | { readonly kind: 'task'; readonly id: string; readonly task: TaskSpec }
@@ -21,6 +22,8 @@ export interface CompiledProject {
   /** every node key in topological order (dependencies first): graphology-dag's order over the nodes in spec order */
   readonly order: readonly string[];
   readonly workstreams: ReadonlyMap<string, WorkstreamSpec>;
+  /** which tasks name which paths, when the project came with that index (from the compiled-graph cache) */
+  readonly paths?: TaskPaths;
 }
 
 const TASK_PREFIX = 't:';
@@ -63,16 +66,75 @@ export function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
 /**
  * The compiled project again, from a spec this compiler checked before and the layout of the
  * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
+ *
+ * A task's node reads its TaskSpec from its workstream when first asked: the cache hands over
+ * workstreams whose `tasks` are parsed on first read (graph-cache.ts), and a build narrowed to
+ * the few tasks a changed file reaches reads a few workstreams. So each task node is checked
+ * here by its key alone (the workstream it names exists, and holds `taskCounts` of its tasks
+ * in all); the task itself is looked up when read.
  */
-export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout): CompiledProject | undefined {
-  const nodes = specNodes(spec);
-  if (nodes.size !== layout.keys.length) return undefined;
+export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCounts: ReadonlyMap<string, number>, paths?: TaskPaths): CompiledProject | undefined {
+  const workstreams = workstreamsOf(spec);
+  const others = new Map<string, NodeAttrs>();
+  for (const phase of spec.phases) {
+    others.set(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
+    for (const gate of phase.gates) others.set(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
+  }
+  const found = new Map<string, number>();
   const attrs: NodeAttrs[] = [];
   for (const k of layout.keys) {
-    const a = nodes.get(k);
-    if (!a) return undefined;
-    attrs.push(a);
+    if (!isTaskKey(k)) {
+      const a = others.get(k);
+      if (!a) return undefined;
+      attrs.push(a);
+      continue;
+    }
+    const id = nodeId(k);
+    const wsId = id.slice(0, id.lastIndexOf('/'));
+    const ws = workstreams.get(wsId);
+    if (!ws) return undefined;
+    found.set(wsId, (found.get(wsId) ?? 0) + 1);
+    attrs.push(new CachedTaskAttrs(id, ws));
   }
+  let tasks = 0;
+  for (const wsId of workstreams.keys()) {
+    const n = taskCounts.get(wsId) ?? -1;
+    if ((found.get(wsId) ?? 0) !== n) return undefined;
+    tasks += n;
+  }
+  if (layout.keys.length !== others.size + tasks) return undefined;
   const graph = TaskGraph.fromLayout(layout, attrs);
-  return graph && { spec, graph, order: layout.keys, workstreams: workstreamsOf(spec) };
+  return graph && { spec, graph, order: layout.keys, workstreams, ...(paths ? { paths } : {}) };
+}
+
+/** A task's node as restored: its TaskSpec is looked up in its workstream when first read. */
+class CachedTaskAttrs {
+  readonly kind = 'task' as const;
+  #task: TaskSpec | undefined;
+  readonly #ws: WorkstreamSpec;
+
+  constructor(
+    readonly id: string,
+    ws: WorkstreamSpec,
+  ) {
+    this.#ws = ws;
+  }
+
+  get task(): TaskSpec {
+    return (this.#task ??= taskIn(this.#ws, this.id));
+  }
+}
+
+const tasksByIdOf = new WeakMap<WorkstreamSpec, Map<string, TaskSpec>>();
+
+function taskIn(ws: WorkstreamSpec, fullId: string): TaskSpec {
+  let byId = tasksByIdOf.get(ws);
+  if (byId === undefined) {
+    byId = new Map(ws.tasks.map((t) => [t.fullId, t]));
+    tasksByIdOf.set(ws, byId);
+  }
+  const task = byId.get(fullId);
+  // the cache's writer took the keys and the tasks from one spec: only a damaged file gets here
+  if (task === undefined) throw new Error(`the compiled-graph cache names task '${fullId}', which its workstream does not hold: delete .uet/graph.json and build again`);
+  return task;
 }

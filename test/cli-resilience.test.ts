@@ -102,7 +102,9 @@ test('after the cooldown one probe decides: a success closes the breaker', async
 test('the run log says which pool worker ran what, and each worker’s lifecycle', async () => {
   await withProject({
     'uet.config.yaml': 'version: 1\n',
-    'phases/p.yaml': 'id: p\nworkstreams:\n  - id: w\n    tasks:\n      - { id: a, run: "true" }\n      - { id: b, run: "true" }\n',
+    // long enough that the second worker is up before the first is free: the first free
+    // worker takes the next command, and two instant ones may both go to the first
+    'phases/p.yaml': 'id: p\nworkstreams:\n  - id: w\n    tasks:\n      - { id: a, run: "sleep 0.5" }\n      - { id: b, run: "sleep 0.5" }\n',
   }, async (dir) => {
     const r = await runUet(dir, ['build', '-j', '2']);
     assert.is(r.code, 0, r.stderr);

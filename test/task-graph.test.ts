@@ -111,6 +111,13 @@ workstreams:
     assert.is(restoreCompiled(fewer, layout, counts(fewer)), undefined, 'a layout with nodes the spec lacks');
     const miscounted = new Map([...counts(loaded.value.spec)].map(([ws, n], i) => [ws, i === 0 ? n + 1 : n]));
     assert.is(restoreCompiled(loaded.value.spec, layout, miscounted), undefined, 'a workstream holding more tasks than the layout names');
+
+    // nodes are made when read, once; a node the spec lacks fails then, saying what to do
+    assert.is(restored.graph.getNodeAttributes('t:p/w/s'), restored.graph.getNodeAttributes('t:p/w/s'));
+    const renamed = { ...layout, keys: layout.keys.map((k: string) => (k === 't:p/w/s' ? 't:p/nowhere/s' : k)) };
+    const damaged = restoreCompiled(loaded.value.spec, renamed, counts(loaded.value.spec));
+    assert.ok(damaged);
+    assert.throws(() => damaged.graph.getNodeAttributes('t:p/nowhere/s'), /delete \.uet\/graph\.json and build again/);
   });
 });
 

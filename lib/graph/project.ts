@@ -67,11 +67,14 @@ export function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
  * The compiled project again, from a spec this compiler checked before and the layout of the
  * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
  *
- * A task's node reads its TaskSpec from its workstream when first asked: the cache hands over
- * workstreams whose `tasks` are parsed on first read (graph-cache.ts), and a build narrowed to
- * the few tasks a changed file reaches reads a few workstreams. So each task node is checked
- * here by its key alone (the workstream it names exists, and holds `taskCounts` of its tasks
- * in all); the task itself is looked up when read.
+ * Nodes are made when first asked for, and a task's node reads its TaskSpec from its
+ * workstream only then: the cache hands over workstreams whose `tasks` are parsed on first
+ * read (graph-cache.ts), so a build narrowed to the few tasks a changed file reaches makes a
+ * few nodes and reads a few workstreams. (Making all 10,000 nodes of a large project took
+ * ~10 ms, in code that runs once and so is never optimised.) What is checked here is what
+ * needs no walk of the tasks: the layout holds as many nodes as the spec (its phases, its
+ * gates, and each workstream's `taskCounts`); a damaged file that gets past this fails when
+ * the node it damaged is read, saying so.
  */
 export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCounts: ReadonlyMap<string, number>, paths?: TaskPaths): CompiledProject | undefined {
   const workstreams = workstreamsOf(spec);
@@ -80,31 +83,28 @@ export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCoun
     others.set(phaseKey(phase.id), { kind: 'phase', id: phase.id, phase });
     for (const gate of phase.gates) others.set(gateKey(gate.fullId), { kind: 'gate', id: gate.fullId, gate });
   }
-  const found = new Map<string, number>();
-  const attrs: NodeAttrs[] = [];
-  for (const k of layout.keys) {
-    if (!isTaskKey(k)) {
-      const a = others.get(k);
-      if (!a) return undefined;
-      attrs.push(a);
-      continue;
-    }
-    const id = nodeId(k);
-    const wsId = id.slice(0, id.lastIndexOf('/'));
-    const ws = workstreams.get(wsId);
-    if (!ws) return undefined;
-    found.set(wsId, (found.get(wsId) ?? 0) + 1);
-    attrs.push(new CachedTaskAttrs(id, ws));
-  }
   let tasks = 0;
   for (const wsId of workstreams.keys()) {
-    const n = taskCounts.get(wsId) ?? -1;
-    if ((found.get(wsId) ?? 0) !== n) return undefined;
+    const n = taskCounts.get(wsId);
+    if (n === undefined) return undefined;
     tasks += n;
   }
   if (layout.keys.length !== others.size + tasks) return undefined;
-  const graph = TaskGraph.fromLayout(layout, attrs);
+  const attrsOf = (key: string): NodeAttrs => {
+    const made = isTaskKey(key) ? cachedTaskAttrs(key, workstreams) : others.get(key);
+    if (made === undefined) throw new Error(`the compiled-graph cache names a node '${nodeId(key)}' its spec does not hold: ${DAMAGED}`);
+    return made;
+  };
+  const graph = TaskGraph.fromLayoutLazily(layout, attrsOf);
   return graph && { spec, graph, order: layout.keys, workstreams, ...(paths ? { paths } : {}) };
+}
+
+const DAMAGED = 'delete .uet/graph.json and build again';
+
+function cachedTaskAttrs(key: string, workstreams: ReadonlyMap<string, WorkstreamSpec>): NodeAttrs | undefined {
+  const id = nodeId(key);
+  const ws = workstreams.get(id.slice(0, id.lastIndexOf('/')));
+  return ws && new CachedTaskAttrs(id, ws);
 }
 
 /** A task's node as restored: its TaskSpec is looked up in its workstream when first read. */
@@ -135,6 +135,6 @@ function taskIn(ws: WorkstreamSpec, fullId: string): TaskSpec {
   }
   const task = byId.get(fullId);
   // the cache's writer took the keys and the tasks from one spec: only a damaged file gets here
-  if (task === undefined) throw new Error(`the compiled-graph cache names task '${fullId}', which its workstream does not hold: delete .uet/graph.json and build again`);
+  if (task === undefined) throw new Error(`the compiled-graph cache names task '${fullId}', which its workstream does not hold: ${DAMAGED}`);
   return task;
 }

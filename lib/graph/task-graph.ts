@@ -35,23 +35,24 @@ export class TaskGraph<N> {
 
   /** Fails (undefined) when an edge names a node or reason that does not exist. */
   static fromLayout<N>(layout: GraphLayout, attrs: readonly N[]): TaskGraph<N> | undefined {
-    const n = layout.keys.length;
-    if (attrs.length !== n || layout.edges.length % 3 !== 0) return undefined;
-    // read by index, not destructured: this runs once per process, before V8 optimises it, and
-    // unoptimised, a destructuring walks an iterator over a new array for each of ~30,000 edges
-    const edges = layout.edges;
-    for (let e = 0; e < edges.length; e += 3) {
-      const from = edges[e]!;
-      const to = edges[e + 1]!;
-      const why = edges[e + 2]!;
-      if (!(from >= 0 && from < n && to >= 0 && to < n && why >= 0 && why < EDGE_WHYS.length)) return undefined;
-    }
-    return new TaskGraph(layout, attrs);
+    if (attrs.length !== layout.keys.length || !edgesFit(layout)) return undefined;
+    return new TaskGraph(layout, [...attrs], undefined);
+  }
+
+  /**
+   * The same, each node's attributes made by `attrsOf` when first asked for (then kept): a
+   * build restored from the compiled-graph cache that decides a few of its 10,000 tasks makes
+   * a few (see restoreCompiled).
+   */
+  static fromLayoutLazily<N>(layout: GraphLayout, attrsOf: (key: string) => N): TaskGraph<N> | undefined {
+    return edgesFit(layout) ? new TaskGraph<N>(layout, new Array<N | undefined>(layout.keys.length), attrsOf) : undefined;
   }
 
   private constructor(
     private readonly layout: GraphLayout,
-    private readonly attrs: readonly N[],
+    /** each node's attributes, by index; undefined until made (attrsOf) */
+    private readonly attrs: Array<N | undefined>,
+    private readonly attrsOf: ((key: string) => N) | undefined,
   ) {
     layout.keys.forEach((k, i) => this.index.set(k, i));
     this.ins = rows(layout, 1, 0);
@@ -78,7 +79,8 @@ export class TaskGraph<N> {
   }
 
   getNodeAttributes(key: string): N {
-    return this.attrs[this.at(key)]!;
+    const i = this.at(key);
+    return this.attrs[i] ?? (this.attrs[i] = this.attrsOf!(key));
   }
 
   /** the nodes with an edge into `key`, in the order the compiler added those edges */
@@ -136,6 +138,22 @@ export class TaskGraph<N> {
     for (let j = r.start[i]!; j < r.start[i + 1]!; j++) out.push(this.layout.keys[r.list[j]!]!);
     return out;
   }
+}
+
+/** whether every edge names two nodes and a reason that exist */
+function edgesFit(layout: GraphLayout): boolean {
+  const n = layout.keys.length;
+  // read by index, not destructured: this runs once per process, before V8 optimises it, and
+  // unoptimised, a destructuring walks an iterator over a new array for each of ~30,000 edges
+  const edges = layout.edges;
+  if (edges.length % 3 !== 0) return false;
+  for (let e = 0; e < edges.length; e += 3) {
+    const from = edges[e]!;
+    const to = edges[e + 1]!;
+    const why = edges[e + 2]!;
+    if (!(from >= 0 && from < n && to >= 0 && to < n && why >= 0 && why < EDGE_WHYS.length)) return false;
+  }
+  return true;
 }
 
 /** Rows keyed by each edge's `by` end (0 = from, 1 = to), listing its `other` end, in edge order. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -42,6 +42,30 @@ s('by default a command is forked by the fork server, in a session of its own', 
     } finally {
       await ex.close();
     }
+  }
+});
+
+s('the server says when a command left its process group empty, and only then', async (ctx) => {
+  const launcher = new ForkServerLauncher();
+  const out = join(ctx.dir, 'out.log');
+  writeFileSync(out, '');
+  const fd = openSync(out, 'a');
+  try {
+    const exitOf = async (command: string) => {
+      const launched = await launcher.launch(req(ctx.dir, command), fd);
+      assert.ok(launched.ok);
+      return { pid: launched.value.pid, status: await launched.value.exit };
+    };
+    // through the shell, and started directly (direct-command.ts)
+    for (const command of ['exit 3', 'true']) assert.is((await exitOf(command)).status.groupEmpty, true, command);
+    // a background process is still in the group when the shell is reaped
+    const left = await exitOf(`sleep 30 & echo $! > ${join(ctx.dir, 'bg.pid')}`);
+    assert.is(left.status.groupEmpty, undefined);
+    assert.is(pidIsLive(Number(readFileSync(join(ctx.dir, 'bg.pid'), 'utf8'))), true);
+    process.kill(-left.pid, 'SIGKILL');
+  } finally {
+    closeSync(fd);
+    launcher.close();
   }
 });
 

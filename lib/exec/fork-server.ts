@@ -24,8 +24,10 @@
  * before it does anything, so a server that dies can never leave a command uet does not know);
  * `S <id> <pid>` started (exec succeeded, the pid leads its own session); `F <id> <stage>
  * <errno>` not started (stage: fork, cwd, output, exec);
- * `E <id> <code> <signal> [d|dc]` the shell exited and was reaped (code -1 when a signal ended
- * it; `d`: it was the command itself, started without its shell; `dc`: that, and it dumped core).
+ * `E <id> <code> <signal> <flags>` the shell exited and was reaped (code -1 when a signal ended
+ * it); flags, `-` for none: `d` it was the command itself, started without its shell, `c` it
+ * dumped core, `e` its process group was empty once it was reaped (nothing of the command is
+ * left: uet need not look, which in Node costs an exception for every command).
  *
  * Server lifecycle, per thread:
  *
@@ -60,8 +62,8 @@ sub reap {
     my $id = delete $jobs{$pid};
     next unless defined $id;
     my $st = $?;
-    my $d = delete $direct{$pid} ? (($st & 128) ? ' dc' : ' d') : '';
-    reply((($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0") . $d);
+    my $flags = (delete $direct{$pid} ? (($st & 128) ? 'dc' : 'd') : '') . ((kill(0, -$pid) || $! == POSIX::EPERM()) ? '' : 'e');
+    reply((($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0") . ' ' . ($flags eq '' ? '-' : $flags));
   }
 }
 # What the child inherits is prepared here, in the parent: the child only starts its session,
@@ -315,7 +317,7 @@ export class ForkServerLauncher implements ProcessLauncher {
   }
 
   private handle(fields: string[]): void {
-    const [kind, idText, a, b, direct] = fields;
+    const [kind, idText, a, b, flags = ''] = fields;
     const id = Number(idText);
     const w = this.waiting.get(id);
     if (w === undefined) return;
@@ -338,9 +340,10 @@ export class ForkServerLauncher implements ProcessLauncher {
         this.settle(id);
         const code = Number(a);
         const signo = Number(b);
-        if (code >= 0) w.exited?.({ code, signal: null });
-        else if (direct === 'd' || direct === 'dc') w.exited?.({ code: null, signal: signalName(signo), directSignal: { number: signo, coreDumped: direct === 'dc' } });
-        else w.exited?.({ code: null, signal: signalName(signo) });
+        const group = flags.includes('e') ? { groupEmpty: true } : {};
+        if (code >= 0) w.exited?.({ code, signal: null, ...group });
+        else if (flags.includes('d')) w.exited?.({ code: null, signal: signalName(signo), directSignal: { number: signo, coreDumped: flags.includes('c') }, ...group });
+        else w.exited?.({ code: null, signal: signalName(signo), ...group });
         return;
       }
     }

@@ -42,6 +42,8 @@ export interface ExitStatus {
    * signal's number (the name may be unknown to node) and whether it left a core dump
    */
   readonly directSignal?: { readonly number: number; readonly coreDumped: boolean };
+  /** true when the launcher saw the process group empty once the shell was reaped: nothing of it is left to stop */
+  readonly groupEmpty?: boolean;
 }
 
 export interface LaunchedProcess {

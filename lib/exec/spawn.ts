@@ -187,8 +187,9 @@ export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunComma
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
 
-  // the shell is reaped; anything left in its group is a straggler (see above)
-  const groupGone = !groupHasLiveMembers(pid) || (await terminateGroup(pid, opts.graceMs));
+  // the shell is reaped; anything left in its group is a straggler (see above). An empty group
+  // stays empty (nothing can join a group that no longer exists), so the launcher's word holds.
+  const groupGone = status.groupEmpty === true || !groupHasLiveMembers(pid) || (await terminateGroup(pid, opts.graceMs));
   slot.finish();
 
   const output = readOutput(fd);

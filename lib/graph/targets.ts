@@ -32,6 +32,8 @@ export function targetNames(project: CompiledProject): Map<string, string[]> {
 export function resolveTargets(project: CompiledProject, targets: readonly string[]): Result<string[], Diagnostic[]> {
   const wanted = targets.length > 0 ? targets : project.spec.config.default;
   if (wanted.length === 0) return ok(project.spec.phases.map((p) => phaseKey(p.id)));
+  const named = namedExactly(project, wanted);
+  if (named) return ok([...named].sort());
   const names = targetNames(project);
 
   const keys = new Set<string>();
@@ -65,6 +67,30 @@ export function resolveTargets(project: CompiledProject, targets: readonly strin
   }
   if (problems.length > 0) return err(problems);
   return ok([...keys].sort());
+}
+
+/**
+ * The node keys of targets that each name a phase, a workstream, a gate or a task exactly, as
+ * targetNames would give them, or undefined when one does not (a glob, a typo). Asked first
+ * because targetNames reads every task, and a build restored from the compiled-graph cache reads
+ * a workstream's tasks only when it needs them: `uet build phase-3` after a touch reads a few.
+ */
+function namedExactly(project: CompiledProject, wanted: readonly string[]): Set<string> | undefined {
+  const phases = new Set(project.spec.phases.map((p) => p.id));
+  const keys = new Set<string>();
+  for (const raw of wanted) {
+    const target = raw.replace(/\/+$/, '');
+    // in targetNames' order of precedence: a gate's name wins over a workstream's
+    if (phases.has(target)) keys.add(phaseKey(target));
+    else if (project.graph.hasNode(gateKey(target))) keys.add(gateKey(target));
+    else if (project.workstreams.has(target)) {
+      const prefix = taskKey(`${target}/`);
+      // task ids hold no '/': every key below the workstream's is one of its tasks
+      for (const k of project.order) if (k.startsWith(prefix)) keys.add(k);
+    } else if (project.graph.hasNode(taskKey(target))) keys.add(taskKey(target));
+    else return undefined;
+  }
+  return keys;
 }
 
 /** The targets and everything they need, as a set of node keys. */

@@ -1,0 +1,53 @@
+/**
+ * Command-line targets (lib/graph/targets.ts): names asked for exactly resolve as the full list
+ * of names would resolve them, without reading the tasks; globs and typos go through that list.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileProject } from '../lib/graph/compile.js';
+import { resolveTargets, targetNames } from '../lib/graph/targets.js';
+import { loadProject } from '../lib/spec/load.js';
+import { withProject } from './helpers/project.js';
+
+const FILES = {
+  'uet.config.yaml': 'version: 1\n',
+  'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - { id: a, kind: static, run: "true" }
+      - { id: b, kind: build, run: "true" }
+  - id: ww
+    tasks:
+      - { id: a, kind: build, run: "true" }
+  - id: none
+    tasks: []
+gates:
+  - { id: GATE_LINT, type: lint, needs: ["w/a"] }
+`,
+  'phases/q.yaml': 'id: q\ndepends_on: [p]\nworkstreams:\n  - id: w\n    tasks:\n      - { id: c, kind: build, run: "true" }\n',
+};
+
+test('exact names resolve as the list of every name resolves them; globs and typos still work', () =>
+  withProject(FILES, async (dir) => {
+    const loaded = await loadProject(dir);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+    const compiled = compileProject(loaded.value.spec);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
+    const project = compiled.value;
+    const names = targetNames(project);
+    const listed = (targets: string[]): string[] => [...new Set(targets.flatMap((t) => names.get(t.replace(/\/+$/, '')) ?? []))].sort();
+    for (const targets of [['p'], ['p/w'], ['p/w/'], ['p/ww'], ['p/none'], ['p/w/a'], ['p/GATE_LINT'], ['q', 'p/w/b'], ['q/w/c', 'q/w']]) {
+      const r = resolveTargets(project, targets);
+      assert.ok(r.ok, targets.join(' '));
+      assert.equal(r.value, listed(targets), targets.join(' '));
+    }
+    const ws = resolveTargets(project, ['p/w']);
+    assert.equal(ws.ok && ws.value, ['t:p/w/a', 't:p/w/b'], 'a workstream is its own tasks, not those of p/ww');
+    const glob = resolveTargets(project, ['p/w*/a']);
+    assert.equal(glob.ok && glob.value, ['t:p/w/a', 't:p/ww/a']);
+    const typo = resolveTargets(project, ['p/w/bb']);
+    assert.ok(!typo.ok && /did you mean 'p\/w\/b'/.test(typo.error[0]!.message));
+  }));
+
+test.run();

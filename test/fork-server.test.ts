@@ -258,6 +258,29 @@ s('a command started without its shell sees the environment the shell would have
   }
 });
 
+s('a command started without its shell holds the descriptors the shell would have given it, and its redirection as the shell opens it', async (ctx) => {
+  const listing = async (launcher: ForkServerLauncher, command: string): Promise<void> => {
+    const o = await runCommand(req(ctx.dir, command), new TaskSlot(), { graceMs: 300, launcher });
+    assert.is(o.exitCode, 0, o.output);
+  };
+  const direct = new ForkServerLauncher();
+  const shell = new ForkServerLauncher('perl', false);
+  try {
+    await listing(direct, 'ls /proc/self/fd > direct.txt');
+    await listing(shell, 'ls /proc/self/fd > shell.txt');
+    writeFileSync(join(ctx.dir, 'kept.txt'), 'old\n');
+    await listing(direct, 'ls /proc/self/fd >> kept.txt');
+  } finally {
+    direct.close();
+    shell.close();
+  }
+  const fds = readFileSync(join(ctx.dir, 'shell.txt'), 'utf8');
+  // 0, 1 and 2, the folder ls reads, and whatever the test's own process inherited
+  assert.ok(fds.startsWith('0\n1\n2\n'), fds);
+  assert.is(readFileSync(join(ctx.dir, 'direct.txt'), 'utf8'), fds, 'no descriptor more or less than through the shell');
+  assert.is(readFileSync(join(ctx.dir, 'kept.txt'), 'utf8'), `old\n${fds}`, '>> appends');
+});
+
 s('what the shell would have said and exited with, a command started without it says and exits with', async (ctx) => {
   script(ctx.dir, 'segv', '#!/bin/sh\nkill -SEGV $$\n');
   script(ctx.dir, 'quiet', '#!/bin/sh\nkill -PIPE $$\n');

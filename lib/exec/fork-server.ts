@@ -56,6 +56,7 @@ my $in = '';
 vec($in, 0, 1) = 1;
 my $parent = getppid();
 open(my $null, '<', '/dev/null') or die "uet fork server: /dev/null: $!";
+my %redirectFlags = ('>' => POSIX::O_WRONLY() | POSIX::O_CREAT() | POSIX::O_TRUNC(), '>>' => POSIX::O_WRONLY() | POSIX::O_CREAT() | POSIX::O_APPEND());
 sub reply { my $line = "$_[0]\n"; syswrite(STDOUT, $line) == length($line) or exit 1; }
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
@@ -66,8 +67,9 @@ sub reap {
     reply((($st & 127) ? "E $id -1 " . ($st & 127) : "E $id " . ($st >> 8) . " 0") . ' ' . ($flags eq '' ? '-' : $flags));
   }
 }
-# What the child inherits is prepared here, in the parent: the child only starts its session,
-# moves three descriptors and execs. Every page it writes before exec is a copy-on-write fault.
+# What the child inherits is prepared here, in the parent (its environment, PWD included): the
+# child only starts its session, moves three descriptors (and opens one redirection) and execs.
+# Every page it writes before exec is a copy-on-write fault.
 sub start {
   my ($id, $shell, $cwd, $out, $cmd, $argv, $redirect, @env) = @_;
   my @words = length($argv) ? split(/\0/, $argv, -1) : ();
@@ -77,6 +79,13 @@ sub start {
   my $fh;
   if (!open($fh, '>>', $out)) { reply("F $id output " . ($! + 0)); return; }
   %ENV = map { split(/=/, $_, 2) } @env;
+  # what a command started without its shell gets as PWD, as dash exports it: kept when it
+  # names this folder, else the real path
+  if (@words) {
+    my @here = stat('.');
+    my @pwd = (defined $ENV{PWD} && $ENV{PWD} =~ m{^/}) ? stat($ENV{PWD}) : ();
+    $ENV{PWD} = POSIX::getcwd() unless @pwd && $pwd[0] == $here[0] && $pwd[1] == $here[1];
+  }
   my ($r, $w, $gor, $gow);
   if (!pipe($r, $w)) { reply("F $id fork " . ($! + 0)); close $fh; return; }
   if (!pipe($gor, $gow)) { reply("F $id fork " . ($! + 0)); close $r; close $w; close $fh; return; }
@@ -91,17 +100,13 @@ sub start {
       if (@words) {
         my $ready = 1;
         if (length $redirect) {
+          # a bare descriptor, not a Perl file handle: its buffers would be pages to copy
           my ($mode, $target) = $redirect =~ /^(>>?)(.*)$/s;
-          my $rf;
-          $ready = open($rf, $mode, $target) && defined POSIX::dup2(fileno($rf), 1);
+          my $fd = POSIX::open($target, $redirectFlags{$mode}, 0666);
+          # and closed once moved: nothing sets close-on-exec on it, and the command must not inherit it
+          $ready = defined $fd && defined POSIX::dup2($fd, 1) && ($fd == 1 || defined POSIX::close($fd));
         }
-        if ($ready) {
-          # as dash exports it: kept when it names this folder, else the real path
-          my @here = stat('.');
-          my @pwd = (defined $ENV{PWD} && $ENV{PWD} =~ m{^/}) ? stat($ENV{PWD}) : ();
-          $ENV{PWD} = POSIX::getcwd() unless @pwd && $pwd[0] == $here[0] && $pwd[1] == $here[1];
-          exec { $words[0] } @words;
-        }
+        exec { $words[0] } @words if $ready;
         # not started (not found, not executable, the redirection failed): the shell runs it
         # after all, and says why in its own words, with its own exit code
         POSIX::dup2(fileno($fh), 1);

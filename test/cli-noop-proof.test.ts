@@ -291,6 +291,42 @@ test('when only some files changed, only the tasks they reach are examined; the 
   }
 });
 
+test('a hinted build whose task fails blocks what depends on it, across the phase barrier, naming the task', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/c.txt': 'ok\n',
+    'src/o.txt': 'o\n',
+    'phases/p1.yaml': `id: p1
+workstreams:
+  - id: ws
+    tasks:
+      - { id: check, run: "echo check >> log/runs && grep -q ok src/c.txt", inputs: [src/c.txt] }
+      - { id: other, run: "echo other >> log/runs", inputs: [src/o.txt] }
+`,
+    'phases/p2.yaml': 'id: p2\ndepends_on: [p1]\nworkstreams:\n  - id: w\n    tasks:\n      - { id: after, run: "echo after >> log/runs", inputs: [] }\n',
+    'log/': '',
+  });
+  try {
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir);
+    writeText(dir, 'src/c.txt', 'bad\n');
+    const r = await runUet(dir, ['build']);
+    assert.is.not(r.code, 0, r.stdout);
+    assert.equal(ran(dir), ['check'], 'other is unchanged; after is blocked');
+    const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
+    assert.ok(events.some((e) => e['type'] === 'unchanged'), 'the build was narrowed by the hint');
+    const after = events.find((e) => e['type'] === 'task-end' && e['task'] === 'p2/w/after');
+    assert.equal([after?.['status'], after?.['reason']], ['blocked', 'blocked by p1/ws/check']);
+    // mended: the task runs again; what it blocked had not changed, and stands as it was
+    writeText(dir, 'src/c.txt', 'ok again\n');
+    const mended = await build(dir);
+    assert.equal(ran(dir), ['check']);
+    assert.match(mended.stdout.trim().split('\n').pop()!, /^t: 3 tasks — 2 fresh, 0 restored, 1 ran, 0 failed/);
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('a hinted build trusts the cached graph only if the proof was written for that very graph', async () => {
   const dir = await settledProject();
   try {

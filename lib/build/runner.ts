@@ -70,6 +70,13 @@ export interface FailureMemory {
 export interface EarlierStates {
   get(key: string): Settled | undefined;
   entries(): Iterable<[string, Settled]>;
+  /**
+   * True when every state `get` gives is fresh or passed, with a digest: a node outside the
+   * plan then never blocks a dependent, skips or hides a digest, and a node's dependencies are
+   * judged by those inside the plan alone (a narrowed build: a phase barrier has 10,000 of them
+   * outside it).
+   */
+  readonly settledWell?: boolean;
 }
 
 /** How a settled node ended, as its dependents see it. */
@@ -109,6 +116,8 @@ export const DEFAULT_PASS_ENV = ['PATH', 'HOME'];
 export class Build {
   private readonly settled = new Map<string, Settled>();
   private readonly waitingOn = new Map<string, number>();
+  /** each node's dependencies inside the plan, when some of its dependencies are not (see run) */
+  private readonly plannedDeps = new Map<string, string[]>();
   private readonly runQueue: Array<{ key: string; start: () => Promise<void> }> = [];
   private running = 0;
   /** runs whose command is done (its slot free again) but whose result is not settled yet */
@@ -203,12 +212,22 @@ export class Build {
   async run(): Promise<BuildOutcome> {
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     const roots: string[] = [];
+    // counted along the plan's own edges, from each node to its dependents: a narrowed build's
+    // phase barrier has 10,000 dependencies, a handful of them in the plan
+    for (const k of this.plan) if (!this.waitingOn.has(k)) this.waitingOn.set(k, 0);
+    const narrowed = this.narrowed();
     for (const k of this.plan) {
-      let n = 0;
-      for (const dep of this.project.graph.inNeighbors(k)) if (this.plan.has(dep)) n++;
-      this.waitingOn.set(k, n);
-      if (n === 0) roots.push(k);
+      for (const next of this.project.graph.outNeighbors(k)) {
+        if (!this.plan.has(next)) continue;
+        this.waitingOn.set(next, this.waitingOn.get(next)! + 1);
+        if (narrowed) {
+          const deps = this.plannedDeps.get(next);
+          if (deps === undefined) this.plannedDeps.set(next, [k]);
+          else deps.push(k);
+        }
+      }
     }
+    for (const k of this.plan) if (this.waitingOn.get(k) === 0) roots.push(k);
     if (this.plan.size === 0) this.resolveDone?.();
     roots.sort((a, b) => this.topoIndex(a) - this.topoIndex(b));
     for (const k of roots) this.startNode(k);
@@ -331,7 +350,30 @@ export class Build {
    * was skipped; and, for a barrier or a gate without a command, its digest (ORDERING_DIGEST
    * once every dependency's digest is known).
    */
+  /**
+   * Whether every node outside the plan settled well (EarlierStates.settledWell), so that only
+   * those inside it need be looked at. Not in a re-check of gates: the build it is part of may
+   * have left nodes without a digest (its `outside`).
+   */
+  private narrowed(): boolean {
+    return this.opts.earlier?.settledWell === true && this.outside.size === 0;
+  }
+
   private dependencies(key: string): { blocker: string | undefined; anySkipped: boolean; digest: string | undefined } {
+    if (this.narrowed()) {
+      // those outside the plan settled well (EarlierStates.settledWell): only these can block,
+      // skip or lack a digest. A blocker is named by the full pass below, in edge order.
+      let quiet = true;
+      let anySkipped = false;
+      let known = true;
+      for (const dep of this.plannedDeps.get(key) ?? []) {
+        const s = this.settled.get(dep);
+        if (s?.status === 'failed' || s?.status === 'blocked' || s?.status === 'gate-failed') quiet = false;
+        if (s?.status === 'skipped') anySkipped = true;
+        if (s?.digest === undefined) known = false;
+      }
+      if (quiet) return { blocker: undefined, anySkipped, digest: known ? ORDERING_DIGEST : undefined };
+    }
     let anySkipped = false;
     let known = true;
     for (const dep of this.project.graph.inNeighbors(key)) {

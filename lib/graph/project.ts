@@ -125,6 +125,11 @@ class CachedTaskAttrs {
   }
 }
 
+/**
+ * A workstream's tasks not yet looked up, by id. Each task's node looks its task up once (then
+ * keeps it), so an entry goes once found, and the map with its last entry: a cold build of
+ * 10,000 tasks looks them all up, and keeping the maps cost ~1 MB.
+ */
 const tasksByIdOf = new WeakMap<WorkstreamSpec, Map<string, TaskSpec>>();
 
 function taskIn(ws: WorkstreamSpec, fullId: string): TaskSpec {
@@ -134,6 +139,8 @@ function taskIn(ws: WorkstreamSpec, fullId: string): TaskSpec {
     tasksByIdOf.set(ws, byId);
   }
   const task = byId.get(fullId);
+  byId.delete(fullId);
+  if (byId.size === 0) tasksByIdOf.delete(ws);
   // the cache's writer took the keys and the tasks from one spec: only a damaged file gets here
   if (task === undefined) throw new Error(`the compiled-graph cache names task '${fullId}', which its workstream does not hold: ${DAMAGED}`);
   return task;

@@ -214,7 +214,7 @@ export class Build {
     const roots: string[] = [];
     // counted along the plan's own edges, from each node to its dependents: a narrowed build's
     // phase barrier has 10,000 dependencies, a handful of them in the plan
-    for (const k of this.plan) if (!this.waitingOn.has(k)) this.waitingOn.set(k, 0);
+    for (const k of this.plan) this.waitingOn.set(k, 0);
     const narrowed = this.narrowed();
     for (const k of this.plan) {
       for (const next of this.project.graph.outNeighbors(k)) {
@@ -346,11 +346,6 @@ export class Build {
   }
 
   /**
-   * What a node's dependencies say, in one pass: the first whose failure blocks it; whether one
-   * was skipped; and, for a barrier or a gate without a command, its digest (ORDERING_DIGEST
-   * once every dependency's digest is known).
-   */
-  /**
    * Whether every node outside the plan settled well (EarlierStates.settledWell), so that only
    * those inside it need be looked at. Not in a re-check of gates: the build it is part of may
    * have left nodes without a digest (its `outside`).
@@ -359,10 +354,16 @@ export class Build {
     return this.opts.earlier?.settledWell === true && this.outside.size === 0;
   }
 
+  /**
+   * What a node's dependencies say, in one pass: the first whose failure blocks it; whether one
+   * was skipped; and, for a barrier or a gate without a command, its digest (ORDERING_DIGEST
+   * once every dependency's digest is known).
+   */
   private dependencies(key: string): { blocker: string | undefined; anySkipped: boolean; digest: string | undefined } {
     if (this.narrowed()) {
-      // those outside the plan settled well (EarlierStates.settledWell): only these can block,
-      // skip or lack a digest. A blocker is named by the full pass below, in edge order.
+      // the nodes outside the plan settled well (EarlierStates.settledWell): only planned
+      // dependencies can block, be skipped or lack a digest. A blocker is named by the full
+      // pass below, in edge order.
       let quiet = true;
       let anySkipped = false;
       let known = true;

@@ -103,8 +103,9 @@ sub start {
           # a bare descriptor, not a Perl file handle: its buffers would be pages to copy
           my ($mode, $target) = $redirect =~ /^(>>?)(.*)$/s;
           my $fd = POSIX::open($target, $redirectFlags{$mode}, 0666);
-          # and closed once moved: nothing sets close-on-exec on it, and the command must not inherit it
-          $ready = defined $fd && defined POSIX::dup2($fd, 1) && ($fd == 1 || defined POSIX::close($fd));
+          $ready = defined $fd && defined POSIX::dup2($fd, 1);
+          # closed once moved (or not): nothing sets close-on-exec on it, and no command may inherit it
+          POSIX::close($fd) if defined $fd && $fd != 1;
         }
         exec { $words[0] } @words if $ready;
         # not started (not found, not executable, the redirection failed): the shell runs it

@@ -86,7 +86,8 @@ export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCoun
   let tasks = 0;
   for (const wsId of workstreams.keys()) {
     const n = taskCounts.get(wsId);
-    if (n === undefined) return undefined;
+    // read from a file: a damaged one may hold anything there
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return undefined;
     tasks += n;
   }
   if (layout.keys.length !== others.size + tasks) return undefined;

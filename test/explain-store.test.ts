@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createExplainStore } from '../lib/build/explain-store.js';
+import { createExplainStore, TAIL_BYTES } from '../lib/build/explain-store.js';
 import type { KeyParts } from '../lib/build/key.js';
 
 const made: string[] = [];
@@ -80,6 +80,36 @@ test('searched lookups see lines put since the file was read, and a first line w
   await a.put('p/w/t', parts('two'));
   assert.equal(await a.get('p/w/t'), parts('two'));
   assert.equal(await createExplainStore(dir).get('p/w/t'), parts('two'));
+});
+
+test('a lookup searches the end of a long log first, and the rest when the line is not there or might start before it', async () => {
+  const dir = uetDir();
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'explain.log');
+  const lineOf = (t: string, command: string): string => `\n${JSON.stringify({ t, p: parts(command) })}`;
+  const filler = (bytes: number): string => {
+    let text = '';
+    for (let i = 0; text.length < bytes; i++) text += lineOf(`p/w/f${i}`, 'x'.repeat(200));
+    return text;
+  };
+  // the end searched first begins exactly at 'p/w/mid' of a line that does not start there
+  // (garbage before it, as a crash may leave): only a full load can tell, and it skips it
+  const head = lineOf('p/w/old', 'old') + lineOf('p/w/torn', 'whole') + lineOf('p/w/mid', 'valid') + filler(TAIL_BYTES);
+  const atEdge = '\ngarbage' + lineOf('p/w/mid', 'wrong').slice(1);
+  const inTail = lineOf('p/w/torn', 'torn').slice(0, -5) + lineOf('p/w/recent', 'recent');
+  const tail = atEdge.slice('\ngarbage'.length) + inTail;
+  const text = head + '\ngarbage' + tail + filler(TAIL_BYTES - tail.length).slice(0, TAIL_BYTES - tail.length);
+  fs.writeFileSync(file, text);
+  const size = fs.statSync(file).size;
+  assert.is(text.lastIndexOf('{"t":"p/w/mid"'), size - TAIL_BYTES, 'the garbled line is at the edge');
+  const a = createExplainStore(dir);
+  assert.equal(await a.get('p/w/recent'), parts('recent'), 'in the end');
+  assert.equal(await a.get('p/w/torn'), parts('whole'), 'torn in the end, whole before it');
+  assert.equal(await a.get('p/w/mid'), parts('valid'), 'not taken from where the end begins');
+  assert.equal(await a.get('p/w/old'), parts('old'));
+  assert.is(await a.get('p/w/none'), undefined);
+  const b = createExplainStore(dir);
+  assert.equal(await b.get('p/w/mid'), parts('valid'), 'the same, asked first');
 });
 
 test('the folder of per-task files that earlier versions kept goes with the first log', async () => {

@@ -104,16 +104,8 @@ const STALE_SIG = -2;
 
 /** Where `rel` is among a proof's paths (they are sorted), or -1. */
 export function indexOfPath(signed: SignedPaths, rel: string): number {
-  let lo = 0;
-  let hi = signed.paths.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const p = signed.paths[mid]!;
-    if (p === rel) return mid;
-    if (p < rel) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
+  const i = lowerBound(signed.paths, rel, 0);
+  return signed.paths[i] === rel ? i : -1;
 }
 
 /**

@@ -23,7 +23,7 @@ import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
-import { indexTaskPaths, MAGIC, type TaskGlobs, type TaskPaths } from '../graph/task-paths.js';
+import { indexTaskPaths, MAGIC, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -78,14 +78,7 @@ const pathIndexes = new WeakMap<CompiledProject, TaskPaths>();
 /** Indexes which tasks name which paths, for every later narrowPlan of this project. */
 export function indexProjectPaths(project: CompiledProject): void {
   if (pathIndexes.has(project)) return;
-  pathIndexes.set(project, indexTaskPaths(projectTaskGlobs(project)));
-}
-
-function* projectTaskGlobs(project: CompiledProject): Iterable<TaskGlobs> {
-  for (const key of project.graph.nodes()) {
-    const attrs = project.graph.getNodeAttributes(key);
-    if (attrs.kind === 'task') yield { key, globs: [...(attrs.task.inputs ?? []), ...(attrs.task.outputs ?? [])] };
-  }
+  pathIndexes.set(project, indexTaskPaths(taskGlobs(project.spec)));
 }
 
 /** the tasks of the plan that might read or write one of the changed paths */

@@ -17,9 +17,9 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { UET_VERSION } from '../version.js';
 import type { CompiledProject } from './project.js';
-import { restoreCompiled, taskKey } from './project.js';
+import { restoreCompiled } from './project.js';
 import type { GraphLayout } from './task-graph.js';
-import { cachedTaskPaths, cacheTaskPaths, validCachedTaskPaths, type CachedTaskPaths, type TaskGlobs } from './task-paths.js';
+import { cachedTaskPaths, cacheTaskPaths, taskGlobs, validCachedTaskPaths, type CachedTaskPaths } from './task-paths.js';
 
 /**
  * Bumped when the file's layout changes: a file of another format is rebuilt. Format 1 files
@@ -185,13 +185,6 @@ function specToCache(spec: ProjectSpec): CachedSpec {
       workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: JSON.stringify(tasksToCache(ws.tasks.map((task) => ({ ...task, dependsOn: [] })))), taskCount: ws.tasks.length })),
     })),
   };
-}
-
-/** every task's node key and the globs it reads and writes */
-function* taskGlobs(spec: ProjectSpec): Iterable<TaskGlobs> {
-  for (const phase of spec.phases) {
-    for (const ws of phase.workstreams) for (const t of ws.tasks) yield { key: taskKey(t.fullId), globs: [...(t.inputs ?? []), ...(t.outputs ?? [])] };
-  }
 }
 
 function tasksToCache(tasks: readonly TaskSpec[]): CachedTask[] {

@@ -11,7 +11,9 @@
  * string searched for the changed paths, so it never reads the tasks themselves (at 10,000
  * tasks, testing every task's globs took ~10 ms, and reading every task ~25 ms more).
  */
+import type { ProjectSpec } from '../spec/model.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
+import { taskKey } from './project.js';
 
 /** what makes a glob more than a literal path */
 export const MAGIC = /[*?[\]{}()!+@\\]/;
@@ -38,6 +40,13 @@ export interface TaskGlobs {
 export interface CachedTaskPaths {
   readonly literal: string;
   readonly patterned: ReadonlyArray<readonly [number, readonly string[]]>;
+}
+
+/** every task of the spec: its node key and the globs it reads and writes */
+export function* taskGlobs(spec: ProjectSpec): Iterable<TaskGlobs> {
+  for (const phase of spec.phases) {
+    for (const ws of phase.workstreams) for (const t of ws.tasks) yield { key: taskKey(t.fullId), globs: [...(t.inputs ?? []), ...(t.outputs ?? [])] };
+  }
 }
 
 /** The index of these tasks, in memory. */

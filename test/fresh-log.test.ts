@@ -189,6 +189,68 @@ test('records are read when asked for: odd ids, untouched lines kept through com
   await damaged.close();
 });
 
+test('a log searched task by task and a log parsed whole read every line alike', async () => {
+  const p = logPath();
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  const line = (t: string, k: string | null, at = 5): string => JSON.stringify(k === null ? { t, k } : { t, k, o: [['x', H, 1, 420]], at });
+  const lines = [
+    line('a', 'k1'),
+    line('b', 'k1'),
+    line('a', null),
+    line('q"uote', 'k1'),
+    line('back\\slash', 'k1'),
+    line('ünï', 'k1'),
+    '{"k":"k9","t":"b","o":[],"at":1}', // valid JSON, but not as uet writes it: not taken
+    line('c', 'k1'),
+    '{"t":"\\u0063","k":"k9","o":[],"at":1}', // "c" written with an escape: not as uet writes it
+    line('d', 'k1'),
+    line('d', 'k2').slice(0, 30), // cut short: the line before it counts
+    line('e', 'k2'),
+    '{"t":"e","k":"k3","o":[["x",' + '"at":5}', // intact ends, damaged inside: no record
+    line('ab', 'k1'),
+    `garbage ${line('ab', 'k2')}`, // a line's beginning in the middle of a line
+  ];
+  fs.writeFileSync(p, lines.join('\n'));
+  const ids = ['a', 'b', 'q"uote', 'back\\slash', 'ünï', 'c', 'd', 'e', 'ab', 'never'];
+  const whole = await openFreshLog(p, 'whole');
+  const searched = await openFreshLog(p, 'lazily');
+  for (const id of ids) assert.equal(searched.get(id), whole.get(id), id);
+  assert.is(whole.get('a'), undefined);
+  assert.equal(whole.get('b')?.key, 'k1');
+  assert.equal(whole.get('c')?.key, 'k1');
+  assert.equal(whole.get('d')?.key, 'k1');
+  assert.is(whole.get('e'), undefined);
+  assert.equal(whole.get('ab')?.key, 'k1');
+  await whole.close();
+  await searched.close();
+});
+
+test('a searched log keeps what this process wrote, before and after it turns to parsing', async () => {
+  const p = logPath();
+  const seed = await openFreshLog(p);
+  for (let i = 0; i < 100; i++) seed.record(rec(`t${i}`, 'old'));
+  await seed.close();
+
+  const log = await openFreshLog(p);
+  log.invalidate('t1'); // forgotten while searched: its old line is still in the file as opened
+  log.record(rec('t2', 'new'));
+  assert.is(log.get('t1'), undefined);
+  assert.equal(log.get('t2'), rec('t2', 'new'));
+  for (let i = 3; i < 60; i++) assert.equal(log.get(`t${i}`), rec(`t${i}`, 'old'), `t${i}`); // past the searches' bound
+  log.invalidate('t3');
+  log.record(rec('t4', 'new'));
+  assert.is(log.get('t1'), undefined);
+  assert.equal(log.get('t2'), rec('t2', 'new'));
+  assert.is(log.get('t3'), undefined);
+  assert.equal(log.get('t4'), rec('t4', 'new'));
+  assert.equal(log.get('t99'), rec('t99', 'old'));
+  await log.close();
+
+  const again = await openFreshLog(p);
+  for (const [id, key] of [['t1', undefined], ['t2', 'new'], ['t3', undefined], ['t4', 'new'], ['t5', 'old']] as const) assert.is(again.get(id)?.key, key, id);
+  await again.close();
+});
+
 test('using the log after close() is a bug and throws', async () => {
   const log = await openFreshLog(logPath());
   await log.close();

@@ -38,7 +38,7 @@ export class ResidentProject {
   static async open(root: string): Promise<ResidentProject> {
     const uetDir = path.join(root, '.uet');
     const hasher = await createFileHasher(root, path.join(uetDir, 'stat-index'));
-    return new ResidentProject(root, uetDir, hasher, await openFreshLog(path.join(uetDir, 'fresh.log')));
+    return new ResidentProject(root, uetDir, hasher, await openFreshLog(path.join(uetDir, 'fresh.log'), 'whole'));
   }
 
   /** the project as loading it now would give it; `hasher` is the build's view of this.hasher */

@@ -71,7 +71,7 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
       io.stderr.write(`warning: cache at ${config.cache.dir} could not be opened (${String(e)}); building without it\n`);
     }
   }
-  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'));
+  const freshLog = await openFreshLog(path.join(uetDir, 'fresh.log'), 'whole');
   const executor = createBuildExecutor({ jobs, launcher: launcherFromEnv(io.env) });
   // the breakers' events go to the run log of whichever run is current
   let emitBreaker: (ev: RunEvent) => void = () => {};

@@ -526,4 +526,31 @@ test('with the fork server, a build starts one lane per command running at once,
   }
 });
 
+test('with the fork server, a hinted build of a handful of tasks runs them on one lane, still up to -j at once', async () => {
+  // each task marks that it started, then waits for all three marks: run one after another, the first would give up
+  const waiter = (i: number): string => `      - id: w${i}
+        run: mkdir -p out marks && touch marks/w${i} && n=0 && while [ $(ls marks | wc -l) -lt 3 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done && [ $(ls marks | wc -l) -ge 3 ] && cat src/f.txt > out/w${i}.txt
+        inputs: [src/f.txt]
+        outputs: [out/w${i}.txt]`;
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/f.txt': 'one\n',
+    'phases/p.yaml': `id: p\nworkstreams:\n  - id: ws\n    tasks:\n${[0, 1, 2].map(waiter).join('\n')}\n`,
+  });
+  try {
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir, ['-j', '3']);
+    fs.rmSync(path.join(dir, 'marks'), { recursive: true });
+    writeText(dir, 'src/f.txt', 'two\n');
+    await build(dir, ['-j', '3']);
+    for (const i of [0, 1, 2]) assert.is(readText(dir, `out/w${i}.txt`), 'two\n');
+    const few = await lastRunWorkers(dir);
+    assert.ok(few.hinted, 'narrowed by the hint');
+    assert.equal([...few.workers.keys()], [1], 'three tasks: one lane');
+    assert.is(few.workers.get(1)!.filter((s) => s === 'busy').length, 3, 'every task ran on it');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test.run();

@@ -16,4 +16,13 @@ test('runId: a ULID of the given time, in Crockford base32; later ids sort later
   assert.is(ids.size, 1000, 'random parts differ');
 });
 
+test('runId with node:crypto\'s randomFillSync: the same shape, the given bytes', async () => {
+  const { randomFillSync } = await import('node:crypto');
+  const id = runId(5, randomFillSync);
+  assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.is(decodeTime(id), 5);
+  assert.is(runId(5, (b) => b.fill(0)), '0000000005' + '0'.repeat(16), 'the random part is the fill\'s');
+  assert.is(runId(5, (b) => b.fill(31)).slice(10), 'Z'.repeat(16));
+});
+
 test.run();

@@ -1,9 +1,9 @@
 /**
  * `uet build`: wire the real services to the scheduler, hold the project lock, report.
  */
+import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { ulid } from 'ulid';
 import { createExplainStore } from '../build/explain-store.js';
 import { createProjectFiles } from '../build/project-files.js';
 import type { BuildOutcome } from '../build/runner.js';
@@ -28,6 +28,7 @@ import { createPatchRunner } from '../patch/service.js';
 import { parseDuration } from '../spec/durations.js';
 import { ok } from '../util/result.js';
 import { sleep } from '../util/sleep.js';
+import { runId as makeRunId } from '../util/run-id.js';
 import type { Io } from './context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, diagnosticLines, lockProject, openTargets, specFailed } from './context.js';
 import { TaskHeap, UNTUNED_HEAP } from './heap-tuning.js';
@@ -109,7 +110,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   let cache: CacheStore | undefined;
   /** the real (local + shared) store, once a task needed it */
   let tiered: TieredCacheStore | undefined;
-  const runId = ulid();
+  const runId = makeRunId(Date.now(), randomFillSync);
   const reporter: Reporter = flags.json
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });

@@ -131,14 +131,15 @@ const OUTPUT_HEAD_BYTES = 1024 * 1024;
  * writing them would poison the cache.
  */
 export async function runCommand(req: RunRequest, slot: TaskSlot, opts: RunCommandOptions): Promise<RunOutcome> {
-  const started = performance.now();
+  // not performance.now(): the global loads perf_hooks on first use, ~1 ms of a touch's first command
+  const started = process.hrtime.bigint();
   const outcome = (fields: Partial<RunOutcome>): RunOutcome => ({
     exitCode: null,
     signal: null,
     timedOut: false,
     cancelled: slot.cancelled,
     output: '',
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
     ...fields,
   });
 

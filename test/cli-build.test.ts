@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { isAlive, makeProject, readText, removeProject, runUet, takeLines, UET_BIN, writeText , withProject } from './helpers/project.js';
+import { graphCacheJson } from '../lib/graph/graph-cache.js';
 
 const CONFIG = `version: 1
 project: t
@@ -108,7 +109,7 @@ test('the compiled-graph cache keeps the edges, not the tasks\' references: a bu
     await build(dir);
     ran(dir);
     // each workstream's tasks are kept as JSON text, read when a build needs one of them
-    const cached = JSON.parse(readText(dir, '.uet/graph.json')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: string }> }> } };
+    const cached = graphCacheJson(fs.readFileSync(path.join(dir, '.uet', 'graph.json')))!;
     const tasks = cached.spec.phases.flatMap((p) => p.workstreams.flatMap((ws) => JSON.parse(ws.tasks) as Array<{ id: string; dependsOn?: unknown[] }>));
     // a workstream's first task is kept whole, the others as what differs from it
     assert.ok(tasks.some((t) => t.id === 'upper'), 'upper is in the cache');

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
 import { countLines, makeProject, readText, REPO_ROOT, removeProject, runUet, writeText , withProject } from './helpers/project.js';
 import type { RunResult } from './helpers/project.js';
+import { graphCacheJson, graphCacheText, type GraphCacheJson } from '../lib/graph/graph-cache.js';
 
 const L = (...lines: string[]): string => `${lines.join('\n')}\n`;
 /** phases/p.yaml holding these workstream lines */
@@ -335,7 +336,7 @@ test('expansion is part of the compiled-graph cache: a no-op uses the cached exp
       const first = await runUet(dir, ['build']);
       assert.is(first.code, 0, first.stdout + first.stderr);
       const cachePath = path.join(dir, '.uet', 'graph.json');
-      const cached = JSON.parse(fs.readFileSync(cachePath, 'utf8')) as { spec: { phases: Array<{ workstreams: Array<{ id: string; tasks: string }> }> } };
+      const cached = graphCacheJson(fs.readFileSync(cachePath))! as unknown as { spec: { phases: Array<{ workstreams: Array<{ id: string; tasks: string }> }> } };
       const ws = cached.spec.phases[0]!.workstreams[0]!;
       assert.is(ws.id, 'pkg-cli', 'the cache holds the expanded workstream');
       // Mark the cached (expanded) build command: if a no-op expanded the template again, the
@@ -343,7 +344,7 @@ test('expansion is part of the compiled-graph cache: a no-op uses the cached exp
       const tasks = JSON.parse(ws.tasks) as Array<{ id: string; run: string }>;
       tasks.find((t) => t.id === 'build')!.run = 'echo from-the-cache >> runs.log';
       ws.tasks = JSON.stringify(tasks);
-      fs.writeFileSync(cachePath, JSON.stringify(cached));
+      fs.writeFileSync(cachePath, graphCacheText(cached as unknown as GraphCacheJson));
       // the full path (the no-op proof would answer without loading the graph at all)
       const noop = await runUet(dir, ['build'], { env: { UET_NO_FAST_PATH: '1' } });
       assert.is(noop.code, 0, noop.stdout + noop.stderr);

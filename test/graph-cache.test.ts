@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadCompiledProject, sameJson } from '../lib/graph/graph-cache.js';
+import { graphCacheJson, graphCacheText, loadCompiledProject, sameJson, type GraphCacheJson } from '../lib/graph/graph-cache.js';
 import { createFileHasher } from '../lib/hash/file-hasher.js';
 import { loadProject } from '../lib/spec/load.js';
 import type { ProjectSpec } from '../lib/spec/model.js';
@@ -107,7 +107,7 @@ test('tasks kept as differences from their workstream\'s first read back as comp
     const second = await load(dir);
     assert.is(second.loaded.fromCache, true);
     assert.equal(second.loaded.project.spec.phases, expected, 'the project restored from the cache');
-    const file = JSON.parse(fs.readFileSync(path.join(dir, '.uet', 'graph.json'), 'utf8')) as { spec: { phases: Array<{ workstreams: Array<{ tasks: string }> }> } };
+    const file = graphCacheJson(fs.readFileSync(path.join(dir, '.uet', 'graph.json')))!;
     const texts = file.spec.phases.flatMap((p) => p.workstreams.map((w) => w.tasks));
     assert.ok(texts.some((t) => t.includes('"-":[')), 'a later task lacking a field of the first is written as such');
   }));
@@ -129,14 +129,14 @@ test('a cache file of another format (format 1 had no format field) is rebuilt, 
   withProject(FILES, async (dir) => {
     await load(dir);
     const file = path.join(dir, '.uet', 'graph.json');
-    const current = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const current = graphCacheJson(fs.readFileSync(file))! as unknown as Record<string, unknown>;
     const { writer, format: _format, ...rest } = current;
     // what a uet that knew only format 1 wrote: its tasks whole, here emptied to tell them apart
     fs.writeFileSync(file, JSON.stringify({ ...rest, uetVersion: writer, spec: { ...(rest['spec'] as object), phases: [] } }));
     const again = await load(dir);
     assert.is(again.loaded.fromCache, false);
     assert.equal(again.loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
-    assert.is((JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: number }).format, 3, 'rewritten in the current format');
+    assert.is(graphCacheJson(fs.readFileSync(file))?.format, 4, 'rewritten in the current format');
   }));
 
 test('a workstream\'s tasks are read from the cache when first asked for, and a count that does not fit recompiles', () =>
@@ -153,10 +153,9 @@ test('a workstream\'s tasks are read from the cache when first asked for, and a 
     assert.ok(Object.getOwnPropertyDescriptor(ws, 'tasks')?.value, 'once read, the tasks are kept in place of their text');
 
     // one task fewer than the layout's keys for that workstream: not this graph
-    const text = fs.readFileSync(file, 'utf8');
-    const cached = JSON.parse(text) as { spec: { phases: Array<{ workstreams: Array<{ taskCount: number }> }> } };
+    const cached = graphCacheJson(fs.readFileSync(file))! as unknown as { spec: { phases: Array<{ workstreams: Array<{ taskCount: number }> }> } };
     cached.spec.phases[1]!.workstreams[0]!.taskCount = 0;
-    fs.writeFileSync(file, JSON.stringify(cached));
+    fs.writeFileSync(file, graphCacheText(cached as unknown as GraphCacheJson));
     const recount = await load(dir);
     assert.is(recount.loaded.fromCache, false, 'compiled again');
     assert.equal(recount.loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
@@ -170,6 +169,25 @@ test('a cache that cannot be written still gives the build its project', () =>
     const { loaded } = await load(dir, blocked);
     assert.is(loaded.fromCache, false);
     assert.equal(loaded.project.order.filter((k) => k.startsWith('t:')), ['t:p1/ws/a', 't:p1/ws/b', 't:p2/w/c']);
+  }));
+
+test('the cache file is a header line, then the tasks\' texts at the offsets it gives; a span that does not fit fails when read', () =>
+  withProject(FILES, async (dir) => {
+    await load(dir);
+    const file = path.join(dir, '.uet', 'graph.json');
+    const bytes = fs.readFileSync(file);
+    const newline = bytes.indexOf(0x0a);
+    const header = JSON.parse(bytes.toString('utf8', 0, newline)) as { spec: { phases: Array<{ workstreams: Array<{ tasks: [number, number] }> }> } };
+    const spans = header.spec.phases.flatMap((p) => p.workstreams.map((w) => w.tasks));
+    assert.equal(spans.map(([start]) => start), [0, spans[0]![1]], 'one after the other');
+    assert.is(spans[1]![1], bytes.length - newline - 1, 'to the end of the file');
+    assert.equal((JSON.parse(bytes.toString('utf8', newline + 1 + spans[1]![0], newline + 1 + spans[1]![1])) as Array<{ id: string }>).map((t) => t.id), ['c']);
+
+    header.spec.phases[1]!.workstreams[0]!.tasks = [0, bytes.length];
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(JSON.stringify(header)), bytes.subarray(newline)]));
+    const { loaded } = await load(dir);
+    assert.is(loaded.fromCache, true, 'the header is all a load reads');
+    assert.throws(() => loaded.project.spec.phases[1]!.workstreams[0]!.tasks, /damaged workstream 'p2\/w'.*delete \.uet\/graph\.json/);
   }));
 
 test.run();

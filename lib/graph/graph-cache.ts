@@ -1,8 +1,13 @@
 /**
- * The compiled-graph cache: the checked spec and the layout of its compiled graph, stored as
- * JSON in .uet/graph.json with the content hashes of the spec files they came from. While those
- * files (found through the stat index, so usually without reading them) are unchanged, a build
- * parses no YAML, runs no schema check and does not compile.
+ * The compiled-graph cache: the checked spec and the layout of its compiled graph, stored in
+ * .uet/graph.json with the content hashes of the spec files they came from. While those files
+ * (found through the stat index, so usually without reading them) are unchanged, a build parses
+ * no YAML, runs no schema check and does not compile.
+ *
+ * The file is a line of JSON, the header, followed by each workstream's tasks as JSON text at
+ * the byte offsets the header gives. A build parses the header, and a workstream's tasks only
+ * when it reads one: a touch of a 10,000-task project reads 4 of its 100 workstreams, and the
+ * tasks are ~70 % of the file.
  */
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -25,21 +30,30 @@ import { cachedTaskPaths, cacheTaskPaths, taskGlobs, validCachedTaskPaths, type 
  * Bumped when the file's layout changes: a file of another format is rebuilt. Format 1 files
  * named the writer `uetVersion` and had no format; this one does not have that field, so a uet
  * that knows only format 1 rebuilds a later file rather than misreading its tasks. Format 3
- * keeps each workstream's tasks as a string, and the index of the paths tasks name.
+ * kept each workstream's tasks as a string, and the index of the paths tasks name; format 4
+ * keeps the tasks after the header's line.
  */
-const GRAPH_CACHE_FORMAT = 3;
+const GRAPH_CACHE_FORMAT = 4;
 
-interface GraphCacheFile {
+/**
+ * The cache's content. `Tasks` is how a workstream's tasks are held: as their JSON text
+ * (GraphCacheJson: what is written, and what tests and tools read), or in the file's header as
+ * the [start, end) byte offsets of that text after the header's line (Span).
+ */
+interface GraphCacheFile<Tasks> {
   /** the uet version that wrote it */
   readonly writer: string;
   readonly format: number;
   readonly files: ReadonlyArray<readonly [string, string]>;
   readonly warnings: readonly Diagnostic[];
-  readonly spec: CachedSpec;
+  readonly spec: CachedSpec<Tasks>;
   readonly layout: GraphLayout;
   /** which tasks name which paths, against layout.keys */
   readonly paths: CachedTaskPaths;
 }
+type Span = readonly [number, number];
+/** the cache's content with each workstream's tasks as JSON text (CachedTask[]) */
+export type GraphCacheJson = GraphCacheFile<string>;
 
 /**
  * A task as the cache keeps it: its workstream's first task whole, every other one as the fields
@@ -47,12 +61,13 @@ interface GraphCacheFile {
  */
 type CachedTask = Partial<Record<keyof TaskSpec, unknown>> & { readonly '-'?: readonly string[] };
 /**
- * A workstream as the cache keeps it: its tasks (CachedTask[]) as JSON text, parsed only when
- * the build reads one of them (lib/graph/project.ts, restoreCompiled), and how many there are.
+ * A workstream as the cache keeps it: its tasks (CachedTask[] as JSON text, or where that text
+ * is), parsed only when the build reads one of them (lib/graph/project.ts, restoreCompiled), and
+ * how many there are.
  */
-type CachedWorkstream = Omit<WorkstreamSpec, 'tasks'> & { readonly tasks: string; readonly taskCount: number };
-interface CachedSpec extends Omit<ProjectSpec, 'phases'> {
-  readonly phases: ReadonlyArray<Omit<PhaseSpec, 'workstreams'> & { readonly workstreams: readonly CachedWorkstream[] }>;
+type CachedWorkstream<Tasks> = Omit<WorkstreamSpec, 'tasks'> & { readonly tasks: Tasks; readonly taskCount: number };
+interface CachedSpec<Tasks> extends Omit<ProjectSpec, 'phases'> {
+  readonly phases: ReadonlyArray<Omit<PhaseSpec, 'workstreams'> & { readonly workstreams: ReadonlyArray<CachedWorkstream<Tasks>> }>;
 }
 
 export interface LoadedGraph {
@@ -92,9 +107,9 @@ export interface LoadOptions {
 export async function loadCompiledProject(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions = {}): Promise<Result<LoadedGraph, Diagnostic[]>> {
   if (opts.useCache !== false) {
     const cached = readCache(cachePathIn(uetDir));
-    if (cached && (opts.specVouched?.(cached.files) === true || (await stillValid(root, cached, hasher)))) {
+    if (cached && (opts.specVouched?.(cached.file.files) === true || (await stillValid(root, cached.file, hasher)))) {
       const project = restoreFromCache(cached, root);
-      if (project) return ok({ project, warnings: cached.warnings, fromCache: true, files: cached.files });
+      if (project) return ok({ project, warnings: cached.file.warnings, fromCache: true, files: cached.file.files });
     }
   }
   return compileFresh(root, uetDir, hasher, opts, true);
@@ -115,7 +130,8 @@ async function compileFresh(root: string, uetDir: string, hasher: FileHasher, op
   const kept = expanded !== undefined ? { expanded } : {};
   if (compiled !== undefined) return ok({ project: compiled, warnings, fromCache: false, files, ...kept });
   opts.onGarbage?.();
-  const project = restoreFromCache(JSON.parse(text) as GraphCacheFile, root);
+  const written = parseCache(Buffer.from(text));
+  const project = written && restoreFromCache(written, root);
   if (!project) return compileFresh(root, uetDir, hasher, opts, false);
   return ok({ project, warnings, fromCache: false, files, ...kept });
 }
@@ -143,11 +159,11 @@ async function compileAndStore(root: string, uetDir: string, hasher: FileHasher,
   const layout = compiled.value.graph.toLayout();
   const keyIndex = new Map(layout.keys.map((k, i) => [k, i]));
   const paths = cacheTaskPaths(taskGlobs(spec), (key) => keyIndex.get(key)!);
-  const file: GraphCacheFile = { writer: UET_VERSION, format: GRAPH_CACHE_FORMAT, files, warnings, spec: specToCache(spec), layout, paths };
+  const file: GraphCacheJson = { writer: UET_VERSION, format: GRAPH_CACHE_FORMAT, files, warnings, spec: specToCache(spec), layout, paths };
   // the compiler's garbage, and the index's, go before the text is made: at 10,000 tasks the
   // heap peaked at 83 MB here, 73 MB with this (a cold build's peak RSS 138 -> 129 MB)
   opts.onGarbage?.();
-  const text = JSON.stringify(file);
+  const text = graphCacheText(file);
   try {
     await fs.mkdir(uetDir, { recursive: true });
     await writeFileAtomic(cachePathIn(uetDir), text);
@@ -177,7 +193,7 @@ async function loadSpec(root: string, keepExpanded: boolean): Promise<Result<{ s
  * file is 2.9 MB instead of 4.7, loading the project from it takes ~63 ms instead of ~78
  * (median of 6, fresh processes), and it holds ~4 MB less.
  */
-function specToCache(spec: ProjectSpec): CachedSpec {
+function specToCache(spec: ProjectSpec): CachedSpec<string> {
   return {
     ...spec,
     phases: spec.phases.map((phase) => ({
@@ -249,8 +265,47 @@ function tasksFromCache(cached: readonly CachedTask[]): TaskSpec[] {
   });
 }
 
+/**
+ * The file's text: the header's line, then each workstream's tasks, in order. JSON writes no
+ * line break, so the header is one line.
+ */
+export function graphCacheText(file: GraphCacheJson): string {
+  const texts: string[] = [];
+  let at = 0;
+  const header: GraphCacheFile<Span> = {
+    ...file,
+    spec: {
+      ...file.spec,
+      phases: file.spec.phases.map((phase) => ({
+        ...phase,
+        workstreams: phase.workstreams.map((ws) => {
+          const start = at;
+          at += Buffer.byteLength(ws.tasks);
+          texts.push(ws.tasks);
+          return { ...ws, tasks: [start, at] as const };
+        }),
+      })),
+    },
+  };
+  return `${JSON.stringify(header)}\n${texts.join('')}`;
+}
+
+/** The file's content with every workstream's tasks as text (for tests and tools; a build reads them lazily). */
+export function graphCacheJson(bytes: Buffer): GraphCacheJson | undefined {
+  const cached = parseCache(bytes);
+  if (!cached) return undefined;
+  const { file, texts } = cached;
+  return { ...file, spec: { ...file.spec, phases: file.spec.phases.map((phase) => ({ ...phase, workstreams: phase.workstreams.map((ws) => ({ ...ws, tasks: textAt(texts, ws) })) })) } };
+}
+
+interface ReadCache {
+  readonly file: GraphCacheFile<Span>;
+  /** the tasks' texts: the file after the header's line */
+  readonly texts: Buffer;
+}
+
 /** The project a cache file holds, rooted at `root`; undefined when its parts do not fit together. */
-function restoreFromCache(file: GraphCacheFile, root: string): CompiledProject | undefined {
+function restoreFromCache({ file, texts }: ReadCache, root: string): CompiledProject | undefined {
   const taskCounts = new Map<string, number>();
   const spec: ProjectSpec = {
     ...file.spec,
@@ -259,7 +314,7 @@ function restoreFromCache(file: GraphCacheFile, root: string): CompiledProject |
       ...phase,
       workstreams: phase.workstreams.map((cached) => {
         taskCounts.set(cached.fullId, cached.taskCount);
-        return withLazyTasks(cached);
+        return withLazyTasks(cached, texts);
       }),
     })),
   };
@@ -272,13 +327,13 @@ function restoreFromCache(file: GraphCacheFile, root: string): CompiledProject |
  * live heap, and more of peak RSS). A text that does not parse, or does not hold taskCount
  * tasks, can only come from a damaged file: reading it throws, saying so.
  */
-function withLazyTasks(cached: CachedWorkstream): WorkstreamSpec {
-  const { tasks: text, taskCount, ...ws } = cached;
+function withLazyTasks(cached: CachedWorkstream<Span>, texts: Buffer): WorkstreamSpec {
+  const { tasks: _span, taskCount, ...ws } = cached;
   return Object.defineProperty(ws, 'tasks', {
     enumerable: true,
     configurable: true,
     get: (): readonly TaskSpec[] => {
-      const parsed = JSON.parse(text) as unknown;
+      const parsed = JSON.parse(textAt(texts, cached)) as unknown;
       if (!Array.isArray(parsed) || parsed.length !== taskCount) throw new Error(`the compiled-graph cache holds a damaged workstream '${ws.fullId}': delete .uet/graph.json and build again`);
       const tasks = tasksFromCache(parsed as CachedTask[]);
       // the getter, and the text it holds, go
@@ -288,25 +343,42 @@ function withLazyTasks(cached: CachedWorkstream): WorkstreamSpec {
   }) as unknown as WorkstreamSpec;
 }
 
-function readCache(cachePath: string): GraphCacheFile | undefined {
+/** a workstream's tasks' text; a span that does not fit the file can only come from a damaged one */
+function textAt(texts: Buffer, ws: CachedWorkstream<Span>): string {
+  const [start, end] = Array.isArray(ws.tasks) ? ws.tasks : [NaN, NaN];
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > texts.length) throw new Error(`the compiled-graph cache holds a damaged workstream '${ws.fullId}': delete .uet/graph.json and build again`);
+  return texts.toString('utf8', start, end);
+}
+
+function readCache(cachePath: string): ReadCache | undefined {
   try {
     // one read(2) of the whole file: the promise-based read took it 512 KB at a time, a
     // round trip to the thread pool each (a 10,000-task project's file is 3.5 MB)
-    const parsed = JSON.parse(readFileSync(cachePath, 'utf8')) as GraphCacheFile;
-    // a file from another version, or from before the layout was cached, is rebuilt
-    return parsed.writer === UET_VERSION &&
-      parsed.format === GRAPH_CACHE_FORMAT &&
-      Array.isArray(parsed.layout?.keys) &&
-      Array.isArray(parsed.layout.edges) &&
-      validCachedTaskPaths(parsed.paths, parsed.layout.keys)
-      ? parsed
+    return parseCache(readFileSync(cachePath));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseCache(bytes: Buffer): ReadCache | undefined {
+  try {
+    const newline = bytes.indexOf(0x0a);
+    if (newline < 0) return undefined;
+    const file = JSON.parse(bytes.toString('utf8', 0, newline)) as GraphCacheFile<Span>;
+    // a file from another version or format, or from before the layout was cached, is rebuilt
+    return file.writer === UET_VERSION &&
+      file.format === GRAPH_CACHE_FORMAT &&
+      Array.isArray(file.layout?.keys) &&
+      Array.isArray(file.layout.edges) &&
+      validCachedTaskPaths(file.paths, file.layout.keys)
+      ? { file, texts: bytes.subarray(newline + 1) }
       : undefined;
   } catch {
     return undefined;
   }
 }
 
-function stillValid(root: string, cached: GraphCacheFile, hasher: FileHasher): Promise<boolean> {
+function stillValid(root: string, cached: GraphCacheFile<Span>, hasher: FileHasher): Promise<boolean> {
   return sameSpecFiles(root, cached.spec.config, cached.files, hasher);
 }
 

@@ -370,4 +370,20 @@ test('digest: sha256 hex, and KeyBuilder frames parts unambiguously', () => {
   assert.throws(() => b.add('c', 'd'));
 });
 
+test('KeyBuilder hashes each part as its byte length (8 bytes, big-endian) then its UTF-8 bytes: keys stored by earlier builds stay valid', () => {
+  const framed = (parts: Array<string | Uint8Array>): Buffer =>
+    Buffer.concat(
+      parts.flatMap((p) => {
+        const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p);
+        const len = Buffer.alloc(8);
+        len.writeBigUInt64BE(BigInt(bytes.length));
+        return [len, bytes];
+      }),
+    );
+  const long = 'é☃'.repeat(70000); // a length past 2^16 and 2^8 in every byte of the low word
+  const parts: Array<[string, string | Uint8Array]> = [['a', 'bc'], ['é', Buffer.from([1, 2, 255])], ['empty', ''], ['long', long]];
+  const built = parts.reduce((k, [l, v]) => k.add(l, v), new KeyBuilder()).digest();
+  assert.is(built, sha256(framed(parts.flat())));
+});
+
 test.run();

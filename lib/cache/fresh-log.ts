@@ -193,8 +193,10 @@ class AppendOnlyFreshLog implements FreshLog {
   private async rewrite(): Promise<void> {
     let text = '';
     for (const [t, held] of this.records!) text += (typeof held === 'string' ? held : serialize(t, held)) + '\n';
-    // a crash during the swap leaves either the old log or the new one, both complete
-    await writeFileAtomic(this.file, text);
+    // A crash of the process during the swap leaves either the old log or the new one, both
+    // complete. Not synced, as the appends are not: a crash of the machine can at worst lose
+    // records, and a lost record only re-runs its task (the sync stalled a build ~40 ms here).
+    await writeFileAtomic(this.file, text, { fsync: false });
     this.lines = this.records!.size;
   }
 

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { isAlive, makeProject, readText, removeProject, runUet, takeLines, UET_BIN, writeText , withProject } from './helpers/project.js';
 import { graphCacheJson } from '../lib/graph/graph-cache.js';
+import { DEFAULT_SERVER_COMM } from './helpers/fork-server.js';
 
 const CONFIG = `version: 1
 project: t
@@ -523,7 +524,7 @@ ${fail ? `      - id: missing
         inputs: []
 ` : ''}`,
   });
-  for (const [env, starter] of [[{}, 'perl'], [{ UET_DIRECT_EXEC: '0' }, 'sh']] as const) {
+  for (const [env, starter] of [[{}, DEFAULT_SERVER_COMM], [{ UET_DIRECT_EXEC: '0' }, 'sh']] as const) {
     await withProject(project(false), async (dir) => {
       fs.chmodSync(path.join(dir, 'bin/who'), 0o755);
       const r = await runUet(dir, ['build'], { env });
@@ -634,7 +635,7 @@ workstreams:
 }
 
 test('commands are forked by the fork server, or by uet itself with UET_FORK_SERVER=0, in both the pool and the direct path', async () => {
-  // the parent of the task's shell: the fork server (perl) or uet itself (node)
+  // the parent of the task's shell: the fork server (python3 or perl) or uet itself (node)
   await withProject(oneTaskProject('mkdir -p out && cat /proc/$PPID/comm > out/parent.txt', 'out/parent.txt'), async (dir) => {
     const parentAfter = async (env: Record<string, string>, args: string[] = []): Promise<string> => {
       const r = await runUet(dir, ['build', ...args], { env });
@@ -642,14 +643,14 @@ test('commands are forked by the fork server, or by uet itself with UET_FORK_SER
       return readText(dir, 'out/parent.txt').trim();
     };
     // the first build goes through the pool; after a change of one input, the direct path
-    assert.is(await parentAfter({}), 'perl');
+    assert.is(await parentAfter({}), DEFAULT_SERVER_COMM);
     writeText(dir, 'src/a.txt', 'b\n');
-    assert.is(await parentAfter({}), 'perl');
+    assert.is(await parentAfter({}), DEFAULT_SERVER_COMM);
     writeText(dir, 'src/a.txt', 'c\n');
     assert.is(await parentAfter({ UET_FORK_SERVER: '0' }), 'node');
     // --force: every task runs, through the pool
     assert.is(await parentAfter({ UET_FORK_SERVER: '0' }, ['--force']), 'node');
-    assert.is(await parentAfter({}, ['--force']), 'perl');
+    assert.is(await parentAfter({}, ['--force']), DEFAULT_SERVER_COMM);
   });
 });
 

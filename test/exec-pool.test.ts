@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pidIsLive } from '../lib/exec/kill-tree.js';
-import { ForkServerLauncher } from '../lib/exec/fork-server.js';
+import { ForkServerLauncher, perlServer, pythonServer } from '../lib/exec/fork-server.js';
 import { createDirectExecutor, createLaneExecutor, createPoolExecutor, type ExecutorOptions } from '../lib/exec/pool.js';
 import type { RunRequest, TaskExecutor } from '../lib/exec/types.js';
 import { everyNth, WORKER_COLLECT_EVERY } from '../lib/exec/worker.js';
@@ -191,8 +191,9 @@ for (const launcher of ['fork-server', 'child-process'] as const) {
   defineSuite(`direct executor, ${launcher}`, (opts) => createDirectExecutor({ launcher, ...opts }));
 }
 defineSuite('lane executor', (opts) => createLaneExecutor({ lanes: 2, ...opts }));
-// where Perl is missing, the lanes hand every command to the pool (child_process)
-defineSuite('lane executor without Perl', (opts) => createLaneExecutor({ lanes: 2, laneLauncher: () => new ForkServerLauncher('/no/such/perl'), ...opts }));
+// where neither Python nor Perl runs, the lanes hand every command to the pool (child_process)
+defineSuite('lane executor without a fork server', (opts) => createLaneExecutor({ lanes: 2, laneLauncher: () => new ForkServerLauncher([pythonServer('/no/such/python'), perlServer('/no/such/perl')]), ...opts }));
+defineSuite('lane executor with Perl\'s fork server', (opts) => createLaneExecutor({ lanes: 2, laneLauncher: () => new ForkServerLauncher([perlServer()]), ...opts }));
 
 const workerHeap = suite('worker heap');
 

@@ -40,7 +40,7 @@ export interface LaneExecutorOptions extends ExecutorOptions {
   readonly lanes: number;
   /** each lane's lifecycle, as a pool worker's */
   readonly onWorker?: OnWorker;
-  /** the launcher of each lane (default: this thread's, threadLauncher); tests give one without Perl */
+  /** the launcher of each lane (default: this thread's, threadLauncher); tests give one without a fork server */
   readonly laneLauncher?: (lane: number) => ProcessLauncher;
 }
 
@@ -152,7 +152,7 @@ function piscinaDispatcher(opts: PoolExecutorOptions): { dispatch: Dispatch; shu
  * A lane is a worker in the run log (its number, from 1), started lowest first and only when
  * a command finds none ready, so a build that never runs two commands at once starts one
  * server. A command waits for the first lane to be ready: a lane that finishes its command
- * takes it if that comes before the new lane's server is up (~10-15 ms of Perl's start, against
+ * takes it if that comes before the new lane's server is up (~10-15 ms of a fork server's start, against
  * ~3 ms a trivial command takes on a lane already running).
  *
  *   UNUSED ──a command finds no lane ready──► STARTING ──server up──► IDLE ⇄ BUSY ──close()──► DRAINING → TERMINATED

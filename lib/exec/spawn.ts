@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signalGroup, groupHasLiveMembers, terminateGroup } from './kill-tree.js';
 import { shellSignalReport } from './direct-command.js';
-import { ForkServerLauncher } from './fork-server.js';
+import { FORK_SERVERS, ForkServerLauncher } from './fork-server.js';
 import { childProcessLauncher, type ExitStatus, type LauncherKind, type LaunchFailure, type ProcessLauncher } from './launcher.js';
 import type { RunOutcome, RunRequest } from './types.js';
 import { assertNever } from '../util/result.js';
@@ -95,7 +95,7 @@ export function threadLauncher(kind: LauncherKind, lane = 0): ProcessLauncher {
   if (lanes === undefined) launchers.set(kind, (lanes = []));
   let launcher = lanes[lane];
   if (launcher === undefined) {
-    launcher = usesForkServer(kind) ? new ForkServerLauncher('perl', kind === 'fork-server') : childProcessLauncher;
+    launcher = usesForkServer(kind) ? new ForkServerLauncher(FORK_SERVERS, kind === 'fork-server') : childProcessLauncher;
     lanes[lane] = launcher;
   }
   return launcher;

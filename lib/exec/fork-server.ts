@@ -11,8 +11,8 @@
  * page at all, in a session of its own (setsid), and reports a failed exec itself, so a command
  * costs the server one call and the child nothing before its exec. Perl's fork makes the child
  * run Perl until it execs, every page it touches a copy-on-write fault, and the server waits
- * for that exec through a pipe: a cold build of 2,000 trivial tasks took 2.70 s with the
- * Python server against 3.25 s with Perl's (CPU 4.50 against 5.54 s, 8 each, interleaved).
+ * for that exec through a pipe: a cold build of 2,000 trivial tasks took 2.75 s with the
+ * Python server against 3.32 s with Perl's (CPU 4.63 against 5.71 s, 8 each, interleaved).
  * Perl next, because it is on every Debian-like system (perl-base is Essential) and its core
  * POSIX module has setsid; `sh` has no way to give each child its own session. Where neither
  * starts, the thread falls back to child_process for good.
@@ -31,8 +31,8 @@
  * before it does anything, so a server that dies can never leave a command uet does not know;
  * Python's child has exec'd by then, and the server holds every signal it can from the spawn
  * until this line is written, so only a SIGKILL in between can leave one: its task fails,
- * saying the server exited); `S <id> <pid>` started (exec succeeded, the pid leads its own session); `F <id> <stage>
- * <errno>` not started (stage: fork, cwd, output, exec);
+ * saying the server exited); `S <id> <pid>` started (exec succeeded, the pid leads its own
+ * session); `F <id> <stage> <errno>` not started (stage: fork, cwd, output, exec);
  * `E <id> <code> <signal> <flags>` the shell exited and was reaped (code -1 when a signal ended
  * it); flags, `-` for none: `d` it was the command itself, started without its shell, `c` it
  * dumped core, `e` its process group was empty once it was reaped (nothing of the command is

@@ -11,8 +11,8 @@
  * page at all, in a session of its own (setsid), and reports a failed exec itself, so a command
  * costs the server one call and the child nothing before its exec. Perl's fork makes the child
  * run Perl until it execs, every page it touches a copy-on-write fault, and the server waits
- * for that exec through a pipe: a cold build of 2,000 trivial tasks took 2.75 s with the
- * Python server against 3.32 s with Perl's (CPU 4.63 against 5.71 s, 8 each, interleaved).
+ * for that exec through a pipe: a cold build of 2,000 trivial tasks took 2.35 s with the
+ * Python server against 2.76 s with Perl's (CPU 3.92 against 4.70 s, 8 each, interleaved).
  * Perl next, because it is on every Debian-like system (perl-base is Essential) and its core
  * POSIX module has setsid; `sh` has no way to give each child its own session. Where neither
  * starts, the thread falls back to child_process for good.

@@ -6,4 +6,5 @@ import { spawnSync } from 'node:child_process';
  * os.posix_spawn), else Perl's (lib/exec/fork-server.ts).
  */
 export const DEFAULT_SERVER_COMM =
-  spawnSync('python3', ['-I', '-S', '-c', 'import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, "posix_spawn") else 3)']).status === 0 ? 'python3' : 'perl';
+  // found as uet finds it: with an empty environment, so on the default path
+  spawnSync('python3', ['-I', '-S', '-c', 'import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, "posix_spawn") else 3)'], { env: {} }).status === 0 ? 'python3' : 'perl';

@@ -14,7 +14,7 @@ import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync
 import path from 'node:path';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { worthCompacting } from '../util/compaction.js';
-import { forEachLine } from '../util/lines.js';
+import { forEachLine, lastLineWith } from '../util/lines.js';
 import type { KeyParts } from './key.js';
 import type { ExplainStore } from './services.js';
 
@@ -174,18 +174,8 @@ function readEnd(file: string, max: number): FileBytes {
  * their very start cannot be told to start a line: it is not taken, and the caller reads more.
  */
 function lastLineIn({ from, bytes }: FileBytes, taskId: string): string | undefined {
-  const needle = Buffer.from(`${LINE_START}${JSON.stringify(taskId)}${PARTS_AT}`, 'utf8');
-  for (let at = bytes.lastIndexOf(needle); at >= 0; at = at > 0 ? bytes.lastIndexOf(needle, at - 1) : -1) {
-    // a line starts after a newline, or at the file's start
-    if (at > 0 ? bytes[at - 1] !== NEWLINE : from > 0) continue;
-    const end = bytes.indexOf(NEWLINE, at);
-    const line = bytes.toString('utf8', at, end < 0 ? bytes.length : end);
-    if (taskIdOf(line) === taskId) return line;
-  }
-  return undefined;
+  return lastLineWith(bytes, `${LINE_START}${JSON.stringify(taskId)}${PARTS_AT}`, (line) => (taskIdOf(line) === taskId ? line : undefined), from > 0);
 }
-
-const NEWLINE = 0x0a;
 
 /** the task id of a well-formed line, without parsing its parts */
 function taskIdOf(line: string): string | undefined {

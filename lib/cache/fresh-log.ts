@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'no
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { worthCompacting } from '../util/compaction.js';
-import { forEachLine } from '../util/lines.js';
+import { forEachLine, lastLineWith, NEWLINE } from '../util/lines.js';
 import type { FreshLog, OutputFile, SuccessRecord } from './types.js';
 
 
@@ -230,7 +230,6 @@ function toRecord(taskId: string, raw: RawRecord): SuccessRecord | null {
 const LINE_START = '{"t":"';
 /** how an intact success line ends (a line cut short by a crash does not) */
 const LINE_END = /,"at":\d+\}$/;
-const NEWLINE = 0x0a;
 
 /** how every line about `taskId` begins, as uet writes it, up to its key */
 function linePrefix(taskId: string): string {
@@ -254,19 +253,10 @@ function parse(text: string): { records: Map<string, Held>; lines: number } {
  * agree on every line.
  */
 function lastLineOf(bytes: Buffer, taskId: string): Held | null | undefined {
-  const prefix = Buffer.from(linePrefix(taskId));
-  for (let from = bytes.length - prefix.length; from >= 0; ) {
-    const at = bytes.lastIndexOf(prefix, from);
-    if (at < 0) return undefined;
-    if (at === 0 || bytes[at - 1] === NEWLINE) {
-      let end = bytes.indexOf(NEWLINE, at);
-      if (end < 0) end = bytes.length;
-      const said = lineSays(bytes.toString('utf8', at, end));
-      if (said !== undefined && said.t === taskId) return said.held;
-    }
-    from = at - 1;
-  }
-  return undefined;
+  return lastLineWith(bytes, linePrefix(taskId), (line) => {
+    const said = lineSays(line);
+    return said !== undefined && said.t === taskId ? said : undefined;
+  })?.held;
 }
 
 /**

@@ -21,6 +21,7 @@ import { err, ok, type Result } from '../util/result.js';
 import { CACHE_FORMAT_VERSION, type CacheEntry } from './types.js';
 import { parseEntry } from './store.js';
 import { importModule } from '../util/import-module.js';
+import { deserializeKeyvJson, serializeKeyvJson } from './keyv-json.js';
 
 /** 1 MiB: small enough to bound memory, large enough that round trips do not dominate */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -87,7 +88,7 @@ class RedisRemoteStore implements RemoteStore {
       // `connectionTimeout`: its timer is never cleared and would hold the process open that
       // long after the build; `request` bounds connecting with a timer of its own instead.
       const adapter = new Redis<unknown>({ url: this.opts.url, socket: { connectTimeout: this.opts.timeout, reconnectStrategy: false } }, { throwOnConnectError: true, throwOnErrors: true });
-      const kv = new Keyv<unknown>({ store: adapter, namespace: `uet-v${CACHE_FORMAT_VERSION}`, throwOnErrors: true });
+      const kv = new Keyv<unknown>({ store: adapter, namespace: `uet-v${CACHE_FORMAT_VERSION}`, throwOnErrors: true, serialize: serializeKeyvJson, deserialize: deserializeKeyvJson });
       // errors reach callers as rejected requests; the emitters must not crash the process with them
       const ignore = (): void => undefined;
       kv.on('error', ignore);

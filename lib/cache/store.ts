@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Keyv, type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
+import { deserializeKeyvJson, serializeKeyvJson } from './keyv-json.js';
 import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
@@ -133,7 +134,7 @@ class LocalCacheStore implements LocalStore {
   constructor(readonly dir: string) {
     this.startedEmpty = isEmptyCacheSync(dir);
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
-    this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true });
+    this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true, serialize: serializeKeyvJson, deserialize: deserializeKeyvJson });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {

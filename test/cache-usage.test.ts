@@ -31,7 +31,7 @@ test('the estimate round-trips; a damaged file is no estimate', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uet-usage-'));
   try {
     assert.is(readUsage(dir), undefined);
-    await writeUsage(dir, { bytes: 42, prunedAt: T });
+    writeUsage(dir, { bytes: 42, prunedAt: T });
     assert.equal(readUsage(dir), { bytes: 42, prunedAt: T });
     fs.writeFileSync(path.join(dir, 'usage.json'), '{"bytes":"x"}');
     assert.is(readUsage(dir), undefined);

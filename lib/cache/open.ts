@@ -62,7 +62,7 @@ function limitsOf(config: ConfigSpec): { maxSize: number; maxAge?: number } {
 export async function pruneProjectCache(root: string, config: ConfigSpec, protect: ReadonlySet<string>, now: number): Promise<Result<PruneReport, CacheFailure>> {
   const dir = path.join(root, config.cache.dir);
   const pruned = await prune(dir, { ...limitsOf(config), protect, now }, parseStoredEntry);
-  if (pruned.ok) await writeUsage(dir, { bytes: pruned.value.bytesKept, prunedAt: now });
+  if (pruned.ok) writeUsage(dir, { bytes: pruned.value.bytesKept, prunedAt: now });
   return pruned;
 }
 
@@ -77,6 +77,6 @@ export async function maintainProjectCache(root: string, config: ConfigSpec, loc
   const usage = readUsage(dir) ?? (local.startedEmpty ? { bytes: 0, prunedAt: now } : undefined);
   const added = local.addedBytes();
   if (pruneDue(usage, added, limitsOf(config), now)) return pruneProjectCache(root, config, local.touched(), now);
-  if (added > 0 && usage) await writeUsage(dir, { bytes: usage.bytes + added, prunedAt: usage.prunedAt });
+  if (added > 0 && usage) writeUsage(dir, { bytes: usage.bytes + added, prunedAt: usage.prunedAt });
   return undefined;
 }

@@ -27,9 +27,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 }
 
 /**
- * The same for small files on the calling thread, without fsync: for records that are cheap
- * to lose (a power cut costs at most a less detailed `explain`), written once per task, where
- * four thread-pool round trips cost more than the four syscalls themselves.
+ * The same on the calling thread, without fsync: for files that are cheap to lose (a power cut
+ * costs at most a less detailed `explain`, or a full build instead of a no-op) and quick to
+ * write (a megabyte at most), where four thread-pool round trips cost more than the four
+ * syscalls themselves.
  */
 export function writeFileAtomicSyncNoFsync(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.${++counter}.tmp`;

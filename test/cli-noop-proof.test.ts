@@ -314,7 +314,9 @@ workstreams:
     assert.is.not(r.code, 0, r.stdout);
     assert.equal(ran(dir), ['check'], 'other is unchanged; after is blocked');
     const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
-    assert.ok(events.some((e) => e['type'] === 'unchanged'), 'the build was narrowed by the hint');
+    const unchanged = events.find((e) => e['type'] === 'unchanged');
+    assert.ok(unchanged, 'the build was narrowed by the hint');
+    assert.is(unchanged['tasks'], 1, 'other was left out as unchanged (after depends on check, through the phase)');
     const after = events.find((e) => e['type'] === 'task-end' && e['task'] === 'p2/w/after');
     assert.equal([after?.['status'], after?.['reason']], ['blocked', 'blocked by p1/ws/check']);
     // mended: the task runs again; what it blocked had not changed, and stands as it was

@@ -5,7 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileProject } from '../lib/graph/compile.js';
-import { resolveTargets, targetNames } from '../lib/graph/targets.js';
+import { countTasks } from '../lib/graph/project.js';
+import { planClosure, planTaskCount, reachesEveryNode, resolveTargets, targetNames } from '../lib/graph/targets.js';
+import { TaskGraph } from '../lib/graph/task-graph.js';
 import { loadProject } from '../lib/spec/load.js';
 import { withProject } from './helpers/project.js';
 
@@ -48,6 +50,38 @@ test('exact names resolve as the list of every name resolves them; globs and typ
     assert.equal(glob.ok && glob.value, ['t:p/w/a', 't:p/ww/a']);
     const typo = resolveTargets(project, ['p/w/bb']);
     assert.ok(!typo.ok && /did you mean 'p\/w\/b'/.test(typo.error[0]!.message));
+  }));
+
+test('a build without targets plans every node: everyNode stands for that closure, counted without a walk', () =>
+  withProject(FILES, async (dir) => {
+    const loaded = await loadProject(dir);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+    const compiled = compileProject(loaded.value.spec);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
+    const project = compiled.value;
+    const all = resolveTargets(project, []);
+    assert.ok(all.ok);
+    assert.ok(reachesEveryNode(project, all.value));
+    const closure = planClosure(project, all.value);
+    const every = project.graph.everyNode();
+    assert.ok(TaskGraph.isEveryNode(every) && !TaskGraph.isEveryNode(closure));
+    assert.is(every.size, closure.size);
+    assert.equal([...every].sort(), [...closure].sort(), 'the closure of every phase is every node');
+    assert.equal([...every], project.graph.nodes(), 'in topological order');
+    for (const k of closure) assert.ok(every.has(k), k);
+    assert.not.ok(every.has('t:p/w/zz'));
+    assert.equal([...every.entries()].map(([a, b]) => a === b && a), [...every]);
+    const seen: string[] = [];
+    every.forEach((v, v2, set) => seen.push(set === every && v === v2 ? v : '?'));
+    assert.equal(seen, [...every]);
+    assert.is(planTaskCount(project, every), countTasks(closure));
+    assert.is(planTaskCount(project, every), 4);
+    assert.is(planTaskCount(project, closure), 4);
+    // a plan short of a phase is not every node
+    assert.not.ok(reachesEveryNode(project, ['p:p']));
+    const q = resolveTargets(project, ['q']);
+    assert.ok(q.ok && q.value.length === 1);
+    assert.not.ok(reachesEveryNode(project, q.value), 'q needs p, but not all of it is planned as every node would be');
   }));
 
 test.run();

@@ -20,7 +20,8 @@ import { launcherFromEnv } from '../exec/launcher.js';
 import { createBuildExecutor, createDirectExecutor } from '../exec/pool.js';
 import { threadLauncher } from '../exec/spawn.js';
 import { countTasks, type CompiledProject } from '../graph/project.js';
-import { planClosure } from '../graph/targets.js';
+import { planClosure, planTaskCount, reachesEveryNode } from '../graph/targets.js';
+import { TaskGraph } from '../graph/task-graph.js';
 import { createFileHasher } from '../hash/file-hasher.js';
 import { createGlobber } from '../hash/globber.js';
 import { Ledger } from '../patch/ledger.js';
@@ -83,8 +84,12 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded, targetKeys } = opened.value;
   const project = loaded.project;
-  const plan = planClosure(project, targetKeys);
-  const taskCount = countTasks(plan);
+  // A build the proof's hint may narrow asks its plan only `has` (and how many tasks it holds)
+  // until it knows: a build without targets plans every node, and needs no walk of them to say
+  // so. A build that is not narrowed after all walks them (below), as any other build does.
+  const mayNarrow = hint !== undefined && !flags.force && !flags.dryRun;
+  let plan: ReadonlySet<string> = mayNarrow && reachesEveryNode(project, targetKeys) ? project.graph.everyNode() : planClosure(project, targetKeys);
+  const taskCount = planTaskCount(project, plan);
   const label = targetLabel(project, targets);
 
   // Git is checked before anything runs: a refused integration must not come after the work.
@@ -187,8 +192,9 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   // The fast path found only a few files changed since the last build's proof. Checked again
   // under the lock: the freshness log must still be the one the proof saw.
-  const narrowed = hint && !flags.force && !flags.dryRun && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id)) : undefined;
+  const narrowed = mayNarrow && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id), taskCount) : undefined;
   if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
+  else if (TaskGraph.isEveryNode(plan)) plan = planClosure(project, targetKeys);
   const executor = flags.dryRun
     ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })
     : createBuildExecutor({

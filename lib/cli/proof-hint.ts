@@ -18,7 +18,7 @@ import { sha256 } from '../hash/digest.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
-import { isTaskKey } from '../graph/project.js';
+import { countTasks, isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
@@ -145,12 +145,13 @@ export function hintHolds(hint: ProofHint, root: string, targets: readonly strin
   );
 }
 
-/** undefined: decide the whole plan (a spec file changed, a task has no record). */
+/** undefined: decide the whole plan (a spec file changed, a task has no record). `planTasks`: how many tasks the plan holds, when known. */
 export function narrowPlan(
   project: CompiledProject,
   plan: ReadonlySet<string>,
   hint: ProofHint,
   records: (taskId: string) => SuccessRecord | undefined,
+  planTasks: number = countTasks(plan),
 ): NarrowedPlan | undefined {
   const changed = new Set(hint.changed);
   if (project.spec.specFiles.some((f) => changed.has(f))) return undefined;
@@ -173,8 +174,8 @@ export function narrowPlan(
     if (!rec) return undefined;
     fed.set(key, { status: 'fresh', digest: attrs.task.outputs ? outputsDigest(rec.outputs) : `key:${rec.key}` });
   }
-  let unchangedTasks = 0;
-  for (const key of plan) if (isTaskKey(key) && !reached.has(key)) unchangedTasks++;
+  // reached lies within the plan (dependentsClosure keeps to it)
+  const unchangedTasks = planTasks - countTasks(reached);
   const earlier: EarlierStates = {
     // the nodes left out are fresh or passed, each with a digest
     settledWell: true,

@@ -11,7 +11,8 @@ import { suggest } from '../spec/suggest.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { CompiledProject } from './project.js';
-import { gateKey, phaseKey, taskKey } from './project.js';
+import { countTasks, gateKey, phaseKey, taskKey } from './project.js';
+import { TaskGraph } from './task-graph.js';
 
 const GLOB_CHARS = /[*?[\]{}!]/;
 
@@ -96,4 +97,21 @@ function namedExactly(project: CompiledProject, wanted: readonly string[]): Set<
 /** The targets and everything they need, as a set of node keys. */
 export function planClosure(project: CompiledProject, targetKeys: readonly string[]): Set<string> {
   return project.graph.dependencyClosure(targetKeys);
+}
+
+/**
+ * Is planClosure of these targets every node of the graph? Every task and gate of a phase is a
+ * member of its barrier (compile.ts), so targets naming every phase (a build without targets)
+ * reach them all.
+ */
+export function reachesEveryNode(project: CompiledProject, targetKeys: readonly string[]): boolean {
+  const keys = new Set(targetKeys);
+  return project.spec.phases.every((p) => keys.has(phaseKey(p.id)));
+}
+
+/** How many tasks the plan holds; for every node of the graph, without walking them. */
+export function planTaskCount(project: CompiledProject, plan: ReadonlySet<string>): number {
+  if (!TaskGraph.isEveryNode(plan)) return countTasks(plan);
+  // all but each phase's barrier and its gates
+  return plan.size - project.spec.phases.reduce((n, p) => n + 1 + p.gates.length, 0);
 }

@@ -32,6 +32,7 @@ export class TaskGraph<N> {
   private readonly index = new Map<string, number>();
   private readonly ins: Rows;
   private readonly outs: Rows;
+  private every: EveryNode | undefined;
 
   /** Fails (undefined) when an edge names a node or reason that does not exist. */
   static fromLayout<N>(layout: GraphLayout, attrs: readonly N[]): TaskGraph<N> | undefined {
@@ -122,6 +123,20 @@ export class TaskGraph<N> {
     return out;
   }
 
+  /**
+   * Every node, as a set (in topological order). The plan of a build without targets is every
+   * node, and a build narrowed by the no-op proof's hint only asks it `has`: walking 10,000
+   * nodes into a Set of their keys (dependencyClosure) took ~5 ms of such a build.
+   */
+  everyNode(): ReadonlySet<string> {
+    return (this.every ??= new EveryNode(this.layout.keys, this.index));
+  }
+
+  /** Is `plan` everyNode's set (of this graph or another)? */
+  static isEveryNode(plan: ReadonlySet<string>): boolean {
+    return plan instanceof EveryNode;
+  }
+
   /** the shape to cache, exactly as this graph was built from */
   toLayout(): GraphLayout {
     return this.layout;
@@ -137,6 +152,44 @@ export class TaskGraph<N> {
     const out: string[] = [];
     for (let j = r.start[i]!; j < r.start[i + 1]!; j++) out.push(this.layout.keys[r.list[j]!]!);
     return out;
+  }
+}
+
+/** A graph's nodes as a read-only set: its own index answers `has`, its key list is the order. */
+class EveryNode implements ReadonlySet<string> {
+  constructor(
+    private readonly list: readonly string[],
+    private readonly index: ReadonlyMap<string, number>,
+  ) {}
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  has(key: string): boolean {
+    return this.index.has(key);
+  }
+
+  forEach(callback: (value: string, value2: string, set: ReadonlySet<string>) => void, thisArg?: unknown): void {
+    for (const k of this.list) callback.call(thisArg, k, k, this);
+  }
+
+  // An array's iterator is what a Set's is to every caller (next, and itself as iterable);
+  // TypeScript names the two types apart.
+  [Symbol.iterator](): SetIterator<string> {
+    return this.list.values() as unknown as SetIterator<string>;
+  }
+
+  keys(): SetIterator<string> {
+    return this[Symbol.iterator]();
+  }
+
+  values(): SetIterator<string> {
+    return this[Symbol.iterator]();
+  }
+
+  entries(): SetIterator<[string, string]> {
+    return this.list.map((k): [string, string] => [k, k]).values() as unknown as SetIterator<[string, string]>;
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -70,7 +70,7 @@ export interface FileHasherStats {
  * unreadable index is an empty one: it only ever saves work, never decides correctness alone.
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
-  const { entries, sorted, writtenNs } = await loadIndex(indexPath);
+  const { entries, sorted, writtenNs } = loadIndex(indexPath);
   const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), opts);
   // an unsorted (version 1) index is written sorted at the end of this build, changed or not
   if (!sorted && entries.size > 0) hasher.markChanged();
@@ -371,17 +371,19 @@ async function readAndHash(abs: string): Promise<ReadResult | null> {
   }
 }
 
-async function loadIndex(indexPath: string): Promise<{ entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint }> {
+function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint } {
   const entries = new Map<string, Known>();
   let text: string;
   let writtenNs: bigint;
   try {
-    const fh = await fsp.open(indexPath, 'r');
+    // On this thread: the build has nothing to do until it has the index, and opening, stating
+    // and reading 3 MB (10,000 files) through the thread pool took ~10 round trips, 4-5 ms more.
+    const fd = openSync(indexPath, 'r');
     try {
-      writtenNs = (await fh.stat({ bigint: true })).mtimeNs;
-      text = await fh.readFile('utf8');
+      writtenNs = fstatSync(fd, { bigint: true }).mtimeNs;
+      text = readFileSync(fd, 'utf8');
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch {
     return { entries, writtenNs: 0n };

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileProject } from '../lib/graph/compile.js';
+import { rowsBytes, rowsFromBytes } from '../lib/graph/graph-cache.js';
 import { restoreCompiled } from '../lib/graph/project.js';
 import type { CompiledProject } from '../lib/graph/project.js';
 import { TaskGraph } from '../lib/graph/task-graph.js';
@@ -70,7 +71,33 @@ function walk(p: CompiledProject): string[] {
   return p.order.map((k) => `${k} <- ${p.graph.inEdges(k).map(([d, why]) => `${d}(${why})`).join(' ')} -> ${p.graph.outNeighbors(k).join(' ')} :: ${p.graph.getNodeAttributes(k).kind}`);
 }
 
-test('restoreCompiled: the cached layout gives back the same graph; a layout of another spec is refused', async () => {
+test('rows as bytes: read back as written, in any buffer; refused for another node count, cut short, or in the other byte order', () => {
+  const keys = ['a', 'b', 'c'];
+  const g = TaskGraph.fromLayout({ keys, edges: [0, 2, 0, 1, 2, 3, 0, 1, 1] }, ['A', 'B', 'C'])!;
+  const bytes = rowsBytes(g.toRows());
+  const same = (r: ReturnType<typeof rowsFromBytes>) => r && [r.ins, r.outs].map((x) => [[...x.start], [...x.list], [...x.why]]);
+  assert.equal(same(rowsFromBytes(bytes, 3)), same(g.toRows()));
+  // at an odd offset in a larger buffer (copied to be read)
+  const odd = Buffer.concat([Buffer.from([9]), bytes]).subarray(1);
+  assert.is(odd.byteOffset % 4, 1);
+  assert.equal(same(rowsFromBytes(odd, 3)), same(g.toRows()));
+  const back = TaskGraph.fromRowsLazily(keys, rowsFromBytes(bytes, 3)!, (k) => k.toUpperCase())!;
+  assert.equal(keys.map((k) => [back.inNeighbors(k), back.outNeighbors(k), back.inEdges(k), back.getNodeAttributes(k)]), keys.map((k) => [g.inNeighbors(k), g.outNeighbors(k), g.inEdges(k), k.toUpperCase()]));
+  assert.is(rowsFromBytes(bytes, 4), undefined, 'another node count');
+  assert.is(rowsFromBytes(bytes.subarray(0, bytes.length - 1), 3), undefined, 'cut short');
+  assert.is(rowsFromBytes(Buffer.concat([bytes, Buffer.from([0])]), 3), undefined, 'a byte too many');
+  const swapped = Buffer.from(bytes);
+  swapped.subarray(0, 12).swap32();
+  assert.is(rowsFromBytes(swapped, 3), undefined, 'the other byte order');
+  assert.is(rowsFromBytes(Buffer.alloc(0), 3), undefined);
+  // rows of another shape are refused by the graph
+  const rows = rowsFromBytes(bytes, 3)!;
+  assert.is(TaskGraph.fromRowsLazily(['a', 'b'], rows, (k) => k), undefined, 'offsets for another node count');
+  assert.is(TaskGraph.fromRowsLazily(keys, { ins: rows.ins, outs: { ...rows.outs, list: rows.outs.list.subarray(1) } }, (k) => k), undefined, 'a list that does not end where the offsets do');
+  assert.is(TaskGraph.fromRowsLazily(keys, { ins: rows.ins, outs: { ...rows.outs, why: rows.outs.why.subarray(1) } }, (k) => k), undefined, 'a reason missing');
+});
+
+test('restoreCompiled: the cached keys and rows give back the same graph; those of another spec are refused', async () => {
   await withProject({
     'uet.config.yaml': 'version: 1\n',
     'phases/p.yaml': `id: p
@@ -99,23 +126,26 @@ workstreams:
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
     const compiled = compileProject(loaded.value.spec);
     if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
-    const layout = JSON.parse(JSON.stringify(compiled.value.graph.toLayout()));
+    // as the cache keeps them: the keys as JSON, the rows as bytes
+    const keys = JSON.parse(JSON.stringify(compiled.value.graph.keys)) as string[];
+    const rows = rowsFromBytes(Buffer.from(rowsBytes(compiled.value.graph.toRows()).toString('base64'), 'base64'), keys.length)!;
+    assert.ok(rows);
     const counts = (spec: ProjectSpec) => new Map(spec.phases.flatMap((p) => p.workstreams.map((w) => [w.fullId, w.tasks.length] as const)));
-    const restored = restoreCompiled(JSON.parse(JSON.stringify(loaded.value.spec)), layout, counts(loaded.value.spec));
+    const restored = restoreCompiled(JSON.parse(JSON.stringify(loaded.value.spec)), keys, rows, counts(loaded.value.spec));
     assert.ok(restored);
     assert.equal(walk(restored), walk(compiled.value));
     assert.ok(walk(compiled.value).some((l) => l.startsWith('t:p/w/s <- t:p/w/e(order)')), 'implicit order edges survive');
     assert.ok(walk(compiled.value).some((l) => /^g:p\/GATE_LINT <- t:p\/w\/s\(gate-member\)/.test(l)), 'gate members survive');
 
     const fewer = { ...loaded.value.spec, phases: loaded.value.spec.phases.slice(0, 1) };
-    assert.is(restoreCompiled(fewer, layout, counts(fewer)), undefined, 'a layout with nodes the spec lacks');
+    assert.is(restoreCompiled(fewer, keys, rows, counts(fewer)), undefined, 'a graph with nodes the spec lacks');
     const miscounted = new Map([...counts(loaded.value.spec)].map(([ws, n], i) => [ws, i === 0 ? n + 1 : n]));
-    assert.is(restoreCompiled(loaded.value.spec, layout, miscounted), undefined, 'a workstream holding more tasks than the layout names');
+    assert.is(restoreCompiled(loaded.value.spec, keys, rows, miscounted), undefined, 'a workstream holding more tasks than the graph names');
 
     // nodes are made when read, once; a node the spec lacks fails then, saying what to do
     assert.is(restored.graph.getNodeAttributes('t:p/w/s'), restored.graph.getNodeAttributes('t:p/w/s'));
-    const renamed = { ...layout, keys: layout.keys.map((k: string) => (k === 't:p/w/s' ? 't:p/nowhere/s' : k)) };
-    const damaged = restoreCompiled(loaded.value.spec, renamed, counts(loaded.value.spec));
+    const renamed = keys.map((k) => (k === 't:p/w/s' ? 't:p/nowhere/s' : k));
+    const damaged = restoreCompiled(loaded.value.spec, renamed, rows, counts(loaded.value.spec));
     assert.ok(damaged);
     assert.throws(() => damaged.graph.getNodeAttributes('t:p/nowhere/s'), /delete \.uet\/graph\.json and build again/);
   });

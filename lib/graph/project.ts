@@ -4,7 +4,7 @@
  * whose graph comes from the cache never loads the compiler (compile.ts) at all.
  */
 import type { GateSpec, PhaseSpec, ProjectSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
-import type { GraphLayout } from './task-graph.js';
+import type { GraphRows } from './task-graph.js';
 import { TaskGraph } from './task-graph.js';
 import type { TaskPaths } from './task-paths.js';
 
@@ -64,19 +64,20 @@ export function workstreamsOf(spec: ProjectSpec): Map<string, WorkstreamSpec> {
 }
 
 /**
- * The compiled project again, from a spec this compiler checked before and the layout of the
- * graph it built then (the compiled-graph cache). Undefined when the two do not fit together.
+ * The compiled project again, from a spec this compiler checked before and the graph it built
+ * then, as its node keys and rows (the compiled-graph cache). Undefined when the two do not fit
+ * together.
  *
  * Nodes are made when first asked for, and a task's node reads its TaskSpec from its
  * workstream only then: the cache hands over workstreams whose `tasks` are parsed on first
  * read (graph-cache.ts), so a build narrowed to the few tasks a changed file reaches makes a
  * few nodes and reads a few workstreams. (Making all 10,000 nodes of a large project took
  * ~10 ms, in code that runs once and so is never optimised.) What is checked here is what
- * needs no walk of the tasks: the layout holds as many nodes as the spec (its phases, its
+ * needs no walk of the tasks: the graph holds as many nodes as the spec (its phases, its
  * gates, and each workstream's `taskCounts`); a damaged file that gets past this fails when
  * the node it damaged is read, saying so.
  */
-export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCounts: ReadonlyMap<string, number>, paths?: TaskPaths): CompiledProject | undefined {
+export function restoreCompiled(spec: ProjectSpec, keys: readonly string[], rows: GraphRows, taskCounts: ReadonlyMap<string, number>, paths?: TaskPaths): CompiledProject | undefined {
   const workstreams = workstreamsOf(spec);
   const others = new Map<string, NodeAttrs>();
   for (const phase of spec.phases) {
@@ -90,14 +91,14 @@ export function restoreCompiled(spec: ProjectSpec, layout: GraphLayout, taskCoun
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return undefined;
     tasks += n;
   }
-  if (layout.keys.length !== others.size + tasks) return undefined;
+  if (keys.length !== others.size + tasks) return undefined;
   const attrsOf = (key: string): NodeAttrs => {
     const made = isTaskKey(key) ? cachedTaskAttrs(key, workstreams) : others.get(key);
     if (made === undefined) throw new Error(`the compiled-graph cache names a node '${nodeId(key)}' its spec does not hold: ${DAMAGED}`);
     return made;
   };
-  const graph = TaskGraph.fromLayoutLazily(layout, attrsOf);
-  return graph && { spec, graph, order: layout.keys, workstreams, ...(paths ? { paths } : {}) };
+  const graph = TaskGraph.fromRowsLazily(keys, rows, attrsOf);
+  return graph && { spec, graph, order: keys, workstreams, ...(paths ? { paths } : {}) };
 }
 
 const DAMAGED = 'delete .uet/graph.json and build again';

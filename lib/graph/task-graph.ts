@@ -21,11 +21,17 @@ export interface GraphLayout {
   readonly edges: readonly number[];
 }
 
-/** Neighbour lists in compressed-row form: node i's neighbours are list[start[i] .. start[i+1]). */
-interface Rows {
+/** Neighbour lists in compressed-row form: node i's neighbours are list[start[i] .. start[i+1]), each with its reason (an index into EDGE_WHYS). */
+export interface Rows {
   readonly start: Uint32Array;
   readonly list: Uint32Array;
   readonly why: Uint8Array;
+}
+
+/** A graph's edges as rows both ways: into each node (`ins`, listing where they come from) and out of it (`outs`). */
+export interface GraphRows {
+  readonly ins: Rows;
+  readonly outs: Rows;
 }
 
 export class TaskGraph<N> {
@@ -37,37 +43,46 @@ export class TaskGraph<N> {
   /** Fails (undefined) when an edge names a node or reason that does not exist. */
   static fromLayout<N>(layout: GraphLayout, attrs: readonly N[]): TaskGraph<N> | undefined {
     if (attrs.length !== layout.keys.length || !edgesFit(layout)) return undefined;
-    return new TaskGraph(layout, [...attrs], undefined);
+    return new TaskGraph(layout.keys, { ins: rows(layout, 1, 0), outs: rows(layout, 0, 1) }, [...attrs], undefined);
   }
 
   /**
-   * The same, each node's attributes made by `attrsOf` when first asked for (then kept): a
-   * build restored from the compiled-graph cache that decides a few of its 10,000 tasks makes
-   * a few (see restoreCompiled).
+   * The graph the compiled-graph cache keeps: its keys, and its edges as the rows toRows gave,
+   * each node's attributes made by `attrsOf` when first asked for (then kept): a build that
+   * decides a few of its 10,000 tasks makes a few (see restoreCompiled).
+   *
+   * Making the rows from the edges (fromLayout) is two passes over each direction's edges, in
+   * code that runs once per process and so is never optimised (~8 ms at 30,000 edges); rows
+   * already made are taken as they are. Only their shape is checked: each neighbour's index is
+   * the cache's to vouch for (it stores a digest of them: lib/graph/graph-cache.ts).
    */
-  static fromLayoutLazily<N>(layout: GraphLayout, attrsOf: (key: string) => N): TaskGraph<N> | undefined {
-    return edgesFit(layout) ? new TaskGraph<N>(layout, new Array<N | undefined>(layout.keys.length), attrsOf) : undefined;
+  static fromRowsLazily<N>(keys: readonly string[], rows: GraphRows, attrsOf: (key: string) => N): TaskGraph<N> | undefined {
+    return rowsFit(keys.length, rows.ins) && rowsFit(keys.length, rows.outs) && rows.ins.list.length === rows.outs.list.length
+      ? new TaskGraph<N>(keys, rows, new Array<N | undefined>(keys.length), attrsOf)
+      : undefined;
   }
 
   private constructor(
-    private readonly layout: GraphLayout,
+    /** the node keys, in topological order */
+    readonly keys: readonly string[],
+    rows: GraphRows,
     /** each node's attributes, by index; undefined until made (attrsOf) */
     private readonly attrs: Array<N | undefined>,
     private readonly attrsOf: ((key: string) => N) | undefined,
   ) {
-    layout.keys.forEach((k, i) => this.index.set(k, i));
-    this.ins = rows(layout, 1, 0);
-    this.outs = rows(layout, 0, 1);
+    for (let i = 0; i < keys.length; i++) this.index.set(keys[i]!, i);
+    this.ins = rows.ins;
+    this.outs = rows.outs;
   }
 
   /** how many nodes */
   get order(): number {
-    return this.layout.keys.length;
+    return this.keys.length;
   }
 
   /** every node key, in topological order */
   nodes(): string[] {
-    return [...this.layout.keys];
+    return [...this.keys];
   }
 
   hasNode(key: string): boolean {
@@ -98,7 +113,7 @@ export class TaskGraph<N> {
   inEdges(key: string): Array<[string, EdgeWhy]> {
     const i = this.at(key);
     const out: Array<[string, EdgeWhy]> = [];
-    for (let j = this.ins.start[i]!; j < this.ins.start[i + 1]!; j++) out.push([this.layout.keys[this.ins.list[j]!]!, EDGE_WHYS[this.ins.why[j]!]!]);
+    for (let j = this.ins.start[i]!; j < this.ins.start[i + 1]!; j++) out.push([this.keys[this.ins.list[j]!]!, EDGE_WHYS[this.ins.why[j]!]!]);
     return out;
   }
 
@@ -117,7 +132,7 @@ export class TaskGraph<N> {
       const i = stack.pop()!;
       if (seen[i] === 1) continue;
       seen[i] = 1;
-      out.add(this.layout.keys[i]!);
+      out.add(this.keys[i]!);
       for (let j = start[i]!; j < start[i + 1]!; j++) if (seen[list[j]!] === 0) stack.push(list[j]!);
     }
     return out;
@@ -129,7 +144,7 @@ export class TaskGraph<N> {
    * nodes into a Set of their keys (dependencyClosure) took ~5 ms of such a build.
    */
   everyNode(): ReadonlySet<string> {
-    return (this.every ??= new EveryNode(this.layout.keys, this.index));
+    return (this.every ??= new EveryNode(this.keys, this.index));
   }
 
   /** Is `plan` everyNode's set (of this graph or another)? */
@@ -137,9 +152,9 @@ export class TaskGraph<N> {
     return plan instanceof EveryNode;
   }
 
-  /** the shape to cache, exactly as this graph was built from */
-  toLayout(): GraphLayout {
-    return this.layout;
+  /** the edges as rows both ways, for the compiled-graph cache (fromRowsLazily takes them back) */
+  toRows(): GraphRows {
+    return { ins: this.ins, outs: this.outs };
   }
 
   private at(key: string): number {
@@ -150,7 +165,7 @@ export class TaskGraph<N> {
 
   private neighbours(r: Rows, i: number): string[] {
     const out: string[] = [];
-    for (let j = r.start[i]!; j < r.start[i + 1]!; j++) out.push(this.layout.keys[r.list[j]!]!);
+    for (let j = r.start[i]!; j < r.start[i + 1]!; j++) out.push(this.keys[r.list[j]!]!);
     return out;
   }
 }
@@ -207,6 +222,14 @@ function edgesFit(layout: GraphLayout): boolean {
     if (!(from >= 0 && from < n && to >= 0 && to < n && why >= 0 && why < EDGE_WHYS.length)) return false;
   }
   return true;
+}
+
+/**
+ * Does `r` have the shape of rows over n nodes: n + 1 offsets from 0 to the end of its list, a
+ * reason for each neighbour? What lies between is not walked (see fromRowsLazily).
+ */
+function rowsFit(n: number, r: Rows): boolean {
+  return r.start.length === n + 1 && r.start[0] === 0 && r.start[n] === r.list.length && r.why.length === r.list.length;
 }
 
 /** Rows keyed by each edge's `by` end (0 = from, 1 = to), listing its `other` end, in edge order. */

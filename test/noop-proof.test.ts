@@ -208,6 +208,27 @@ test('signing over a base proof: its entries stand, less the dropped ones, and t
   assert.is(indexOfPath(merged, ''), -1);
 });
 
+test('a proof signed over one read from a file, with the same paths, reuses its paths\' bytes; with other paths it writes its own', () => {
+  const names = Array.from({ length: 300 }, (_, i) => `src/${i % 7}/${i}.txt`);
+  const baseEntries = new Map<string, SignedEntry>(names.map((n, i) => [n, { stat: file(i, old + i, i) }]));
+  const read = parseProof(formatProof(proofOf(new Map(), { signed: signEntries(baseEntries) }))!)!;
+  assert.ok(read.signed.text, 'a proof read from a file keeps its paths\' bytes');
+  const fresh = (signed: ReturnType<typeof signEntries>) => formatProof(proofOf(new Map(), { signed: { paths: signed.paths, sigs: signed.sigs, digests: signed.digests } }))!;
+  const cases: Array<[string, Map<string, SignedEntry>, Set<string>, boolean]> = [
+    ['superseding only', new Map([[names[5]!, { stat: file(99, old + 99, 5) }], [names[250]!, { stat: undefined }]]), new Set(), true],
+    ['dropping a path it does not hold', new Map([[names[9]!, { stat: file(9, old + 9, 1) }]]), new Set(['nowhere']), true],
+    ['a new path', new Map([['src/new.txt', { stat: file(1, old, 1) }]]), new Set(), false],
+    ['a dropped path', new Map(), new Set([names[3]!]), false],
+    ['a path dropped and signed again', new Map([[names[3]!, { stat: file(3, old + 3, 3) }]]), new Set([names[3]!]), true],
+  ];
+  for (const [what, own, dropped, reused] of cases) {
+    const merged = signEntries(own, { signed: read.signed, dropped });
+    assert.is(merged.text !== undefined, reused, what);
+    // the same bytes either way
+    assert.ok(formatProof(proofOf(new Map(), { signed: merged }))!.equals(fresh(merged)), what);
+  }
+});
+
 test('signing over a large base: runs copied whole give what signing the union from scratch gives', () => {
   // a small deterministic generator: the same cases every run
   let seed = 7;

@@ -72,6 +72,8 @@ test('main.cjs require()s only CommonJS files: an ES-module-only package is load
   const text = fs.readFileSync(path.join(BUNDLE, 'main.cjs'), 'utf8');
   const required = new Set([...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string).filter((s) => !s.startsWith('node:')));
   assert.not.ok(/require\("picomatch"\)/.test(text), 'main.cjs loads a second picomatch (fdir\'s optional one: see scripts/bundle.mjs)');
+  // what a build loads on its way (scripts/bundle.mjs, INLINED) is in the file, not resolved through node_modules at run time
+  for (const inlined of ['commander', 'picocolors', 'ulid', 'tinyglobby', 'keyv', '@keyv/serialize']) assert.not.ok(required.has(inlined), `main.cjs require()s ${inlined} at run time`);
   assert.ok(required.has('yaml'), `no require of a package found (${[...required].join(', ')}): the pattern no longer matches esbuild output`);
   const requireFrom = createRequire(path.join(BUNDLE, 'main.cjs'));
   for (const name of required) {

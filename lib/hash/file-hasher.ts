@@ -336,6 +336,10 @@ function readAndHashSmall(abs: string): ReadResult | null | 'large' {
       if (n === 0) break;
       h.update(n === buf.length ? buf : buf.subarray(0, n));
       bytes += n;
+      // short of the byte past the size it had: the end (a regular file's read stops short only
+      // there), without a read that returns 0. A file that grew meanwhile fills the buffer and is
+      // read on; either way the stat after tells a change.
+      if (n < buf.length) break;
     }
     const after = fstatSync(fd, { bigint: true });
     return { before, after, hash: h.digest('hex'), bytes };

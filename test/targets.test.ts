@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileProject } from '../lib/graph/compile.js';
-import { countTasks } from '../lib/graph/project.js';
+import { countTasks, type CompiledProject } from '../lib/graph/project.js';
 import { planClosure, planTaskCount, reachesEveryNode, resolveTargets, targetNames } from '../lib/graph/targets.js';
 import { TaskGraph } from '../lib/graph/task-graph.js';
 import { loadProject } from '../lib/spec/load.js';
@@ -30,13 +30,18 @@ gates:
   'phases/q.yaml': 'id: q\ndepends_on: [p]\nworkstreams:\n  - id: w\n    tasks:\n      - { id: c, kind: build, run: "true" }\n',
 };
 
+/** the project in `dir`, loaded and compiled */
+async function compiledIn(dir: string): Promise<CompiledProject> {
+  const loaded = await loadProject(dir);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+  const compiled = compileProject(loaded.value.spec);
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
+  return compiled.value;
+}
+
 test('exact names resolve as the list of every name resolves them; globs and typos still work', () =>
   withProject(FILES, async (dir) => {
-    const loaded = await loadProject(dir);
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
-    const compiled = compileProject(loaded.value.spec);
-    if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
-    const project = compiled.value;
+    const project = await compiledIn(dir);
     const names = targetNames(project);
     const listed = (targets: string[]): string[] => [...new Set(targets.flatMap((t) => names.get(t.replace(/\/+$/, '')) ?? []))].sort();
     for (const targets of [['p'], ['p/w'], ['p/w/'], ['p/ww'], ['p/none'], ['p/w/a'], ['p/GATE_LINT'], ['q', 'p/w/b'], ['q/w/c', 'q/w']]) {
@@ -54,11 +59,7 @@ test('exact names resolve as the list of every name resolves them; globs and typ
 
 test('a build without targets plans every node: everyNode stands for that closure, counted without a walk', () =>
   withProject(FILES, async (dir) => {
-    const loaded = await loadProject(dir);
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
-    const compiled = compileProject(loaded.value.spec);
-    if (!compiled.ok) throw new Error(JSON.stringify(compiled.error));
-    const project = compiled.value;
+    const project = await compiledIn(dir);
     const all = resolveTargets(project, []);
     assert.ok(all.ok);
     assert.ok(reachesEveryNode(project, all.value));

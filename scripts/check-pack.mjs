@@ -23,7 +23,10 @@ const problems = [];
 const required = [
   'package.json',
   'bin/uet.js',
-  'dist/bundle/load-cli.js',
+  // what makes bin/uet.js CommonJS in a package of ES modules
+  'bin/package.json',
+  'dist/bundle/noop-fast-path.cjs',
+  'dist/bundle/load-cli.cjs',
   'dist/bundle/main.cjs',
   'dist/bundle/worker.js',
   // what piscina's workers load (lib/exec/worker-entry.cts), which imports worker.js

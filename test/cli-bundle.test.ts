@@ -20,20 +20,34 @@ function specifiers(file: string): string[] {
   return [...text.matchAll(IMPORT_FROM)].map((m) => (m[1] ?? m[2]) as string);
 }
 
-test('the no-op fast path is one file: it imports node builtins only', () => {
-  const imported = specifiers('noop-fast-path.js');
+/** what a CommonJS file of dist/bundle require()s */
+function required(file: string): string[] {
+  return [...fs.readFileSync(path.join(BUNDLE, file), 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string);
+}
+
+test('bin/uet.js and the two files it loads are CommonJS: the ES module loader took ~5 ms of every no-op', () => {
+  const bin = path.join(REPO_ROOT, 'bin', 'uet.js');
+  assert.is(packageJsonOf(bin).type, 'commonjs', 'bin/package.json makes bin/uet.js CommonJS');
+  const text = fs.readFileSync(bin, 'utf8');
+  assert.equal([...text.matchAll(/require\('(\.\.\/dist\/bundle\/[^']+)'\)/g)].map((m) => m[1]), ['../dist/bundle/noop-fast-path.cjs', '../dist/bundle/load-cli.cjs']);
+  assert.not.ok(/^\s*(import|export)\s/m.test(text), 'no ES module syntax');
+  for (const f of ['noop-fast-path.cjs', 'load-cli.cjs']) assert.equal(specifiers(f), [], `${f} has no import statement`);
+});
+
+test('the no-op fast path is one file: it requires node builtins only', () => {
+  const imported = required('noop-fast-path.cjs');
   assert.ok(imported.length > 0, 'no import found: the pattern no longer matches esbuild output');
   assert.equal(
     imported.filter((s) => !s.startsWith('node:')),
     [],
   );
-  // ~4 ms of every no-op: node:crypto is imported when something must be hashed, not before
-  assert.not.ok(imported.includes('node:crypto'), 'node:crypto is imported up front');
+  // ~4 ms of every no-op: node:crypto is loaded when something must be hashed, not before
+  assert.not.ok(imported.includes('node:crypto'), 'node:crypto is required up front');
 });
 
 test("every relative import in dist/bundle names a file that is there (no chunk of an earlier bundle is missing)", () => {
   const files = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.js') || f.endsWith('.cjs'));
-  for (const entry of ['noop-fast-path.js', 'load-cli.js', 'main.cjs', 'worker.js', 'worker-entry.cjs', 'proof-check-worker.js']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
+  for (const entry of ['noop-fast-path.cjs', 'load-cli.cjs', 'main.cjs', 'worker.js', 'worker-entry.cjs', 'proof-check-worker.js']) assert.ok(files.includes(entry), `dist/bundle/${entry} is missing`);
   for (const f of files) {
     const text = fs.readFileSync(path.join(BUNDLE, f), 'utf8');
     const relative = [...text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*)["'](\.\/[^"']+)["']/g)].map((m) => m[1] as string);
@@ -48,7 +62,7 @@ test('the fast path and the build carry one bundle id', () => {
   }
   assert.is(ids.size, 1, `bundle ids: ${JSON.stringify([...ids])}`);
   const holders = [...ids.values()][0] ?? [];
-  assert.ok(holders.includes('noop-fast-path.js'), 'the fast path has no id');
+  assert.ok(holders.includes('noop-fast-path.cjs'), 'the fast path has no id');
   assert.ok(holders.includes('main.cjs'), 'the build has no id');
 });
 

@@ -1,7 +1,6 @@
 /**
  * `uet build`: wire the real services to the scheduler, hold the project lock, report.
  */
-import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createExplainStore } from '../build/explain-store.js';
@@ -115,7 +114,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   let cache: CacheStore | undefined;
   /** the real (local + shared) store, once a task needed it */
   let tiered: TieredCacheStore | undefined;
-  const runId = makeRunId(Date.now(), randomFillSync);
+  const runId = makeRunId();
   const reporter: Reporter = flags.json
     ? createJsonReporter(io.stdout)
     : createTextReporter(io.stdout, { verbosity: flags.verbosity, total: taskCount, dryRun: flags.dryRun });

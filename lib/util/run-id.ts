@@ -39,7 +39,7 @@ export function randomFillFrom(device: string): RandomFill {
 
 const urandomFill = randomFillFrom('/dev/urandom');
 
-/** `fill`: the random bytes' source (a full build passes node:crypto's randomFillSync, loaded already) */
+/** `fill`: the random bytes' source (tests give their own) */
 export function runId(now: number = Date.now(), fill: RandomFill = urandomFill): string {
   let time = '';
   for (let i = 0, t = now; i < TIME_CHARS; i++, t = Math.floor(t / 32)) time = ENCODING[t % 32]! + time;

@@ -191,6 +191,35 @@ test('a check that finds the racy entries unchanged once they have settled signs
   }
 });
 
+test('a build deciding only what changed settles the racy entries of the proof it builds on: what the build before wrote last is not re-read ever after', async () => {
+  const dir = project();
+  try {
+    await build(dir);
+    assert.equal(ran(dir), ['all', 'gen', 'upper']);
+    const withDigests = (): string[] => {
+      const folder = path.join(dir, '.uet', 'noop');
+      const [name] = fs.readdirSync(folder);
+      const signed = parseProof(fs.readFileSync(path.join(folder, name!)))!.signed;
+      return [...signed.digests.keys()].map((i) => signed.paths[i]!).sort();
+    };
+    assert.ok(withDigests().includes('out/A.txt'), `racy after the first build: ${withDigests().join(' ')}`);
+    await sleep(RACY_WAIT_MS);
+    writeText(dir, 'src/more/x.txt', 'X\n');
+    await build(dir);
+    assert.equal(ran(dir), ['all']);
+    assert.match((await runUet(dir, ['runs', 'last'])).stdout, /2 tasks unchanged since the last build/);
+    const left = withDigests();
+    for (const settled of ['out/A.txt', 'out/a.txt', 'src/a.txt']) assert.not.ok(left.includes(settled), `${settled} settled: ${left.join(' ')}`);
+    // and what did change is still seen
+    const abs = path.join(dir, 'out/A.txt');
+    fs.writeFileSync(abs, 'HELLX\n');
+    await build(dir);
+    assert.is(readText(dir, 'out/A.txt'), 'HELLO\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('an unchanged project is answered from the proof, with the same summary', async () => {
   const dir = await settledProject();
   try {

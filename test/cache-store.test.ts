@@ -6,10 +6,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import cacache from 'cacache';
 import Keyv from 'keyv';
-import { insertIndexSync, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
-import { prune } from '../lib/cache/lru.js';
-import { CacacheKeyvStore, ENTRY_NAMESPACE, INLINE_FILE_MAX, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
-import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
+import { insertIndexSync, readContentSync, readIndexSync, writeContentSync } from '../lib/cache/cacache-sync.js';
+import { ENTRY_LOG_DIR } from '../lib/cache/entry-log.js';
+import { dropBrokenEntries, prune } from '../lib/cache/lru.js';
+import { ENTRY_NAMESPACE, EntryLogKeyvStore, INLINE_FILE_MAX, openCacheStore, parseStoredEntry, verifyStore } from '../lib/cache/store.js';
+import { CACHE_FORMAT_VERSION, type CacheEntry, type OutputFile } from '../lib/cache/types.js';
 import { integrityOf } from '../lib/hash/digest.js';
 
 const made: string[] = [];
@@ -198,8 +199,8 @@ test('kept bytes that do not match their hash fail restore, write nothing, and d
   assert.ok((await store.put('k', 't', f.root, [good], '')).ok);
   const entry = await store.get('k');
   assert.ok(entry);
-  // an entry written wrong (its index line's own checksum is fine)
-  const keyv = new Keyv(new CacacheKeyvStore(f.cacheDir), { namespace: ENTRY_NAMESPACE });
+  // an entry written wrong (its line's own checksum is fine)
+  const keyv = new Keyv(new EntryLogKeyvStore(f.cacheDir), { namespace: ENTRY_NAMESPACE });
   const wrong: CacheEntry = { ...entry, inline: { [good.hash]: Buffer.from('evil\n').toString('base64') } };
   await keyv.set('k', wrong);
   const read = await store.get('k');
@@ -265,7 +266,7 @@ test('an entry of another format version is a miss', async () => {
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
   const entry = (await store.get('k')) as CacheEntry;
-  const raw = new Keyv<unknown>(new CacacheKeyvStore(f.cacheDir), { namespace: 'entry' });
+  const raw = new Keyv<unknown>(new EntryLogKeyvStore(f.cacheDir), { namespace: 'entry' });
   assert.equal(await raw.get('k'), entry, 'the test writes where the store reads');
   await raw.set('k', { ...entry, formatVersion: CACHE_FORMAT_VERSION + 1 });
   assert.is(await store.get('k'), undefined);
@@ -274,7 +275,7 @@ test('an entry of another format version is a miss', async () => {
 test('an unparseable or malformed entry is a miss and is deleted', async () => {
   const f = fixture();
   const store = await openCacheStore(f.cacheDir);
-  const adapter = new CacacheKeyvStore(f.cacheDir);
+  const adapter = new EntryLogKeyvStore(f.cacheDir);
   await adapter.set('entry:k1', '{"value": {"formatVersion": 1, "key": "k1"');
   assert.is(await store.get('k1'), undefined);
   assert.is(await adapter.get('entry:k1'), undefined, 'deleted');
@@ -310,32 +311,31 @@ test('the synchronous writer writes what cacache reads, lists and verifies', asy
   writeContentSync(f.cacheDir, sha(data), data);
   writeContentSync(f.cacheDir, sha(data), data); // again: the same bytes, no error
   insertIndexSync(f.cacheDir, 'blob:x', sha(data), data.length, 1234);
-  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 5678, '{"value":1}');
+  insertIndexSync(f.cacheDir, 'blob:y', sha(data), data.length, 5678);
   const got = await cacache.get(f.cacheDir, 'blob:x', { memoize: false });
   assert.is(got.data.toString(), 'blob bytes\n');
   assert.is(got.integrity, integrityOf(sha(data)));
   assert.is(got.size, data.length);
-  const info = await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false });
-  assert.is(info?.metadata, '{"value":1}');
+  const info = await cacache.get.info(f.cacheDir, 'blob:y', { memoize: false });
   assert.is(info?.time, 5678);
-  assert.equal(Object.keys(await cacache.ls(f.cacheDir)).sort(), ['blob:x', 'entry:y']);
+  assert.equal(Object.keys(await cacache.ls(f.cacheDir)).sort(), ['blob:x', 'blob:y']);
   assert.equal(fs.readdirSync(path.join(f.cacheDir, 'tmp')), [], 'no temporary file left behind');
   assert.equal(await verifyStore(f.cacheDir), { ok: true, value: 0 });
-  assert.is((await cacache.get.info(f.cacheDir, 'entry:y', { memoize: false }))?.metadata, '{"value":1}', 'verify keeps the metadata');
+  assert.is((await cacache.get(f.cacheDir, 'blob:y', { memoize: false })).data.toString(), 'blob bytes\n', 'verify keeps it');
 });
 
 test('the synchronous writer writes again into its folders after the cache was removed under it', async () => {
   const f = fixture();
   const data = Buffer.from('blob bytes\n');
   writeContentSync(f.cacheDir, sha(data), data);
-  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 1, '{"value":1}');
-  assert.is(readIndexSync(f.cacheDir, 'entry:y')?.metadata, '{"value":1}');
+  insertIndexSync(f.cacheDir, 'blob:y', sha(data), data.length, 1);
+  assert.is(readIndexSync(f.cacheDir, 'blob:y')?.time, 1);
   // cleared meanwhile (as `uet cache clean` between two served builds): the same folders again
   fs.rmSync(f.cacheDir, { recursive: true, force: true });
-  assert.is(readIndexSync(f.cacheDir, 'entry:y'), undefined, 'a removed bucket is a miss');
+  assert.is(readIndexSync(f.cacheDir, 'blob:y'), undefined, 'a removed bucket is a miss');
   writeContentSync(f.cacheDir, sha(data), data);
-  insertIndexSync(f.cacheDir, 'entry:y', sha(data), 0, 2, '{"value":2}');
-  assert.is(readIndexSync(f.cacheDir, 'entry:y')?.metadata, '{"value":2}');
+  insertIndexSync(f.cacheDir, 'blob:y', sha(data), data.length, 2);
+  assert.is(readIndexSync(f.cacheDir, 'blob:y')?.time, 2);
   assert.is(readContentSync(f.cacheDir, sha(data)).toString(), 'blob bytes\n');
 });
 
@@ -343,9 +343,10 @@ test('the synchronous reader reads what cacache writes: the last line wins, a re
   const f = fixture();
   const data = Buffer.from('content bytes');
   await cacache.put(f.cacheDir, 'k', data, { algorithms: ['sha256'] });
-  await cacache.index.insert(f.cacheDir, 'k', integrityOf(sha(data)), { size: data.length, metadata: 'second' });
+  // a second line for the key, told apart by its size
+  await cacache.index.insert(f.cacheDir, 'k', integrityOf(sha(data)), { size: 7 });
   const line = readIndexSync(f.cacheDir, 'k');
-  assert.is(line?.metadata, 'second');
+  assert.is(line?.size, 7);
   assert.is(line?.integrity, integrityOf(sha(data)));
   assert.is(readIndexSync(f.cacheDir, 'other'), undefined);
   assert.equal(readContentSync(f.cacheDir, sha(data), data.length), data);
@@ -357,48 +358,59 @@ test('the synchronous reader reads what cacache writes: the last line wins, a re
   assert.throws(() => readContentSync(f.cacheDir, sha(data)), (e: NodeJS.ErrnoException) => e.code === 'EINTEGRITY');
   await cacache.rm.entry(f.cacheDir, 'k');
   assert.is(readIndexSync(f.cacheDir, 'k'), undefined, "cacache's removal");
-  insertIndexSync(f.cacheDir, 'j', sha(data), data.length, 1);
-  removeIndexSync(f.cacheDir, 'j', 2);
-  assert.is(readIndexSync(f.cacheDir, 'j'), undefined);
-  assert.is(await cacache.get.info(f.cacheDir, 'j', { memoize: false }), null, 'cacache reads our removal the same way');
 });
 
-test('an entry line whose checksum does not match is ignored, like cacache ignores it', async () => {
+test('an entry line whose checksum does not match is ignored', async () => {
   const f = fixture();
-  const adapter = new CacacheKeyvStore(f.cacheDir);
+  const adapter = new EntryLogKeyvStore(f.cacheDir);
   await adapter.set('entry:k', '{"value":"first"}');
   await adapter.set('entry:k', '{"value":"second"}');
-  const bucket = contentFilesUnder(path.join(f.cacheDir, 'index-v5'))[0] as string;
-  const text = fs.readFileSync(bucket, 'utf8');
-  fs.writeFileSync(bucket, text.replace('second', 'sekond'));
-  assert.is(await adapter.get('entry:k'), '{"value":"first"}', 'the tampered last line is skipped');
+  const [log] = contentFilesUnder(path.join(f.cacheDir, ENTRY_LOG_DIR)) as [string];
+  fs.writeFileSync(log, fs.readFileSync(log, 'utf8').replace('second', 'sekond'));
+  assert.is(await new EntryLogKeyvStore(f.cacheDir).get('entry:k'), '{"value":"first"}', 'the tampered last line is skipped');
 });
 
-test('entries stored as content (before entries became index metadata) are still read', async () => {
+test('an entry in cacache\'s index (where entries were kept before their logs) is a miss, and pruning removes it', async () => {
   const f = fixture();
   const a = f.write('a.txt', 'a');
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('k', 't', f.root, [a], '')).ok);
   const entry = (await store.get('k')) as CacheEntry;
-  await cacache.put(f.cacheDir, 'entry:old', JSON.stringify({ value: { ...entry, key: 'old' }, expires: null }));
-  assert.equal(await store.get('old'), { ...entry, key: 'old' });
+  const old = JSON.stringify({ value: { ...entry, key: 'old' } });
+  await cacache.index.insert(f.cacheDir, 'entry:old', integrityOf(sha('')), { size: 0, metadata: old });
+  assert.is(await store.get('old'), undefined);
+  const pruned = await prune(f.cacheDir, { maxSize: 1e9, now: Date.now() }, parseStoredEntry);
+  assert.ok(pruned.ok && pruned.value.entriesRemoved === 1 && pruned.value.entriesKept === 1, JSON.stringify(pruned));
+  assert.equal(Object.keys(await cacache.ls(f.cacheDir)), [], 'the old entry is gone from the index');
+  assert.ok(await store.get('k'));
 });
 
-test('pruning every entry that logged nothing keeps the anchor the other entries stand on', async () => {
+test('pruning rewrites the entry logs with the entries it keeps; verify keeps them, and drops those whose blob is gone', async () => {
   const f = fixture();
   const quiet = f.write('q.txt', 'quiet output');
   const loud = f.write('l.txt', 'loud output');
+  const big = f.write('big.bin', Buffer.alloc(INLINE_FILE_MAX + 1, 3));
   const store = await openCacheStore(f.cacheDir);
   assert.ok((await store.put('quiet', 't1', f.root, [quiet], '')).ok);
   assert.ok((await store.put('loud', 't2', f.root, [loud], 'some log\n')).ok);
-  const pruned = await prune(f.cacheDir, { maxSize: 0, protect: new Set(['loud']), now: Date.now() }, parseStoredEntry);
-  assert.ok(pruned.ok && pruned.value.entriesRemoved === 1, JSON.stringify(pruned));
-  assert.ok(await cacache.get.hasContent(f.cacheDir, integrityOf(ENTRY_ANCHOR_SHA256)));
+  assert.ok((await store.put('big', 't3', f.root, [big], '')).ok);
+  assert.ok((await store.put('loud', 't2', f.root, [loud], 'some log\n')).ok, 'stored twice: two lines');
+  const logBytes = (): number => contentFilesUnder(path.join(f.cacheDir, ENTRY_LOG_DIR)).reduce((n, p) => n + fs.statSync(p).size, 0);
+  const before = logBytes();
+  const pruned = await prune(f.cacheDir, { maxSize: 0, protect: new Set(['loud', 'big']), now: Date.now() }, parseStoredEntry);
+  assert.ok(pruned.ok && pruned.value.entriesRemoved === 1 && pruned.value.entriesKept === 2, JSON.stringify(pruned));
+  assert.ok(logBytes() < before, 'the removed entry and the superseded line are gone from the logs');
+  const reader = await openCacheStore(f.cacheDir);
+  assert.is(await reader.get('quiet'), undefined);
   assert.equal(await verifyStore(f.cacheDir), { ok: true, value: 0 });
-  const entry = await store.get('loud');
+  const entry = await reader.get('loud');
   assert.ok(entry, 'still there after verify');
-  assert.ok((await store.restore(entry, path.join(f.base, 'again'))).ok);
-  assert.is(await store.get('quiet'), undefined);
+  assert.ok((await reader.restore(entry, path.join(f.base, 'again'))).ok);
+  for (const p of contentFiles(f.cacheDir)) fs.rmSync(p);
+  assert.equal(await dropBrokenEntries(f.cacheDir, parseStoredEntry), { ok: true, value: 1 });
+  const after = await openCacheStore(f.cacheDir);
+  assert.is(await after.get('big'), undefined, 'its blob is gone');
+  assert.ok(await after.get('loud'));
 });
 
 function contentFilesUnder(dir: string): string[] {

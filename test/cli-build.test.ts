@@ -359,24 +359,32 @@ test('a corrupted cache entry is not restored: the task runs instead', async () 
   try {
     await build(dir);
     ran(dir);
-    // Flip a byte in every file of the cache: its blobs, and its index buckets, whose entries
-    // keep small outputs' bytes themselves. Then delete an output.
+    // Flip a byte in every blob of the cache, and in every line of its entry logs (entries keep
+    // small outputs' bytes themselves). Then delete an output.
     const content = path.join(dir, 'cache');
     const blobs: string[] = [];
+    const logs: string[] = [];
     const walk = (d: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
-        else if (p.includes(`${path.sep}content-v2${path.sep}`) || p.includes(`${path.sep}index-v5${path.sep}`)) blobs.push(p);
+        else if (p.includes(`${path.sep}content-v2${path.sep}`)) blobs.push(p);
+        else if (p.includes(`${path.sep}entries-v1${path.sep}`)) logs.push(p);
       }
     };
     walk(content);
-    assert.ok(blobs.length > 0, 'the cache holds blobs');
+    assert.ok(logs.length > 0, 'the cache holds entries');
     for (const b of blobs) {
       const buf = fs.readFileSync(b);
       buf[0] = buf[0]! ^ 0xff;
       fs.chmodSync(b, 0o644);
       fs.writeFileSync(b, buf);
+    }
+    for (const l of logs) {
+      const buf = fs.readFileSync(l);
+      // the last byte of each line: inside the entry its checksum covers
+      for (let i = 1; i <= buf.length; i++) if (i === buf.length || buf[i] === 0x0a) buf[i - 1] = buf[i - 1]! ^ 0x01;
+      fs.writeFileSync(l, buf);
     }
     fs.rmSync(path.join(dir, 'out/b.txt'));
     const r = await build(dir);

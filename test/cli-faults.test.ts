@@ -167,7 +167,7 @@ test('corrupt, truncate or delete random blobs and records in cache/: detected, 
       const next = rng(round);
       assert.is((await runUet(dir, ['clean'])).code, 0);
       fs.rmSync(path.join(dir, 'runs.log'), { force: true });
-      const files = [...filesUnder(path.join(dir, 'cache', 'content-v2')), ...filesUnder(path.join(dir, 'cache', 'index-v5'))];
+      const files = [...filesUnder(path.join(dir, 'cache', 'content-v2')), ...filesUnder(path.join(dir, 'cache', 'index-v5')), ...filesUnder(path.join(dir, 'cache', 'entries-v1'))];
       for (let k = 0; k < 4; k++) {
         const f = files[Math.floor(next() * files.length)]!;
         if (!fs.existsSync(f)) continue;

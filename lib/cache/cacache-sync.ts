@@ -1,13 +1,13 @@
 /**
  * Synchronous reads and writes of a cacache folder, in cacache's own on-disk format (content-v2
- * and index-v5 of cacache 20), for the small blobs and the entries a build stores and restores
- * for each task.
+ * and index-v5 of cacache 20), for the small blobs a build stores and restores. (Entries have
+ * logs of their own: entry-log.ts.)
  *
  * Why not cacache.put: one put is about thirty promise-based file operations (a temporary
  * folder, the write, a move, the index bucket's folder and append, each a thread-pool round
  * trip with its wake-ups). A cold build stores two per task, and on a 2-core machine those round
  * trips were half of its time. Here a put is ~6 system calls on the calling thread, and a read
- * of a small blob or an entry one or two. Larger blobs, verify, listing, pruning and removal stay
+ * of a small blob one or two. Larger blobs, verify, listing, pruning and removal stay
  * with cacache, so the format below must match its own to the byte: test/cache-store.test.ts
  * reads what this writes through cacache, and what cacache writes through this.
  */
@@ -76,15 +76,10 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
  * Appends an index entry for `key`, exactly as cacache's index.insert writes it: a line of the
  * entry's sha1, a tab and the entry as JSON, in the bucket named by the key's sha256. The last
  * line for a key wins when cacache reads the bucket, and a line whose sha1 does not match is
- * skipped, so `metadata` is as well protected as content.
+ * skipped.
  */
-export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number, metadata?: string): void {
-  appendIndexLine(cache, key, { key, integrity: integrityOf(hexSha256), time, size, metadata });
-}
-
-/** Appends a removal of `key` (null integrity), as cacache's rm.entry does. */
-export function removeIndexSync(cache: string, key: string, time: number): void {
-  appendIndexLine(cache, key, { key, integrity: null, time });
+export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number): void {
+  appendIndexLine(cache, key, { key, integrity: integrityOf(hexSha256), time, size });
 }
 
 function appendIndexLine(cache: string, key: string, record: object): void {
@@ -100,7 +95,6 @@ export interface IndexLine {
   readonly integrity: string;
   readonly time: number;
   readonly size?: number;
-  readonly metadata?: unknown;
 }
 
 /**

@@ -18,7 +18,11 @@ import { loadCacache, type IndexLine } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
-import { ENTRY_ANCHOR_SHA256, blobHashes } from './types.js';
+import { blobHashes } from './types.js';
+import { EntryLog } from './entry-log.js';
+
+/** keyv's namespace prefix of the store's entry keys (store.ts ENTRY_NAMESPACE) */
+const ENTRY_PREFIX = 'entry:';
 
 export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
@@ -58,7 +62,7 @@ interface Listed {
 }
 
 /**
- * `parse` turns an index entry's stored text into an entry (undefined: unreadable, removed).
+ * `parse` turns an entry's stored text into an entry (undefined: unreadable, removed).
  * It is passed in so this module does not depend on the store's serialisation.
  */
 export async function prune(dir: string, limits: PruneLimits, parse: (stored: string) => CacheEntry | undefined): Promise<Result<PruneReport, CacheFailure>> {
@@ -66,17 +70,24 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     const cacache = await loadCacache();
     const index = await listIndex(dir);
     if (index === undefined) return ok({ entriesRemoved: 0, blobsRemoved: 0, bytesRemoved: 0, entriesKept: 0, bytesKept: 0 });
+    const log = new EntryLog(dir);
     const uses = await readUses(dir);
     const blobs = new Map<string, { size: number; integrity: string; refs: number }>();
-    const entries: Listed[] = [];
+    let entriesRemoved = 0;
     for (const info of Object.values(index)) {
       if (info.key.startsWith('blob:')) blobs.set(info.key.slice(5), { size: info.size ?? 0, integrity: info.integrity, refs: 0 });
+      else if (info.key.startsWith('entry:')) {
+        // an entry of the format before the entry logs: never read, so never worth keeping
+        await cacache.rm.entry(dir, info.key);
+        entriesRemoved++;
+      }
     }
-    for (const info of Object.values(index)) {
-      if (!info.key.startsWith('entry:')) continue;
-      const key = info.key.slice('entry:'.length);
-      const entry = await readEntry(dir, info, parse);
-      entries.push({ key, entry, lastUse: Math.max(info.time, uses.get(key) ?? 0) });
+    const entries: Listed[] = [];
+    for (const record of log.list()) {
+      if (!record.key.startsWith(ENTRY_PREFIX)) continue;
+      const key = record.key.slice(ENTRY_PREFIX.length);
+      const entry = parse(record.value);
+      entries.push({ key, entry, lastUse: Math.max(record.time, uses.get(key) ?? 0) });
       for (const h of entry ? blobHashes(entry) : []) {
         const b = blobs.get(h);
         if (b) b.refs++;
@@ -87,8 +98,7 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     let blobsRemoved = 0;
     const removeBlob = async (hash: string): Promise<void> => {
       const b = blobs.get(hash);
-      // the anchor of every entry's index line stays while any entry might
-      if (!b || hash === ENTRY_ANCHOR_SHA256) return;
+      if (!b) return;
       blobs.delete(hash);
       await cacache.rm.entry(dir, `blob:${hash}`);
       await cacache.rm.content(dir, b.integrity).catch(() => undefined);
@@ -98,7 +108,6 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     for (const [hash, b] of [...blobs]) if (b.refs === 0) await removeBlob(hash);
 
     let total = [...blobs.values()].reduce((n, b) => n + b.size, 0) + entries.reduce((n, e) => n + inlineBytes(e.entry), 0);
-    let entriesRemoved = 0;
     const kept = new Map<string, number>();
     const protect = limits.protect ?? new Set<string>();
     // oldest first; unreadable entries go regardless of limits
@@ -110,7 +119,6 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
         kept.set(e.key, e.lastUse);
         continue;
       }
-      await cacache.rm.entry(dir, `entry:${e.key}`);
       entriesRemoved++;
       const ownBytes = inlineBytes(e.entry);
       total -= ownBytes;
@@ -125,6 +133,8 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
         }
       }
     }
+    // the logs rewritten with the kept entries only (and without records uet did not write)
+    log.compact((r) => r.key.startsWith(ENTRY_PREFIX) && kept.has(r.key.slice(ENTRY_PREFIX.length)));
     await writeFileAtomic(path.join(dir, LAST_USE_FILE), [...kept].map(([k, t]) => `${t} ${k}\n`).join(''));
     return ok({ entriesRemoved, blobsRemoved, bytesRemoved, entriesKept: kept.size, bytesKept: total });
   } catch (e) {
@@ -161,17 +171,6 @@ async function readUses(dir: string): Promise<Map<string, number>> {
   return uses;
 }
 
-/** undefined when unreadable (a damaged index or a record uet did not write) */
-async function readEntry(dir: string, info: IndexLine, parse: (stored: string) => CacheEntry | undefined): Promise<CacheEntry | undefined> {
-  // the entry is the index line's metadata; older caches kept it as content
-  if (typeof info.metadata === 'string') return parse(info.metadata);
-  try {
-    return parse((await (await loadCacache()).get(dir, info.key, { memoize: false })).data.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 /** bytes an entry keeps itself (CacheEntry.inline): they go with the entry */
 function inlineBytes(entry: CacheEntry | undefined): number {
   let n = 0;
@@ -186,22 +185,20 @@ function inlineBytes(entry: CacheEntry | undefined): number {
 export async function dropBrokenEntries(dir: string, parse: (stored: string) => CacheEntry | undefined): Promise<Result<number, CacheFailure>> {
   try {
     const cacache = await loadCacache();
-    const index = await listIndex(dir);
-    if (index === undefined) return ok(0);
-    let removed = 0;
-    for (const info of Object.values(index)) {
-      if (!info.key.startsWith('entry:')) continue;
-      const entry = await readEntry(dir, info, parse);
+    const log = new EntryLog(dir);
+    const broken = new Set<string>();
+    for (const record of log.list()) {
+      const entry = parse(record.value);
       let whole = entry !== undefined;
       for (const h of entry ? blobHashes(entry) : []) {
         if (!whole) break;
         whole = (await cacache.get.hasContent(dir, integrityOf(h))) !== false;
       }
-      if (whole) continue;
-      await cacache.rm.entry(dir, info.key);
-      removed++;
+      if (!whole) broken.add(record.key);
     }
-    return ok(removed);
+    // rewritten even when nothing is broken: damaged and superseded lines go too
+    log.compact((r) => !broken.has(r.key));
+    return ok(broken.size);
   } catch (e) {
     return err({ reason: 'io', detail: e instanceof Error ? e.message : String(e) });
   }

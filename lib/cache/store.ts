@@ -6,17 +6,18 @@ import { pipeline } from 'node:stream/promises';
 import { Keyv, type StoredData } from 'keyv';
 import { integrityOf, sha256 } from '../hash/digest.js';
 import { deserializeKeyvJson, serializeKeyvJson } from './keyv-json.js';
-import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, removeIndexSync, writeContentSync } from './cacache-sync.js';
+import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, writeContentSync } from './cacache-sync.js';
+import { EntryLog } from './entry-log.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
-import { CACHE_FORMAT_VERSION, ENTRY_ANCHOR_SHA256, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+import { CACHE_FORMAT_VERSION, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
 const IN_MEMORY_MAX = 16 * 1024 * 1024;
 const BLOB_PREFIX = 'blob:';
 /** files stored or restored at once: enough to hide latency, few enough to stay far from EMFILE */
 const IO_CONCURRENCY = 16;
-/** keyv prefixes entry keys with this and ':' inside the cacache index */
+/** keyv prefixes entry keys with this and ':' in the entry logs */
 export const ENTRY_NAMESPACE = 'entry';
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
 const SMALL_READ = 64 * 1024;
@@ -65,56 +66,36 @@ export async function verifyStore(dir: string): Promise<Result<number, CacheFail
 }
 
 /**
- * Keyv storage adapter over a cacache folder: entries are ordinary cacache keys, so they share
- * the blobs' integrity checks, atomic writes and `verify`. Keyv hands it serialised strings.
+ * Keyv storage adapter over the cache's entry logs (entry-log.ts). Keyv hands it serialised
+ * strings and reads them back.
  */
-export class CacacheKeyvStore extends EventEmitter {
-  readonly opts = { dialect: 'cacache' };
+export class EntryLogKeyvStore extends EventEmitter {
+  readonly opts = { dialect: 'uet-entry-log' };
   namespace?: string;
-  private anchored = false;
+  readonly log: EntryLog;
 
-  constructor(private readonly dir: string) {
+  constructor(dir: string) {
     super();
+    this.log = new EntryLog(dir);
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
-    // a key never stored has no bucket: the usual miss of a cold build is one failed open
-    const line = readIndexSync(this.dir, key);
-    if (!line) return undefined;
     // keyv's adapters return the serialised text; keyv itself deserialises it
-    if (typeof line.metadata === 'string') return line.metadata as unknown as StoredData<Value>;
-    try {
-      // an entry stored as content, by uet before entries became index metadata
-      const { data } = await (await loadCacache()).get(this.dir, key, { memoize: false });
-      return data.toString('utf8') as unknown as StoredData<Value>;
-    } catch (e) {
-      if (code(e) === 'ENOENT') return undefined;
-      throw e;
-    }
+    return this.log.get(key)?.value as StoredData<Value> | undefined;
   }
 
-  /**
-   * The value is the index line's metadata, anchored on the empty blob: one appended line per
-   * entry, where storing it as content cost a file, a rename and their folders on every task.
-   */
   async set(key: string, value: unknown): Promise<boolean> {
-    if (typeof value !== 'string') throw new TypeError('CacacheKeyvStore stores serialised strings only');
-    if (!this.anchored) {
-      if (!hasContentSync(this.dir, ENTRY_ANCHOR_SHA256)) writeContentSync(this.dir, ENTRY_ANCHOR_SHA256, new Uint8Array(0));
-      this.anchored = true;
-    }
-    insertIndexSync(this.dir, key, ENTRY_ANCHOR_SHA256, 0, Date.now(), value);
+    if (typeof value !== 'string') throw new TypeError('EntryLogKeyvStore stores serialised strings only');
+    this.log.set(key, value, Date.now());
     return true;
   }
 
   async delete(key: string): Promise<boolean> {
-    if (!readIndexSync(this.dir, key)) return false;
-    removeIndexSync(this.dir, key, Date.now());
-    return true;
+    return this.log.delete(key, Date.now());
   }
 
   async clear(): Promise<void> {
-    await (await loadCacache()).rm.all(this.dir);
+    this.log.clear();
   }
 }
 
@@ -131,10 +112,14 @@ class LocalCacheStore implements LocalStore {
 
   readonly startedEmpty: boolean;
 
+  private readonly log: EntryLog;
+
   constructor(readonly dir: string) {
-    this.startedEmpty = isEmptyCacheSync(dir);
+    const adapter = new EntryLogKeyvStore(dir);
+    this.log = adapter.log;
+    this.startedEmpty = isEmptyCacheSync(dir) && !this.log.existsSync();
     // throwOnErrors: a failed write must reach put() as a failure, not vanish into an event
-    this.entries = new Keyv<unknown>(new CacacheKeyvStore(dir), { namespace: ENTRY_NAMESPACE, throwOnErrors: true, serialize: serializeKeyvJson, deserialize: deserializeKeyvJson });
+    this.entries = new Keyv<unknown>(adapter, { namespace: ENTRY_NAMESPACE, throwOnErrors: true, serialize: serializeKeyvJson, deserialize: deserializeKeyvJson });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -303,6 +288,7 @@ class LocalCacheStore implements LocalStore {
 
   async clear(): Promise<void> {
     this.present.clear();
+    this.log.clear();
     const cacache = await loadCacache();
     await cacache.rm.all(this.dir);
     await cacache.verify(this.dir);
@@ -368,7 +354,7 @@ class LocalCacheStore implements LocalStore {
 
   /**
    * Content the entry keeps, else its blob read whole: checked against its hash (and size), or
-   * an error with cacache's code (ENOENT, EBADSIZE, EINTEGRITY). The index line's checksum
+   * an error with cacache's code (ENOENT, EBADSIZE, EINTEGRITY). The entry line's checksum
    * covers kept bytes; their check catches an entry written wrong.
    */
   private smallContent(entry: CacheEntry, hash: string, size?: number): Buffer {
@@ -536,7 +522,7 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** an entry as stored in the cacache index (keyv's serialisation: `{"value": …}`), or undefined if unreadable */
+/** an entry as stored in the entry logs (keyv's serialisation: `{"value": …}`), or undefined if unreadable */
 export function parseStoredEntry(text: string): CacheEntry | undefined {
   try {
     const entry = parseEntry((JSON.parse(text) as { value?: unknown }).value);

@@ -1,13 +1,6 @@
 import type { Result } from '../util/result.js';
 
 /**
- * The content every local entry's index line points at: the empty blob (sha256 of no bytes).
- * cacache's verify keeps an index line only while its content exists, so pruning never removes
- * this blob.
- */
-export const ENTRY_ANCHOR_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-/**
  * Bumped whenever the meaning of a key or the layout of an entry changes: old entries become
  * misses. 2: entries keep small outputs and logs themselves (`inline`), which a reader of 1
  * would take for missing blobs.

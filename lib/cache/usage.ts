@@ -1,6 +1,6 @@
 /**
- * The local cache's size without listing it. Pruning must list the whole index (2,000 entries:
- * ~0.7 s), so a build does not prune after every store: `usage.json` beside the cacache
+ * The local cache's size without listing it. Pruning must read every entry (`uet cache prune` of 2,000:
+ * 0.25 s, the command whole), so a build does not prune after every store: `usage.json` beside the cacache
  * folders holds what the last full prune counted, plus the bytes of every blob stored since.
  * Blobs shared between entries are stored once, so the sum never undercounts; the limit holds.
  *

@@ -96,6 +96,19 @@ test('a line whose checksum fails is skipped: the key keeps its earlier value', 
   assert.is(new EntryLog(dir).get('k')?.value, '"first"');
 });
 
+test('what a writer appended it reads back from the log when asked, checked, not from memory', () => {
+  const dir = cacheDir();
+  const log = new EntryLog(dir);
+  log.set('k', '"one"', 1);
+  log.set('k', '"two"', 2);
+  assert.equal(log.get('k'), { key: 'k', value: '"two"', time: 2 });
+  // altered in place, the same file and size: the writer finds its line no longer checks
+  const file = logOf(dir, 'k');
+  const text = fs.readFileSync(file, 'utf8');
+  fs.writeFileSync(file, text.slice(0, text.lastIndexOf('two')) + 'tw0' + text.slice(text.lastIndexOf('two') + 3));
+  assert.is(log.get('k')?.value, '"one"', 'the earlier line, read again');
+});
+
 test('a torn last line is skipped, and read once its append has finished', () => {
   const dir = cacheDir();
   const log = new EntryLog(dir);

@@ -94,6 +94,13 @@ test('a line whose checksum fails is skipped: the key keeps its earlier value', 
   const file = logOf(dir, 'k');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('second', 'sekond'));
   assert.is(new EntryLog(dir).get('k')?.value, '"first"');
+  // not the log's last line: found by its key, then refused by its checksum
+  const [beside] = keysBeside('k', 1) as [string];
+  log.set(beside, '"x"', 3);
+  const reader = new EntryLog(dir);
+  assert.is(reader.get(beside)?.value, '"x"');
+  assert.is(reader.get('k')?.value, '"first"');
+  assert.is(reader.get(beside)?.value, '"x"', 'and the rest of the log still reads');
 });
 
 test('what a writer appended it reads back from the log when asked, checked, not from memory', () => {

@@ -13,9 +13,14 @@
  * skipped, so a torn append (a crash, two writers) loses at most that line: a miss, never a
  * wrong value. Lines begin with their newline so a torn line never swallows the next.
  *
- * A reader keeps what it parsed of each log, with the log's inode and the size it had read:
- * asked again, a log that only grew is read from there on, and one replaced by a compaction
- * (another file) or cut shorter is read again whole. A miss of a log never stored costs one stat.
+ * A reader keeps where each key's last line is in each log it read, with the log's inode and the
+ * size it had read: asked again, a log that only grew is read from there on, and one replaced by
+ * a compaction (another file) or cut shorter is read again whole. Reading a log only finds the
+ * keys of its lines; a line is decoded and its checksum checked when its key is asked for (one
+ * read of those bytes), and one that fails sends the reader through every line of the log,
+ * checked, for the key's last good one. So a miss costs the log's keys, never its values (a
+ * touch of 10,000 tasks spent ~3 ms checking and decoding the 40 lines of each log it asked).
+ * A miss of a log never stored costs one stat.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
@@ -26,6 +31,9 @@ import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 export const ENTRY_LOG_DIR = 'entries-v1';
 const LOG_SUFFIX = '.log';
 const NEWLINE = 0x0a;
+const TAB = 0x09;
+/** the checksum's length: sha1 in hex */
+const SHA1_HEX = 40;
 
 /** The live value of a key, and when it was stored. */
 export interface EntryRecord {
@@ -36,18 +44,17 @@ export interface EntryRecord {
 }
 
 /**
- * A line this process appended, known by where it is: read back when asked for (rarely: a later
- * build of a served session), rather than kept. A cold build of 10,000 tasks kept ~6 MB of
- * entries it never read again.
+ * Where a key's last line is in its log: `at` is the offset of its leading newline, `length`
+ * counts it. `record`: the line as read and checked, where the reader did check every line.
  */
-interface Appended {
-  readonly key: string;
+interface LineRef {
   readonly at: number;
   readonly length: number;
+  readonly record?: EntryRecord;
 }
 
 /**
- * What a reader knows of one log: its records (null: removed) as of `size` bytes of the file
+ * What a reader knows of one log: where each key's last line is, as of `size` bytes of the file
  * `ino` born at `born` (a file system that reuses inode numbers soon, like XFS, could give a
  * compacted log its predecessor's; its birth time tells them apart where it has one).
  */
@@ -55,7 +62,7 @@ interface LogState {
   readonly ino: number;
   readonly born: number;
   size: number;
-  readonly records: Map<string, EntryRecord | Appended | null>;
+  readonly lines: Map<string, LineRef>;
 }
 
 export class EntryLog {
@@ -74,24 +81,21 @@ export class EntryLog {
 
   get(key: string): EntryRecord | undefined {
     const file = this.logOf(key);
-    const st = statIfAny(file);
-    if (st === undefined) {
+    const state = this.stateOf(file);
+    const ref = state?.lines.get(key);
+    if (ref === undefined) return undefined;
+    const line = ref.record ?? readLineAt(file, ref);
+    if (line !== undefined && line.key === key) return line.value === '' ? undefined : line;
+    // A damaged line, or the log changed under the same file: the key's last good line, from
+    // every line of the log checked.
+    const checked = checkedState(file);
+    if (checked === undefined) {
       this.logs.delete(file);
       return undefined;
     }
-    let state = this.logs.get(file);
-    if (state === undefined || state.ino !== st.ino || state.born !== st.birthtimeMs || st.size < state.size) {
-      state = { ino: st.ino, born: st.birthtimeMs, size: 0, records: new Map() };
-      this.logs.set(file, state);
-    }
-    if (st.size > state.size) readTail(file, state, st.size);
-    const known = state.records.get(key);
-    if (known === undefined || known === null || 'value' in known) return known ?? undefined;
-    const line = readLineAt(file, known);
-    if (line !== undefined && line.key === key) return line.value === '' ? undefined : line;
-    // not the line this process wrote there: the log changed under the same file; read it whole
-    this.logs.delete(file);
-    return this.get(key);
+    this.logs.set(file, checked);
+    const good = checked.lines.get(key)?.record;
+    return good === undefined || good.value === '' ? undefined : good;
   }
 
   set(key: string, value: string, time: number): void {
@@ -110,7 +114,7 @@ export class EntryLog {
   list(): EntryRecord[] {
     const found: EntryRecord[] = [];
     for (const file of this.logFiles()) {
-      for (const r of parseLog(readFileSync(file)).records.values()) if (r !== null) found.push(r);
+      for (const r of checkedRecords(scanLog(readFileSync(file), 0, 'every'))) if (r.value !== '') found.push(r);
     }
     return found;
   }
@@ -126,11 +130,11 @@ export class EntryLog {
     let kept = 0;
     let dropped = 0;
     for (const file of this.logFiles()) {
-      const parsed = parseLog(readFileSync(file));
+      const parsed = scanLog(readFileSync(file), 0, 'every');
       let text = '';
       let live = 0;
-      for (const r of parsed.records.values()) {
-        if (r === null) continue;
+      for (const r of checkedRecords(parsed)) {
+        if (r.value === '') continue;
         if (!keep(r)) {
           dropped++;
           continue;
@@ -140,7 +144,7 @@ export class EntryLog {
       }
       kept += live;
       if (live === 0) unlinkSync(file);
-      else if (live !== parsed.lines || parsed.damaged) writeFileAtomicSyncNoFsync(file, text);
+      else if (live !== parsed.good || parsed.damaged) writeFileAtomicSyncNoFsync(file, text);
       this.logs.delete(file);
     }
     return { kept, dropped };
@@ -151,6 +155,22 @@ export class EntryLog {
     rmSync(this.folder, { recursive: true, force: true });
     this.logs.clear();
     this.folderMade = false;
+  }
+
+  /** what this reader knows of `file`, read on as far as it goes now; undefined when there is no such log */
+  private stateOf(file: string): LogState | undefined {
+    const st = statIfAny(file);
+    if (st === undefined) {
+      this.logs.delete(file);
+      return undefined;
+    }
+    let state = this.logs.get(file);
+    if (state === undefined || state.ino !== st.ino || state.born !== st.birthtimeMs || st.size < state.size) {
+      state = { ino: st.ino, born: st.birthtimeMs, size: 0, lines: new Map() };
+      this.logs.set(file, state);
+    }
+    if (st.size > state.size) readTail(file, state, st.size);
+    return state;
   }
 
   private logOf(key: string): string {
@@ -185,13 +205,16 @@ export class EntryLog {
     }
     // Known up to just before this line, and nobody else appended: the line is known too, and
     // the next lookup in this log costs one stat instead of reading it back.
+    // Its value is read back when asked for (rarely: a later build of a served session), not
+    // kept: a cold build of 10,000 tasks kept ~6 MB of entries it never read again.
     const state = this.logs.get(file);
-    const appended = value === '' ? null : { key, at: size - bytes.length, length: bytes.length };
+    const ref = { at: size - bytes.length, length: bytes.length };
     if (state !== undefined && state.ino === ino && state.born === born && state.size + bytes.length === size) {
       state.size = size;
-      state.records.set(key, appended);
+      state.lines.delete(key);
+      state.lines.set(key, ref);
     } else if (state === undefined && size === bytes.length) {
-      this.logs.set(file, { ino, born, size, records: new Map([[key, appended]]) });
+      this.logs.set(file, { ino, born, size, lines: new Map([[key, ref]]) });
     }
   }
 
@@ -229,7 +252,7 @@ function lineOf(key: string, value: string, time: number): string {
 }
 
 /** The line at `at` (its leading newline included), checked; undefined when it is not a good line. */
-function readLineAt(file: string, { at, length }: Appended): EntryRecord | undefined {
+function readLineAt(file: string, { at, length }: LineRef): EntryRecord | undefined {
   const buffer = Buffer.allocUnsafe(length);
   let got = 0;
   try {
@@ -246,7 +269,7 @@ function readLineAt(file: string, { at, length }: Appended): EntryRecord | undef
   return parseLine(buffer.toString('utf8', 1));
 }
 
-/** Reads `file` from what `state` knows up to `size`, adding the records of whole lines. */
+/** Reads `file` from what `state` knows up to `size`, adding where whole lines' keys are. */
 function readTail(file: string, state: LogState, size: number): void {
   const buffer = Buffer.allocUnsafe(size - state.size);
   const fd = openSync(file, 'r');
@@ -260,50 +283,97 @@ function readTail(file: string, state: LogState, size: number): void {
   } finally {
     closeSync(fd);
   }
-  const parsed = parseLog(buffer.subarray(0, got));
-  for (const [key, r] of parsed.records) state.records.set(key, r);
+  const scanned = scanLog(buffer.subarray(0, got), state.size, 'last');
+  for (const [key, ref] of scanned.lines) {
+    state.lines.delete(key);
+    state.lines.set(key, ref);
+  }
   // a last line that does not check may be an append still under way: read it again next time
-  state.size += parsed.wholeBytes;
+  state.size += scanned.wholeBytes;
 }
 
-interface ParsedLog {
-  /** each key's last good line (null: a removal), in the order keys first appear */
-  readonly records: Map<string, EntryRecord | null>;
-  /** good lines */
-  readonly lines: number;
+/** the whole of `file`, every line checked; undefined when it cannot be read */
+function checkedState(file: string): LogState | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const { ino, birthtimeMs: born } = fstatSync(fd);
+    const scanned = scanLog(readFileSync(fd), 0, 'every');
+    return { ino, born, size: scanned.wholeBytes, lines: scanned.lines };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface ScannedLog {
+  /** where each key's last line is (its last good one, where every line was checked), in the order keys last appear */
+  readonly lines: Map<string, LineRef>;
+  /** lines whose key was found (and, where checked, whose checksum matched) */
+  readonly good: number;
   /** whether any line failed its checksum or could not be read */
   readonly damaged: boolean;
   /** bytes up to the start of a damaged last line (all of them when the last line is good) */
   readonly wholeBytes: number;
 }
 
-function parseLog(bytes: Buffer): ParsedLog {
-  const records = new Map<string, EntryRecord | null>();
-  let lines = 0;
+/**
+ * The lines of `bytes`, which begin `base` bytes into their log. `every`: each line decoded and
+ * checked (the refs carry their records); `last`: only the last line is, to tell an append still
+ * under way, and the others only have their keys found.
+ */
+function scanLog(bytes: Buffer, base: number, check: 'every' | 'last'): ScannedLog {
+  const lines = new Map<string, LineRef>();
+  let good = 0;
   let damaged = false;
   let wholeBytes = bytes.length;
   let start = bytes.indexOf(NEWLINE);
   while (start >= 0) {
     const next = bytes.indexOf(NEWLINE, start + 1);
     const end = next < 0 ? bytes.length : next;
-    const record = parseLine(bytes.toString('utf8', start + 1, end));
-    if (record === undefined) {
+    let key: string | undefined;
+    let record: EntryRecord | undefined;
+    if (check === 'every' || next < 0) {
+      record = parseLine(bytes.toString('utf8', start + 1, end));
+      key = record?.key;
+    } else {
+      key = keyOfLine(bytes, start, end);
+    }
+    if (key === undefined) {
       damaged = true;
       if (next < 0) wholeBytes = start;
     } else {
-      lines++;
+      good++;
       // a key's last line wins: delete first so the map's order follows the last lines
-      records.delete(record.key);
-      records.set(record.key, record.value === '' ? null : record);
+      lines.delete(key);
+      lines.set(key, check === 'every' && record !== undefined ? { at: base + start, length: end - start, record } : { at: base + start, length: end - start });
     }
     start = next;
   }
-  return { records, lines, damaged, wholeBytes };
+  return { lines, good, damaged, wholeBytes };
+}
+
+/** the records of a log scanned with every line checked, in the order keys last appear */
+function* checkedRecords(scanned: ScannedLog): Generator<EntryRecord> {
+  for (const ref of scanned.lines.values()) if (ref.record !== undefined) yield ref.record;
+}
+
+/** the key of the line [start, end) (its leading newline at `start`), unchecked: the field between the checksum and the time */
+function keyOfLine(bytes: Buffer, start: number, end: number): string | undefined {
+  const keyAt = start + 1 + SHA1_HEX + 1;
+  if (keyAt > end || bytes[keyAt - 1] !== TAB) return undefined;
+  const keyEnd = bytes.indexOf(TAB, keyAt);
+  return keyEnd < 0 || keyEnd >= end ? undefined : bytes.toString('utf8', keyAt, keyEnd);
 }
 
 function parseLine(line: string): EntryRecord | undefined {
   const tab = line.indexOf('\t');
-  if (tab !== 40) return undefined;
+  if (tab !== SHA1_HEX) return undefined;
   const body = line.slice(tab + 1);
   if (sha1(body) !== line.slice(0, tab)) return undefined;
   const keyEnd = body.indexOf('\t');

@@ -122,7 +122,8 @@ export class EntryLog {
   /**
    * Rewrites every log with only its live records that `keep` accepts (each key's last line),
    * dropping removals, superseded and damaged lines; a log left empty is deleted. Each log is
-   * replaced by a rename, so a reader sees it before or after. A line another process appends
+   * replaced by a rename, so a reader sees it before or after (without fsync: a power cut at
+   * worst loses the log, whose entries become misses). A line another process appends
    * between the read and the rename is lost: that entry becomes a miss (pruning holds the
    * project lock, so only another project sharing this cache folder could do that).
    */

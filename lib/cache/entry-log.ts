@@ -170,7 +170,13 @@ export class EntryLog {
       state = { ino: st.ino, born: st.birthtimeMs, size: 0, lines: new Map() };
       this.logs.set(file, state);
     }
-    if (st.size > state.size) readTail(file, state, st.size);
+    if (st.size > state.size && !readTail(file, state, st.size)) {
+      // replaced or removed between the stat and the read: what is there now, read whole
+      const whole = checkedState(file);
+      if (whole === undefined) this.logs.delete(file);
+      else this.logs.set(file, whole);
+      return whole;
+    }
     return state;
   }
 
@@ -270,12 +276,24 @@ function readLineAt(file: string, { at, length }: LineRef): EntryRecord | undefi
   return parseLine(buffer.toString('utf8', 1));
 }
 
-/** Reads `file` from what `state` knows up to `size`, adding where whole lines' keys are. */
-function readTail(file: string, state: LogState, size: number): void {
+/**
+ * Reads `file` from what `state` knows up to `size`, adding where whole lines' keys are. False
+ * when the file is no longer the one `state` describes (replaced or removed since its stat):
+ * read at the old offsets, another file's lines would be taken for this one's.
+ */
+function readTail(file: string, state: LogState, size: number): boolean {
   const buffer = Buffer.allocUnsafe(size - state.size);
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
   let got = 0;
   try {
+    const now = fstatSync(fd);
+    if (now.ino !== state.ino || now.birthtimeMs !== state.born) return false;
     while (got < buffer.length) {
       const n = readSync(fd, buffer, got, buffer.length - got, state.size + got);
       if (n === 0) break;
@@ -291,6 +309,7 @@ function readTail(file: string, state: LogState, size: number): void {
   }
   // a last line that does not check may be an append still under way: read it again next time
   state.size += scanned.wholeBytes;
+  return true;
 }
 
 /** the whole of `file`, every line checked; undefined when it cannot be read */

@@ -10,11 +10,12 @@
  * task cost a create and a rename on every task of a cold build, the dearest system calls there
  * are on a disk-backed folder (bench/RESULTS.md).
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { worthCompacting } from '../util/compaction.js';
 import { forEachLine, lastLineWith } from '../util/lines.js';
+import { readRange } from '../util/read-range.js';
 import type { KeyParts } from './key.js';
 import type { ExplainStore } from './services.js';
 
@@ -155,14 +156,7 @@ function readEnd(file: string, max: number): FileBytes {
   try {
     const size = fstatSync(fd).size;
     const from = Math.max(0, size - max);
-    const bytes = Buffer.allocUnsafe(size - from);
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, bytes.length - done, from + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return { from, bytes: bytes.subarray(0, done) };
+    return { from, bytes: readRange(fd, from, size - from) };
   } finally {
     closeSync(fd);
   }

@@ -23,14 +23,15 @@
  * A miss of a log never stored costs one stat.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../hash/digest.js';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
+import { NEWLINE } from '../util/lines.js';
+import { readRange } from '../util/read-range.js';
 
 export const ENTRY_LOG_DIR = 'entries-v1';
 const LOG_SUFFIX = '.log';
-const NEWLINE = 0x0a;
 const TAB = 0x09;
 /** the checksum's length: sha1 in hex */
 const SHA1_HEX = 40;
@@ -260,19 +261,18 @@ function lineOf(key: string, value: string, time: number): string {
 
 /** The line at `at` (its leading newline included), checked; undefined when it is not a good line. */
 function readLineAt(file: string, { at, length }: LineRef): EntryRecord | undefined {
-  const buffer = Buffer.allocUnsafe(length);
-  let got = 0;
+  let buffer: Buffer;
   try {
     const fd = openSync(file, 'r');
     try {
-      got = readSync(fd, buffer, 0, length, at);
+      buffer = readRange(fd, at, length);
     } finally {
       closeSync(fd);
     }
   } catch {
     return undefined;
   }
-  if (got !== length || buffer[0] !== NEWLINE) return undefined;
+  if (buffer.length !== length || buffer[0] !== NEWLINE) return undefined;
   return parseLine(buffer.toString('utf8', 1));
 }
 
@@ -282,7 +282,6 @@ function readLineAt(file: string, { at, length }: LineRef): EntryRecord | undefi
  * read at the old offsets, another file's lines would be taken for this one's.
  */
 function readTail(file: string, state: LogState, size: number): boolean {
-  const buffer = Buffer.allocUnsafe(size - state.size);
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -290,19 +289,15 @@ function readTail(file: string, state: LogState, size: number): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-  let got = 0;
+  let tail: Buffer;
   try {
     const now = fstatSync(fd);
     if (now.ino !== state.ino || now.birthtimeMs !== state.born) return false;
-    while (got < buffer.length) {
-      const n = readSync(fd, buffer, got, buffer.length - got, state.size + got);
-      if (n === 0) break;
-      got += n;
-    }
+    tail = readRange(fd, state.size, size - state.size);
   } finally {
     closeSync(fd);
   }
-  const scanned = scanLog(buffer.subarray(0, got), state.size, 'last');
+  const scanned = scanLog(tail, state.size, 'last');
   for (const [key, ref] of scanned.lines) {
     state.lines.delete(key);
     state.lines.set(key, ref);

@@ -18,11 +18,11 @@ import { loadCacache, type IndexLine } from './cacache-sync.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { CacheEntry, CacheFailure } from './types.js';
-import { blobHashes } from './types.js';
+import { blobHashes, ENTRY_NAMESPACE } from './types.js';
 import { EntryLog } from './entry-log.js';
 
-/** keyv's namespace prefix of the store's entry keys (store.ts ENTRY_NAMESPACE) */
-const ENTRY_PREFIX = 'entry:';
+/** how keyv prefixes the store's entry keys, in the entry logs (and in cacache's index, where older uets kept them) */
+const ENTRY_PREFIX = `${ENTRY_NAMESPACE}:`;
 
 export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
@@ -76,7 +76,7 @@ export async function prune(dir: string, limits: PruneLimits, parse: (stored: st
     let entriesRemoved = 0;
     for (const info of Object.values(index)) {
       if (info.key.startsWith('blob:')) blobs.set(info.key.slice(5), { size: info.size ?? 0, integrity: info.integrity, refs: 0 });
-      else if (info.key.startsWith('entry:')) {
+      else if (info.key.startsWith(ENTRY_PREFIX)) {
         // an entry of the format before the entry logs: never read, so never worth keeping
         await cacache.rm.entry(dir, info.key);
         entriesRemoved++;

@@ -10,15 +10,15 @@ import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCa
 import { EntryLog } from './entry-log.js';
 import { err, ok, type Result } from '../util/result.js';
 import { recordUse } from './lru.js';
-import { CACHE_FORMAT_VERSION, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
+import { CACHE_FORMAT_VERSION, ENTRY_NAMESPACE, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
 /** Blobs up to this size go through memory (one read, verified, then written); larger ones are streamed. */
 const IN_MEMORY_MAX = 16 * 1024 * 1024;
 const BLOB_PREFIX = 'blob:';
 /** files stored or restored at once: enough to hide latency, few enough to stay far from EMFILE */
 const IO_CONCURRENCY = 16;
-/** keyv prefixes entry keys with this and ':' in the entry logs */
-export const ENTRY_NAMESPACE = 'entry';
+/** keyv's namespace for entries (types.ts: pruning, lru.ts, reads the same keys) */
+export { ENTRY_NAMESPACE };
 export const BLOB_KEY_PREFIX = BLOB_PREFIX;
 const SMALL_READ = 64 * 1024;
 /**

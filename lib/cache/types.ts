@@ -7,6 +7,9 @@ import type { Result } from '../util/result.js';
  */
 export const CACHE_FORMAT_VERSION = 2;
 
+/** keyv's namespace for the local store's entries: their keys in the entry logs begin `entry:` */
+export const ENTRY_NAMESPACE = 'entry';
+
 export interface OutputFile {
   /** root-relative, forward slashes */
   readonly path: string;

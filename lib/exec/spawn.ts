@@ -2,7 +2,8 @@
  * Running one command: the code shared by the pool's worker threads and the direct
  * (in-process) executor. Everything here works the same on any thread.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, constants as fsc } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, statSync, unlinkSync, constants as fsc } from 'node:fs';
+import { readRange } from '../util/read-range.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signalGroup, groupHasLiveMembers, terminateGroup } from './kill-tree.js';
@@ -274,17 +275,6 @@ function readOutput(fd: number): string {
   const head = readRange(fd, 0, OUTPUT_HEAD_BYTES).toString('utf8');
   const tail = readRange(fd, size - tailBytes, tailBytes).toString('utf8');
   return `${head}\n[uet: ${size - MAX_OUTPUT_BYTES} bytes of output omitted]\n${tail}`;
-}
-
-function readRange(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buf.subarray(0, done);
 }
 
 function closeQuietly(fd: number): void {

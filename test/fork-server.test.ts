@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ForkServerLauncher, perlServer, pythonServer, type ForkServerProgram } from '../lib/exec/fork-server.js';
 import { DEFAULT_SERVER_COMM } from './helpers/fork-server.js';
-import { pidIsLive } from '../lib/exec/kill-tree.js';
+import { pidIsLive, sleepSync } from '../lib/exec/kill-tree.js';
 import { createDirectExecutor, createLaneExecutor, createPoolExecutor } from '../lib/exec/pool.js';
 import { runCommand, TaskSlot } from '../lib/exec/spawn.js';
 import type { RunOutcome, RunRequest } from '../lib/exec/types.js';
@@ -86,6 +86,21 @@ s('without Python the launcher starts Perl; without either it falls back to chil
     assert.is(parse(o.output).parent, 'node');
   }
   launcher.close();
+});
+
+s('a server that failed to start, whose end is reported once the next one runs a command, fails nothing of the next one', async (ctx) => {
+  for (let i = 0; i < 5; i++) {
+    const launcher = new ForkServerLauncher([pythonServer('/no/such/python'), perlServer()]);
+    const running = runCommand(req(ctx.dir, WHO), new TaskSlot(), { graceMs: 300, launcher });
+    // the missing server's 'error' starts Perl (the first tick); the thread then stays busy
+    // while Perl starts, so Perl's `R` is read in the same turn as the end of the missing one
+    process.nextTick(() => process.nextTick(() => sleepSync(300)));
+    const o = await running;
+    launcher.close();
+    assert.is(o.spawnError, undefined);
+    assert.is(o.exitCode, 0, o.output);
+    assert.is(parse(o.output).parent, 'perl');
+  }
 });
 
 s('lanes: commands running at once are forked by fork servers of their own; each lane is a worker, the lowest idle one first', async (ctx) => {
@@ -184,8 +199,6 @@ ${then}`;
   }
 });
 
-s.run();
-
 /** an executable file in `dir` */
 function script(dir: string, name: string, text: string, mode = 0o755): void {
   writeFileSync(join(dir, name), text, { mode });
@@ -205,6 +218,23 @@ async function bothWays(servers: readonly ForkServerProgram[], r: RunRequest): P
     shell.close();
   }
 }
+
+s('a Python server SIGKILLed between starting a command and saying so: the command is found by its output file and its tree killed, a descendant\'s own session too', async (ctx) => {
+  const real = pythonServer();
+  const script = real.args[real.args.length - 1] ?? '';
+  const said = "reply('P %s %d\\nS %s %d' % (job, pid, job, pid))";
+  assert.ok(script.includes(said), 'the server\'s reply to a spawn is not where this test cuts in');
+  // dies after the command has started its children and before it says it started one
+  const dies = "\n        while not os.path.exists('ready'): select.select([], [], [], 0.01)\n        os.kill(os.getpid(), signal.SIGKILL)";
+  const launcher = new ForkServerLauncher([{ command: real.command, args: [...real.args.slice(0, -1), script.replace(said, dies.trimStart())] }]);
+  const o = await runCommand(req(ctx.dir, 'sleep 30 & echo $! > sleep.pid; setsid sleep 30 & echo $! > escaped.pid; touch ready; wait'), new TaskSlot(), { graceMs: 300, launcher });
+  launcher.close();
+  assert.is(o.exitCode, null);
+  assert.ok(o.spawnError?.includes('the fork server exited'), o.spawnError);
+  for (const name of ['sleep.pid', 'escaped.pid']) assert.is(pidIsLive(Number(readFileSync(join(ctx.dir, name), 'utf8'))), false, `${name}: the command's child survived`);
+});
+
+s.run();
 
 // what each server does, it does alike
 for (const server of SERVERS) {

@@ -31,7 +31,7 @@
  * before it does anything, so a server that dies can never leave a command uet does not know;
  * Python's child has exec'd by then, and the server holds every signal it can from the spawn
  * until this line is written, so only a SIGKILL in between can leave one: its task fails,
- * saying the server exited); `S <id> <pid>` started (exec succeeded, the pid leads its own
+ * saying the server exited, and its tree, found by the output file it inherited, is killed); `S <id> <pid>` started (exec succeeded, the pid leads its own
  * session); `F <id> <stage> <errno>` not started (stage: fork, cwd, output, exec);
  * `E <id> <code> <signal> <flags>` the shell exited and was reaped (code -1 when a signal ended
  * it); flags, `-` for none: `d` it was the command itself, started without its shell, `c` it
@@ -46,8 +46,9 @@
  *   broken: child_process from then on. 'close' (not 'exit'): replies still in the pipe are read first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { fstatSync, realpathSync } from 'node:fs';
 import { directCommand, shellAllowsDirect, type DirectCommand } from './direct-command.js';
+import { sessionsHoldingFile, signalGroup } from './kill-tree.js';
 import { childProcessLauncher, errnoName, failureFromErrno, signalName, type ExitStatus, type LaunchedProcess, type LaunchFailure, type ProcessLauncher } from './launcher.js';
 import type { RunRequest } from './types.js';
 import { err, ok, type Result } from '../util/result.js';
@@ -345,6 +346,8 @@ interface Waiting {
   readonly started: (r: Result<LaunchedProcess, LaunchFailure>) => void;
   /** from `P`: the child exists and may be running even if `S` never comes */
   pid?: number;
+  /** the command's output file, which its whole tree inherits: how it is found without `P` */
+  readonly outputFd: number;
   exited?: (s: ExitStatus) => void;
 }
 
@@ -387,7 +390,7 @@ export class ForkServerLauncher implements ProcessLauncher {
     const fields = [req.shell, req.cwd, `/proc/${process.pid}/fd/${outputFd}`, req.command, direct?.argv.join('\0') ?? '', redirect, ...env];
     const line = `${id} ${fields.map((f) => Buffer.from(f, 'utf8').toString('hex')).join(' ')}\n`;
     return new Promise((started) => {
-      this.waiting.set(id, { started });
+      this.waiting.set(id, { started, outputFd });
       this.updateRefs();
       child.stdin?.write(line);
     });
@@ -546,18 +549,44 @@ export class ForkServerLauncher implements ProcessLauncher {
     this.updateRefs();
   }
 
-  /** The server died under us: nothing it started can be reported on any more. */
+  /**
+   * The server died under us: nothing it started can be reported on any more. Only the ready
+   * server has commands: a server that failed to start (its 'error' came first, and the next
+   * server was started then) reports its 'close' later, maybe once the next one has some.
+   */
   private lost(child: ChildProcess, why: string): void {
-    if (this.state.kind === 'ready' && this.state.child === child) this.state = { kind: 'broken' };
+    if (this.state.kind !== 'ready' || this.state.child !== child) return;
+    this.state = { kind: 'broken' };
     for (const w of this.waiting.values()) {
       const lost: ExitStatus = { code: null, signal: null, lost: why };
       if (w.exited) w.exited(lost);
       // forked, maybe exec'd: runCommand terminates whatever runs in its group
-      else if (w.pid !== undefined) w.started(ok({ pid: w.pid, exit: Promise.resolve(lost) }));
-      else w.started(err({ kind: 'system', message: why }));
+      else {
+        const pid = w.pid ?? orphanedSession(w.outputFd);
+        if (pid !== undefined) w.started(ok({ pid, exit: Promise.resolve(lost) }));
+        else w.started(err({ kind: 'system', message: why }));
+      }
     }
     this.waiting.clear();
   }
+}
+
+/**
+ * The session of a command whose `P` never came: a Python server SIGKILLed between its spawn
+ * and its reply (the one window its held signals leave) may have started it. Found by the
+ * output file only that command's tree holds; any other session in it (a descendant that
+ * called setsid) is killed here, the command's own one by runCommand.
+ */
+function orphanedSession(outputFd: number): number | undefined {
+  let held: { dev: number; ino: number };
+  try {
+    held = fstatSync(outputFd);
+  } catch {
+    return undefined;
+  }
+  const [first, ...rest] = sessionsHoldingFile(held).sort((a, b) => a - b);
+  for (const other of rest) signalGroup(other, 'SIGKILL');
+  return first;
 }
 
 function failureOf(stage: string, errno: number): LaunchFailure {

@@ -6,7 +6,7 @@
  * a new session themselves. This module only sends signals and observes liveness; it keeps
  * no state, so the main thread and the worker threads can both use it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 export type KillSignal = 'SIGTERM' | 'SIGKILL';
 
@@ -116,6 +116,7 @@ function errnoCode(e: unknown): string | undefined {
 interface ProcStat {
   state: string;
   pgrp: number;
+  session: number;
 }
 
 /** Parse /proc/<pid>/stat; comm may contain spaces and parentheses, so split after the last ')'. */
@@ -129,8 +130,48 @@ function readProcStat(pid: number | string): ProcStat | null {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const state = fields[0];
   const pgrp = Number(fields[2]);
-  if (state === undefined || !Number.isInteger(pgrp)) return null;
-  return { state, pgrp };
+  const session = Number(fields[3]);
+  if (state === undefined || !Number.isInteger(pgrp) || !Number.isInteger(session)) return null;
+  return { state, pgrp, session };
+}
+
+/**
+ * The sessions of the live processes, other than this one, that hold the file `held` open
+ * (compared by device and inode, so an unlinked file is found too); empty without /proc.
+ *
+ * For a command whose pid never reached uet (its fork server was SIGKILLed between starting it
+ * and saying so): it is found by the unlinked output file only its own tree inherited. Every
+ * process's every descriptor is looked at, so this is for that rare path only.
+ */
+export function sessionsHoldingFile(held: { readonly dev: number; readonly ino: number }): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const sessions = new Set<number>();
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57 || Number(name) === process.pid) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${name}/fd`);
+    } catch {
+      continue; // gone, or not ours to look at
+    }
+    const holds = fds.some((fd) => {
+      try {
+        const st = statSync(`/proc/${name}/fd/${fd}`);
+        return st.ino === held.ino && st.dev === held.dev;
+      } catch {
+        return false;
+      }
+    });
+    if (!holds) continue;
+    const stat = readProcStat(name);
+    if (stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.session > 1) sessions.add(stat.session);
+  }
+  return [...sessions];
 }
 
 /** States of the members of `pgid`, or null when /proc is not available (not Linux). */

@@ -6,7 +6,7 @@
  * it handles, else the `yaml` library, which also reports every syntax error.
  */
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { Diagnostic, SourceLoc } from './diagnostic.js';
 import { errorAt } from './diagnostic.js';
@@ -87,8 +87,21 @@ export class SpecSource implements Locator {
 
 export type ParsedFile = { ok: true; src: SpecSource } | { ok: false; errors: Diagnostic[] };
 
+type YamlLibrary = typeof import('yaml');
+let yamlLibrary: YamlLibrary | undefined;
+
+/**
+ * The `yaml` library, loaded the first time a file is outside the fast parser's subset: its 72
+ * modules took ~30 ms of every build that read the spec, which the fast parser nearly always
+ * reads alone.
+ */
+function library(): YamlLibrary {
+  return (yamlLibrary ??= createRequire(import.meta.url)('yaml') as YamlLibrary);
+}
+
 /** parse with the `yaml` library: data and positions, or its errors */
 export function parseWithLibrary(text: string): { ok: true; parsed: Parsed } | { ok: false; errors: Array<{ offset: number; code: string; message: string }> } {
+  const { LineCounter, parseDocument } = library();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -102,6 +115,7 @@ const NONE: PosNode = { s: -1 };
 
 function posOf(node: unknown, doc: Document.Parsed, seen: Map<unknown, PosNode>): PosNode {
   if (node === null || node === undefined) return NONE;
+  const { isAlias, isMap, isScalar, isSeq } = library();
   if (isAlias(node)) return posOf(node.resolve(doc), doc, seen);
   const known = seen.get(node);
   if (known) return known;

@@ -583,6 +583,29 @@ test('clean deletes outputs so the next build restores or runs them', async () =
   }
 });
 
+test('a task that runs again starts without the outputs its last run left: one it no longer writes is gone', async () => {
+  await withProject({
+    'uet.config.yaml': 'version: 1\n',
+    'src/name.txt': 'first\n',
+    'phases/p.yaml': `id: p
+workstreams:
+  - id: w
+    tasks:
+      - id: gen
+        run: "mkdir -p out && n=$(cat src/name.txt) && echo $n > out/$n.txt"
+        inputs: [src/name.txt]
+        outputs: ["out/*.txt"]
+`,
+  }, async (dir) => {
+    assert.is((await build(dir)).code, 0);
+    assert.ok(fs.existsSync(path.join(dir, 'out/first.txt')));
+    fs.writeFileSync(path.join(dir, 'src/name.txt'), 'second\n');
+    const again = await build(dir);
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.equal(fs.readdirSync(path.join(dir, 'out')).sort(), ['second.txt']);
+  });
+});
+
 test('timeout kills the task and its children', async () => {
   await withProject({
     'uet.config.yaml': 'version: 1\n',

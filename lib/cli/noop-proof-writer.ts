@@ -16,6 +16,7 @@ import { sha256 } from '../hash/digest.js';
 import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { statQuiet, statSignedQuiet } from '../util/stat-quiet.js';
+import { removeFile } from '../util/remove-file.js';
 
 /**
  * Why a plan can never be proven fresh by stats alone; undefined when it can. Each of these
@@ -117,7 +118,7 @@ export interface ProofFacts {
  */
 export async function writeNoopProof(f: ProofFacts): Promise<string | undefined> {
   const file = path.join(f.uetDir, 'noop', proofFileName(f.targets));
-  fs.rmSync(file, { force: true });
+  removeFile(file);
   // Every spec file is signed. A build whose graph the last proof vouched for did not hash them
   // (lib/cli/proof-hint.ts, specVouchedBy): the proof it builds on has them, unless it decided
   // the whole plan after all, which then hashes them here.

@@ -31,12 +31,13 @@
  * before it does anything, so a server that dies can never leave a command uet does not know;
  * Python's child has exec'd by then, and the server holds every signal it can from the spawn
  * until this line is written, so only a SIGKILL in between can leave one: its task fails,
- * saying the server exited, and its tree, found by the output file it inherited, is killed); `S <id> <pid>` started (exec succeeded, the pid leads its own
- * session); `F <id> <stage> <errno>` not started (stage: fork, cwd, output, exec);
- * `E <id> <code> <signal> <flags>` the shell exited and was reaped (code -1 when a signal ended
- * it); flags, `-` for none: `d` it was the command itself, started without its shell, `c` it
- * dumped core, `e` its process group was empty once it was reaped (nothing of the command is
- * left: uet need not look, which in Node costs an exception for every command).
+ * saying the server exited, and its tree, found by the output file it inherited, is killed);
+ * `S <id> <pid>` started (exec succeeded, the pid leads its own session); `F <id> <stage>
+ * <errno>` not started (stage: fork, cwd, output, exec); `E <id> <code> <signal> <flags>` the
+ * shell exited and was reaped (code -1 when a signal ended it); flags, `-` for none: `d` it
+ * was the command itself, started without its shell, `c` it dumped core, `e` its process group
+ * was empty once it was reaped (nothing of the command is left: uet need not look, which in
+ * Node costs an exception for every command).
  *
  * Server lifecycle, per thread:
  *

@@ -221,12 +221,12 @@ async function bothWays(servers: readonly ForkServerProgram[], r: RunRequest): P
 
 s('a Python server SIGKILLed between starting a command and saying so: the command is found by its output file and its tree killed, a descendant\'s own session too', async (ctx) => {
   const real = pythonServer();
-  const script = real.args[real.args.length - 1] ?? '';
+  const serverScript = real.args[real.args.length - 1] ?? '';
   const said = "reply('P %s %d\\nS %s %d' % (job, pid, job, pid))";
-  assert.ok(script.includes(said), 'the server\'s reply to a spawn is not where this test cuts in');
-  // dies after the command has started its children and before it says it started one
-  const dies = "\n        while not os.path.exists('ready'): select.select([], [], [], 0.01)\n        os.kill(os.getpid(), signal.SIGKILL)";
-  const launcher = new ForkServerLauncher([{ command: real.command, args: [...real.args.slice(0, -1), script.replace(said, dies.trimStart())] }]);
+  assert.ok(serverScript.includes(said), 'the server\'s reply to a spawn is not where this test cuts in');
+  // dies after the command has started its children (at most 10 s on) and before it says it started one
+  const dies = ["for _ in range(1000):", "    if os.path.exists('ready'): break", '    select.select([], [], [], 0.01)', 'os.kill(os.getpid(), signal.SIGKILL)'].join('\n        ');
+  const launcher = new ForkServerLauncher([{ command: real.command, args: [...real.args.slice(0, -1), serverScript.replace(said, dies)] }]);
   const o = await runCommand(req(ctx.dir, 'sleep 30 & echo $! > sleep.pid; setsid sleep 30 & echo $! > escaped.pid; touch ready; wait'), new TaskSlot(), { graceMs: 300, launcher });
   launcher.close();
   assert.is(o.exitCode, null);

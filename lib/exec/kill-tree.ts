@@ -38,7 +38,7 @@ export function groupHasLiveMembers(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
   const members = procGroupStates(pgid);
   if (members === null) return true; // no /proc: trust kill(2)
-  return members.some((state) => state !== 'Z' && state !== 'X');
+  return members.some(runs);
 }
 
 /** True when `pid` exists and is not a zombie (zombies count as dead: they run nothing). */
@@ -50,7 +50,7 @@ export function pidIsLive(pid: number): boolean {
   }
   const stat = readProcStat(pid);
   if (stat === null) return true;
-  return stat.state !== 'Z' && stat.state !== 'X';
+  return runs(stat.state);
 }
 
 /**
@@ -144,15 +144,9 @@ function readProcStat(pid: number | string): ProcStat | null {
  * process's every descriptor is looked at, so this is for that rare path only.
  */
 export function sessionsHoldingFile(held: { readonly dev: number; readonly ino: number }): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
   const sessions = new Set<number>();
-  for (const name of entries) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57 || Number(name) === process.pid) continue;
+  for (const name of procPids() ?? []) {
+    if (Number(name) === process.pid) continue;
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${name}/fd`);
@@ -169,24 +163,35 @@ export function sessionsHoldingFile(held: { readonly dev: number; readonly ino: 
     });
     if (!holds) continue;
     const stat = readProcStat(name);
-    if (stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.session > 1) sessions.add(stat.session);
+    if (stat !== null && runs(stat.state) && stat.session > 1) sessions.add(stat.session);
   }
   return [...sessions];
 }
 
 /** States of the members of `pgid`, or null when /proc is not available (not Linux). */
 function procGroupStates(pgid: number): string[] | null {
+  const pids = procPids();
+  if (pids === null) return null;
+  const states: string[] = [];
+  for (const name of pids) {
+    const stat = readProcStat(name);
+    if (stat !== null && stat.pgrp === pgid) states.push(stat.state);
+  }
+  return states;
+}
+
+/** The names of /proc's process folders (the pids), or null when there is no /proc (not Linux). */
+function procPids(): string[] | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return null;
   }
-  const states: string[] = [];
-  for (const name of entries) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue; // not a pid
-    const stat = readProcStat(name);
-    if (stat !== null && stat.pgrp === pgid) states.push(stat.state);
-  }
-  return states;
+  return entries.filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57);
+}
+
+/** whether a process in this /proc state runs anything: a zombie (Z) or a dead one (X) does not */
+function runs(state: string): boolean {
+  return state !== 'Z' && state !== 'X';
 }

@@ -11,10 +11,10 @@
  * with cacache, so the format below must match its own to the byte: test/cache-store.test.ts
  * reads what this writes through cacache, and what cacache writes through this.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { integrityOf, sha256 } from '../hash/digest.js';
+import { integrityOf, sha1, sha256 } from '../hash/digest.js';
 import { importModule } from '../util/import-module.js';
 
 /** cacache itself (~40 ms of modules), loaded on first need: most builds never need it. */
@@ -79,12 +79,8 @@ export function writeContentSync(cache: string, hexSha256: string, data: Uint8Ar
  * skipped.
  */
 export function insertIndexSync(cache: string, key: string, hexSha256: string, size: number, time: number): void {
-  appendIndexLine(cache, key, { key, integrity: integrityOf(hexSha256), time, size });
-}
-
-function appendIndexLine(cache: string, key: string, record: object): void {
   const bucket = bucketPathSync(cache, key);
-  const stringified = JSON.stringify(record);
+  const stringified = JSON.stringify({ key, integrity: integrityOf(hexSha256), time, size });
   const line = `\n${sha1(stringified)}\t${stringified}`;
   inFolder(path.dirname(bucket), () => appendFileSync(bucket, line));
 }
@@ -148,10 +144,6 @@ export function checkContent(data: Buffer, hexSha256: string, size?: number): Bu
   return data;
 }
 
-/** cacache's checksum of an index line */
-function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
-}
 
 /** folders this process wrote into: they exist (unless removed since: see inFolder) */
 const knownFolders = new Set<string>();

@@ -22,10 +22,9 @@
  * touch of 10,000 tasks spent ~3 ms checking and decoding the 40 lines of each log it asked).
  * A miss of a log never stored costs one stat.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { sha256 } from '../hash/digest.js';
+import { sha1, sha256 } from '../hash/digest.js';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { NEWLINE } from '../util/lines.js';
 import { readRange } from '../util/read-range.js';
@@ -397,8 +396,4 @@ function parseLine(line: string): EntryRecord | undefined {
   const time = Number(body.slice(keyEnd + 1, timeEnd));
   if (!Number.isFinite(time)) return undefined;
   return { key: body.slice(0, keyEnd), value: body.slice(timeEnd + 1), time };
-}
-
-function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
 }

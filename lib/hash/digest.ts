@@ -5,6 +5,11 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** sha1 of a line's text, lowercase hex: the checksum of cacache's index lines, and of the entry logs' lines after them (not a content hash) */
+export function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
+
 /** cacache's name for a sha256 (hex): Subresource Integrity, base64 of the raw digest */
 export function integrityOf(hexHash: string): string {
   return `sha256-${Buffer.from(hexHash, 'hex').toString('base64')}`;

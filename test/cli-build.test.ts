@@ -104,6 +104,38 @@ test('touching one input re-runs exactly what depends on it', async () => {
   }
 });
 
+test('an edit older than the racy window: its digest is journaled beside the stat index, not the index rewritten, and later edits are still seen', async () => {
+  const dir = chainProject();
+  // files younger than the racy window (2 s) are never recorded: each step lets them age past it
+  const age = (): Promise<void> => new Promise((r) => setTimeout(r, 2100));
+  const index = path.join(dir, '.uet', 'stat-index');
+  const journal = `${index}.journal`;
+  try {
+    await age();
+    assert.is((await build(dir)).code, 0);
+    ran(dir);
+    const before = fs.statSync(index, { bigint: true });
+    assert.not.ok(fs.existsSync(journal), 'control: the first build writes the index whole');
+    writeText(dir, 'src/b.txt', 'other\n');
+    await age();
+    const r = await build(dir);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(ran(dir), ['final', 'side']);
+    const after = fs.statSync(index, { bigint: true });
+    assert.equal([after.ino, after.mtimeNs], [before.ino, before.mtimeNs], 'the index file is the one the first build wrote');
+    assert.ok(fs.readFileSync(journal, 'utf8').includes('+["src/b.txt"'), 'the new digest of src/b.txt is in the journal');
+    // the same size again: only the stat's times and the bytes tell this edit from the last
+    writeText(dir, 'src/b.txt', 'again\n');
+    await age();
+    const again = await build(dir);
+    assert.is(again.code, 0, again.stderr);
+    assert.equal(ran(dir), ['final', 'side']);
+    assert.is(readText(dir, 'out/final.txt'), '6\nagain\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('the compiled-graph cache keeps the edges, not the tasks\' references: a build from it re-runs the same dependents in order', async () => {
   const dir = chainProject();
   try {

@@ -188,6 +188,7 @@ test('rows never looked up survive rewrites as they were, odd paths included; a 
   await sleep(80);
   const h2 = await createFileHasher(t.root, t.index, WINDOW);
   await h2.hashFiles(['plain.txt', 'new.txt']);
+  h2.markChanged(); // rewritten whole, not journaled
   await h2.flush();
   const h3 = await createFileHasher(t.root, t.index, WINDOW);
   for (const n of names) assert.equal(await h3.hashFile(n), { hash: sha(`content of ${n}\n`), size: Buffer.byteLength(`content of ${n}\n`), mode: fs.statSync(path.join(t.root, n)).mode & 0o777 });
@@ -232,6 +233,7 @@ test('the index is written sorted by path; every row is found in the next proces
   h2.forget(names[5]!);
   fs.rmSync(path.join(t.root, names[6]!));
   assert.is(await h2.hashFile(names[6]!), null);
+  h2.markChanged(); // rewritten whole, not journaled
   await h2.flush();
   const h3 = await createFileHasher(t.root, t.index, WINDOW);
   await h3.hashFiles(names.filter((n) => n !== names[6]));
@@ -248,12 +250,112 @@ test('a row whose path has a broken escape is dropped when the index is rewritte
   await sleep(80);
   const h2 = await createFileHasher(t.root, t.index, WINDOW);
   await h2.hashFile('d.txt');
+  h2.markChanged(); // rewritten whole, not journaled
   await h2.flush();
   const again = JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] };
   assert.equal(
     again.e.map((row) => row[0]),
     ['a.txt', 'c.txt', 'd.txt'],
   );
+});
+
+test('a flush of a few changes appends them to the journal: the index file stays, and the next process trusts what the journal says', async () => {
+  const t = tmpRoot();
+  await indexed(t, ['a.txt', 'b.txt', 'c.txt'], (n) => n);
+  const before = fs.statSync(t.index, { bigint: true });
+  t.write('d.txt', 'd');
+  t.write('c.txt', 'c, edited');
+  await sleep(80);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles(['b.txt', 'c.txt', 'd.txt']);
+  assert.is(h2.stats.reads, 2, 'control: c and d read');
+  fs.rmSync(path.join(t.root, 'a.txt'));
+  assert.is(await h2.hashFile('a.txt'), null);
+  await h2.flush();
+  const after = fs.statSync(t.index, { bigint: true });
+  assert.equal([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs], 'the index file is not rewritten');
+  const journal = fs.readFileSync(`${t.index}.journal`, 'utf8');
+  assert.ok(journal.includes('+["d.txt"') && journal.includes('+["c.txt"') && journal.includes('-"a.txt"'), journal);
+
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  assert.equal(await h3.hashFile('c.txt'), { hash: sha('c, edited'), size: 9, mode: fs.statSync(path.join(t.root, 'c.txt')).mode & 0o777 });
+  await h3.hashFiles(['b.txt', 'd.txt']);
+  assert.is(h3.stats.reads, 0, "the journal's rows vouch for c and d");
+  t.write('a.txt', 'a');
+  await sleep(80);
+  assert.is((await h3.hashFile('a.txt'))?.hash, sha('a'));
+  assert.is(h3.stats.reads, 1, "a's row was dropped by the journal");
+  // a second batch, after the first: the later row wins
+  t.write('d.txt', 'd, edited');
+  await sleep(80);
+  await h3.hashFile('d.txt');
+  await h3.flush();
+  const h4 = await createFileHasher(t.root, t.index, WINDOW);
+  assert.is((await h4.hashFile('d.txt'))?.hash, sha('d, edited'));
+  await h4.hashFiles(['a.txt', 'b.txt', 'c.txt']);
+  assert.is(h4.stats.reads, 0);
+});
+
+test('the journal is folded into the index once it outgrows its share, and is then gone', async () => {
+  const t = tmpRoot();
+  await indexed(t, ['a.txt'], (n) => n);
+  // ~600 rows of ~150 bytes: more than the 64 KB a small index's journal may hold
+  const many = Array.from({ length: 600 }, (_, i) => `many/f${i}.txt`);
+  for (const n of many) t.write(n, n);
+  await sleep(80);
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFiles(['a.txt', 'b.txt', 'c.txt']);
+  t.write('b.txt', 'b');
+  await sleep(80);
+  await h2.hashFile('b.txt');
+  await h2.flush();
+  assert.ok(fs.existsSync(`${t.index}.journal`), 'control: a small change is journaled');
+  await h2.hashFiles(many);
+  await h2.flush();
+  assert.not.ok(fs.existsSync(`${t.index}.journal`), 'folded');
+  const rows = (JSON.parse(fs.readFileSync(t.index, 'utf8')) as { e: unknown[][] }).e.map((r) => r[0]);
+  assert.equal(rows, ['a.txt', 'b.txt', ...many].sort());
+  // the same process journals again, against the index it wrote
+  t.write('c.txt', 'c');
+  await sleep(80);
+  await h2.hashFile('c.txt');
+  await h2.flush();
+  assert.ok(fs.readFileSync(`${t.index}.journal`, 'utf8').includes('+["c.txt"'));
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFiles(['a.txt', 'b.txt', 'c.txt', ...many]);
+  assert.is(h3.stats.reads, 0);
+});
+
+test("a journal of another index file is not read; a row not strictly older than its batch's write is dropped (git's rule)", async () => {
+  const t = tmpRoot();
+  await indexed(t, ['a.txt'], (n) => n);
+  const b = t.write('b.txt', 'b');
+  await sleep(80);
+  const h1 = await createFileHasher(t.root, t.index, WINDOW);
+  await h1.hashFile('b.txt');
+  await h1.flush();
+  const journal = fs.readFileSync(`${t.index}.journal`, 'utf8');
+  const h2 = await createFileHasher(t.root, t.index, WINDOW);
+  await h2.hashFile('b.txt');
+  assert.is(h2.stats.reads, 0, 'control: the journal vouches for b');
+
+  // the batch stamped with b's own change time, as if written in the same tick
+  const ctimeNs = fs.statSync(b, { bigint: true }).ctimeNs;
+  fs.writeFileSync(`${t.index}.journal`, journal.replace(/^C \d+ /m, `C ${ctimeNs} `));
+  const h3 = await createFileHasher(t.root, t.index, WINDOW);
+  await h3.hashFile('b.txt');
+  assert.is(h3.stats.reads, 1, 'racy');
+
+  // the index rewritten (a new file, without b) and the old journal put back: it no longer counts
+  fs.rmSync(`${t.index}.journal`);
+  const h4 = await createFileHasher(t.root, t.index, WINDOW);
+  await h4.hashFile('a.txt');
+  h4.markChanged();
+  await h4.flush();
+  fs.writeFileSync(`${t.index}.journal`, journal);
+  const h5 = await createFileHasher(t.root, t.index, WINDOW);
+  await h5.hashFile('b.txt');
+  assert.is(h5.stats.reads, 1, 'b is only in the old journal');
 });
 
 test('an index of version 1 (rows in any order) is still read, and written sorted', async () => {

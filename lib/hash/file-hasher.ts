@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { ByteSink } from '../util/byte-sink.js';
+import { appendJournal, indexFileId, readJournal, type JournalLine } from './index-journal.js';
 import { compareQuoted, quotedPath, SortedRows } from './index-rows.js';
 import type { FileDigest, FileHasher } from './types.js';
 
@@ -21,6 +22,12 @@ const UNSORTED_INDEX_VERSION = 1;
  */
 const DEFAULT_RACY_WINDOW_MS = 2000;
 const DEFAULT_CONCURRENCY = 64;
+/**
+ * The journal (lib/hash/index-journal.ts) is folded into the index once it would outgrow an
+ * eighth of it, or this: a few hundred rows, which each build reads (~0.3 ms), are not worth
+ * rewriting a small index for every time.
+ */
+const JOURNAL_MIN_BYTES = 64 * 1024;
 const READ_CHUNK = 1 << 20;
 // O_NONBLOCK: if a path turns into a FIFO between stat and open, open must not hang the build
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
@@ -43,6 +50,8 @@ interface Entry {
  */
 interface LoadedRow {
   readonly row: string;
+  /** when the journal's batch holding it was written; absent: the index file's time */
+  readonly writtenNs?: string;
 }
 
 /**
@@ -70,11 +79,24 @@ export interface FileHasherStats {
  * unreadable index is an empty one: it only ever saves work, never decides correctness alone.
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
-  const { entries, sorted, writtenNs } = loadIndex(indexPath);
-  const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), opts);
+  const { entries, sorted, writtenNs, file } = loadIndex(indexPath);
+  // only a sorted index is extended by a journal: anything else is rewritten at the first flush
+  const journal = sorted && file ? readJournal(journalPathOf(indexPath), file.id) : undefined;
+  for (const c of journal?.changes ?? []) entries.set(c.path, c.row === null ? null : { row: c.row, writtenNs: c.writtenNs });
+  const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), sorted ? file : undefined, journal?.bytes, opts);
   // an unsorted (version 1) index is written sorted at the end of this build, changed or not
   if (!sorted && entries.size > 0) hasher.markChanged();
   return hasher;
+}
+
+function journalPathOf(indexPath: string): string {
+  return `${indexPath}.journal`;
+}
+
+/** The index file a journal may extend: its identity (indexFileId) and size. */
+interface IndexFile {
+  readonly id: string;
+  readonly bytes: number;
 }
 
 export class StatIndexHasher implements FileHasher {
@@ -82,7 +104,10 @@ export class StatIndexHasher implements FileHasher {
   private readonly racyWindowNs: bigint;
   private readonly concurrency: number;
   private readonly inflight = new Map<string, Promise<FileDigest | null>>();
-  private dirty = false;
+  /** paths whose entry this process added, replaced or dropped since the last flush */
+  private readonly changed = new Set<string>();
+  /** the next flush rewrites the index whole (it is not sorted) */
+  private rewriteWhole = false;
 
   constructor(
     private readonly root: string,
@@ -92,6 +117,10 @@ export class StatIndexHasher implements FileHasher {
     private readonly sorted: SortedRows | undefined,
     /** when the index file was written (ns, the file system's clock, in decimal); '0': no file */
     private readonly writtenNs: string,
+    /** the sorted index file on disk that a journal may extend; undefined: the next flush writes one */
+    private indexFile: IndexFile | undefined,
+    /** the size of that index's journal; undefined: it has none */
+    private journalBytes: number | undefined,
     opts: FileHasherOptions,
   ) {
     this.racyWindowNs = BigInt(Math.round((opts.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS) * 1e6));
@@ -132,9 +161,9 @@ export class StatIndexHasher implements FileHasher {
     return out;
   }
 
-  /** the next flush writes the index even if no entry changed */
+  /** the next flush writes the index whole, even if no entry changed */
   markChanged(): void {
-    this.dirty = true;
+    this.rewriteWhole = true;
   }
 
   forget(relPath: string): void {
@@ -143,11 +172,12 @@ export class StatIndexHasher implements FileHasher {
     if (!had) return;
     if (this.sorted) this.entries.set(relPath, null);
     else this.entries.delete(relPath);
-    this.dirty = true;
+    this.changed.add(relPath);
   }
 
   async flush(): Promise<void> {
-    if (!this.dirty) return;
+    if (this.changed.size === 0 && !this.rewriteWhole) return;
+    if (!this.rewriteWhole && this.indexFile !== undefined && this.appendChanges(this.indexFile)) return;
     const out = new ByteSink();
     out.write(INDEX_HEAD);
     let first = true;
@@ -157,7 +187,10 @@ export class StatIndexHasher implements FileHasher {
       first = false;
     }
     out.write(INDEX_TAIL);
-    this.dirty = false;
+    // what changes while the file is written is the next flush's
+    const written = [...this.changed];
+    this.changed.clear();
+    this.rewriteWhole = false;
     try {
       await fsp.mkdir(path.dirname(this.indexPath), { recursive: true });
       // Without fsync (~4-5 ms at 10,000 rows): after a crash the file is the old one, whose rows
@@ -166,8 +199,45 @@ export class StatIndexHasher implements FileHasher {
       await writeFileAtomic(this.indexPath, out.bytes(), { fsync: false });
     } catch {
       // the index only saves re-reading; failing to save it must not fail a build
-      this.dirty = true;
+      for (const p of written) this.changed.add(p);
+      this.rewriteWhole = true;
+      return;
     }
+    // the old journal's rows are in the new file; its header names the old one, so a journal
+    // left behind (the unlink failed) is not read either
+    try {
+      unlinkSync(journalPathOf(this.indexPath));
+    } catch {
+      // none, or not ours to remove: either way it no longer counts
+    }
+    this.journalBytes = undefined;
+    try {
+      const st = statSync(this.indexPath, { bigint: true });
+      this.indexFile = { id: indexFileId(st), bytes: Number(st.size) };
+    } catch {
+      this.indexFile = undefined;
+    }
+  }
+
+  /**
+   * Appends the changed entries to the index's journal, unless that would grow it past its share
+   * of the index (then the caller rewrites the index). Whether they were written.
+   */
+  private appendChanges(index: IndexFile): boolean {
+    const lines: JournalLine[] = [];
+    let bytes = 0;
+    for (const p of this.changed) {
+      const e = this.entries.get(p);
+      const line: JournalLine = e === undefined || e === null ? { removedQuoted: quotedPath(p) } : { row: 'row' in e ? e.row : rowOf(p, e) };
+      lines.push(line);
+      bytes += ('row' in line ? line.row.length : line.removedQuoted.length) + 2;
+    }
+    if ((this.journalBytes ?? 0) + bytes > Math.max(JOURNAL_MIN_BYTES, index.bytes / 8)) return false;
+    const size = appendJournal(journalPathOf(this.indexPath), index.id, this.journalBytes === undefined, lines);
+    if (size === undefined) return false;
+    this.journalBytes = size;
+    this.changed.clear();
+    return true;
   }
 
   /**
@@ -203,7 +273,7 @@ export class StatIndexHasher implements FileHasher {
     const own: Array<{ readonly quoted: string; readonly row: string }> = [];
     for (const [p, e] of this.entries) {
       if (e === null) continue;
-      const row = 'row' in e ? (racyRow(e.row, this.writtenNs) ? undefined : e.row) : rowOf(p, e);
+      const row = 'row' in e ? (racyRow(e.row, e.writtenNs ?? this.writtenNs) ? undefined : e.row) : rowOf(p, e);
       if (row !== undefined) own.push({ quoted: quotedPath(p), row });
     }
     own.sort((a, b) => compareQuoted(a.quoted, b.quoted));
@@ -229,10 +299,10 @@ export class StatIndexHasher implements FileHasher {
     }
     if (!('row' in e)) return e;
     const checked = toEntry(parseRow(e.row));
-    if (!checked || racy(checked.mtimeNs, checked.ctimeNs, this.writtenNs)) {
+    if (!checked || racy(checked.mtimeNs, checked.ctimeNs, e.writtenNs ?? this.writtenNs)) {
       if (this.sorted) this.entries.set(rel, null);
       else this.entries.delete(rel);
-      this.dirty = true;
+      this.changed.add(rel);
       return undefined;
     }
     this.entries.set(rel, checked);
@@ -268,7 +338,7 @@ export class StatIndexHasher implements FileHasher {
         mode: digest.mode,
         hash,
       });
-      this.dirty = true;
+      this.changed.add(rel);
     } else {
       this.forget(rel);
     }
@@ -375,16 +445,19 @@ async function readAndHash(abs: string): Promise<ReadResult | null> {
   }
 }
 
-function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint } {
+function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint; file?: IndexFile } {
   const entries = new Map<string, Known>();
   let text: string;
   let writtenNs: bigint;
+  let file: IndexFile;
   try {
     // On this thread: the build has nothing to do until it has the index, and opening, stating
     // and reading 3 MB (10,000 files) through the thread pool took ~10 round trips, 4-5 ms more.
     const fd = openSync(indexPath, 'r');
     try {
-      writtenNs = fstatSync(fd, { bigint: true }).mtimeNs;
+      const st = fstatSync(fd, { bigint: true });
+      writtenNs = st.mtimeNs;
+      file = { id: indexFileId(st), bytes: Number(st.size) };
       text = readFileSync(fd, 'utf8');
     } finally {
       closeSync(fd);
@@ -394,7 +467,7 @@ function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: S
   }
   if (!text.endsWith(INDEX_TAIL)) return { entries, writtenNs };
   // sorted rows are looked up where they are (lib/hash/index-rows.ts)
-  if (text.startsWith(INDEX_HEAD)) return { entries, sorted: new SortedRows(text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length)), writtenNs };
+  if (text.startsWith(INDEX_HEAD)) return { entries, sorted: new SortedRows(text.slice(INDEX_HEAD.length, text.length - INDEX_TAIL.length)), writtenNs, file };
   if (!text.startsWith(UNSORTED_INDEX_HEAD)) return { entries, writtenNs };
   // an unsorted index's rows are split (by the sorted one's row walk, which needs no order), not parsed
   for (const { path: p, row } of new SortedRows(text.slice(UNSORTED_INDEX_HEAD.length, text.length - INDEX_TAIL.length)).rows()) {

@@ -60,7 +60,7 @@ export class SortedRows {
     while (start < this.body.length) {
       const row = this.rowAt(start);
       const quoted = quotedAt(this.body, start);
-      yield { quoted, path: quoted === undefined ? undefined : pathOf(quoted), row };
+      yield { quoted, path: quoted === undefined ? undefined : unquotedPath(quoted), row };
       start += row.length + 1;
     }
   }
@@ -89,7 +89,7 @@ export class SortedRows {
 }
 
 /** the path a quoted path stands for, or undefined when its escapes are damaged */
-function pathOf(quoted: string): string | undefined {
+export function unquotedPath(quoted: string): string | undefined {
   if (!quoted.includes('\\')) return quoted.slice(1, -1);
   try {
     const parsed: unknown = JSON.parse(quoted);
@@ -100,7 +100,7 @@ function pathOf(quoted: string): string | undefined {
 }
 
 /** the quoted path that the row starting at `start` opens with, or undefined when it does not open with one */
-function quotedAt(body: string, start: number): string | undefined {
+export function quotedAt(body: string, start: number): string | undefined {
   if (!body.startsWith('["', start)) return undefined;
   for (let i = start + 2; i < body.length; i++) {
     const c = body.charCodeAt(i);

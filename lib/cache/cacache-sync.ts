@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { integrityOf, sha1, sha256 } from '../hash/digest.js';
+import { errnoCode } from '../util/errno.js';
 import { importModule } from '../util/import-module.js';
 
 /** cacache itself (~40 ms of modules), loaded on first need: most builds never need it. */
@@ -107,7 +108,7 @@ export function readIndexSync(cache: string, key: string): IndexLine | undefined
   try {
     text = readFileSync(bucket, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(e) === 'ENOENT') return undefined;
     throw e;
   }
   let found: IndexLine | undefined;
@@ -165,7 +166,7 @@ function inFolder(folder: string, write: () => void): void {
   try {
     write();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
     mkdirSync(folder, { recursive: true });
     write();
   }

@@ -26,6 +26,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import * as path from 'node:path';
 import { sha1, sha256 } from '../hash/digest.js';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
+import { errnoCode } from '../util/errno.js';
 import { NEWLINE } from '../util/lines.js';
 import { readRange } from '../util/read-range.js';
 
@@ -189,7 +190,7 @@ export class EntryLog {
     try {
       names = readdirSync(this.folder);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (errnoCode(e) === 'ENOENT') return [];
       throw e;
     }
     return names.filter((n) => /^[0-9a-f]{2}\.log$/.test(n)).sort().map((n) => path.join(this.folder, n));
@@ -235,7 +236,7 @@ export class EntryLog {
       return openSync(file, 'a');
     } catch (e) {
       // the cache was cleared under a long-lived process (a served build): make the folder again
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (errnoCode(e) !== 'ENOENT') throw e;
       mkdirSync(this.folder, { recursive: true });
       return openSync(file, 'a');
     }
@@ -248,7 +249,7 @@ function statIfAny(file: string): Stats | undefined {
     // without throwing for the usual miss (~9 µs an exception); a file where a folder should be throws ENOTDIR
     return statSync(file, { throwIfNoEntry: false });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if (errnoCode(e) === 'ENOTDIR') return undefined;
     throw e;
   }
 }
@@ -285,7 +286,7 @@ function readTail(file: string, state: LogState, size: number): boolean {
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (errnoCode(e) === 'ENOENT') return false;
     throw e;
   }
   let tail: Buffer;

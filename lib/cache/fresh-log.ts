@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { errnoCode } from '../util/errno.js';
 import { worthCompacting } from '../util/compaction.js';
 import { forEachLine, lastLineWith, NEWLINE } from '../util/lines.js';
 import type { FreshLog, OutputFile, SuccessRecord } from './types.js';
@@ -30,7 +31,7 @@ export async function openFreshLog(file: string, reading: FreshLogReading = 'laz
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
   }
   const fd = openSync(file, 'a');
   const log = new AppendOnlyFreshLog(file, fd, bytes);

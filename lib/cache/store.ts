@@ -9,6 +9,7 @@ import { deserializeKeyvJson, serializeKeyvJson } from './keyv-json.js';
 import { checkContent, hasContentSync, insertIndexSync, isEmptyCacheSync, loadCacache, readContentSync, readIndexSync, writeContentSync } from './cacache-sync.js';
 import { EntryLog } from './entry-log.js';
 import { err, ok, type Result } from '../util/result.js';
+import { errnoCode } from '../util/errno.js';
 import { recordUse } from './lru.js';
 import { CACHE_FORMAT_VERSION, ENTRY_NAMESPACE, keptInEntry, type CacheEntry, type CacheFailure, type CacheStore, type OutputFile } from './types.js';
 
@@ -128,7 +129,7 @@ class LocalCacheStore implements LocalStore {
       raw = await this.entries.get(key);
     } catch (e) {
       // unparseable or failing its integrity check: drop it so the next put can replace it
-      if (e instanceof SyntaxError || code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') await this.delete(key);
+      if (e instanceof SyntaxError || errnoCode(e) === 'EINTEGRITY' || errnoCode(e) === 'EBADSIZE') await this.delete(key);
       return undefined;
     }
     if (raw === undefined || raw === null) return undefined;
@@ -314,7 +315,7 @@ class LocalCacheStore implements LocalStore {
       this.added += o.size;
       return ok(undefined);
     } catch (e) {
-      if (code(e) === 'EINTEGRITY' || code(e) === 'EBADSIZE') {
+      if (errnoCode(e) === 'EINTEGRITY' || errnoCode(e) === 'EBADSIZE') {
         return err({ reason: 'corrupt', detail: `${o.path} changed after it was hashed` });
       }
       return err({ reason: 'io', detail: `storing ${o.path}: ${describe(e)}` });
@@ -396,7 +397,7 @@ class LocalCacheStore implements LocalStore {
       try {
         this.smallContent(entry, o.hash, o.size);
       } catch (e) {
-        if (code(e) !== 'EINTEGRITY' && code(e) !== 'EBADSIZE') continue;
+        if (errnoCode(e) !== 'EINTEGRITY' && errnoCode(e) !== 'EBADSIZE') continue;
         if (keptInEntry(entry, o.hash) !== undefined) {
           await this.delete(entry.key);
           continue;
@@ -461,7 +462,7 @@ async function readStage(p: Promise<Buffer>): Promise<Buffer> {
 
 function classifyRead(e: unknown, key: string): CacheFailure {
   const inner = e instanceof BlobReadError ? e.inner : e;
-  const c = code(inner);
+  const c = errnoCode(inner);
   if (c === 'EINTEGRITY' || c === 'EBADSIZE') return { reason: 'corrupt', detail: `entry ${key}: ${describe(inner)}` };
   if (e instanceof BlobReadError && c === 'ENOENT') return { reason: 'missing-blob', detail: `entry ${key}: ${describe(inner)}` };
   return { reason: 'io', detail: `entry ${key}: ${describe(inner)}` };
@@ -512,11 +513,6 @@ export function parseEntry(raw: unknown): CacheEntry | 'other-version' | undefin
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function code(e: unknown): string | undefined {
-  const c = (e as { code?: unknown } | null | undefined)?.code;
-  return typeof c === 'string' ? c : undefined;
-}
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

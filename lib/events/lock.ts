@@ -28,6 +28,7 @@ import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, sta
 import { hostname as osHostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pidAlive } from '../util/pid-alive.js';
+import { errnoCode } from '../util/errno.js';
 import { err, ok, type Result } from '../util/result.js';
 
 export interface LockHolder {
@@ -324,10 +325,6 @@ function unlinkQuietly(path: string): void {
   } catch {
     // already gone
   }
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 function message(e: unknown): string {

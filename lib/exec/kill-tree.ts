@@ -7,6 +7,7 @@
  * no state, so the main thread and the worker threads can both use it.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { errnoCode } from '../util/errno.js';
 
 export type KillSignal = 'SIGTERM' | 'SIGKILL';
 
@@ -107,10 +108,6 @@ export function sleepSync(ms: number): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 interface ProcStat {

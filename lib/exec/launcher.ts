@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { RunRequest } from './types.js';
 import { err, ok, type Result } from '../util/result.js';
+import { errnoCode } from '../util/errno.js';
 
 /**
  * Which launcher a thread uses; the fork server falls back to child_process where it cannot run.
@@ -104,7 +105,7 @@ export const childProcessLauncher: ProcessLauncher = {
     if (pid === undefined) {
       // ENOENT/EACCES/EAGAIN are reported by an 'error' event on the next tick
       const error = await new Promise<unknown>((resolve) => child.once('error', resolve));
-      return err(failureFromErrno(errnoCodeOf(error), messageOf(error)));
+      return err(failureFromErrno(errnoCode(error), messageOf(error)));
     }
     // after a successful spawn 'error' only reports failed kill()s, which runCommand handles
     // itself; without a listener such an event would crash the thread
@@ -144,10 +145,6 @@ export function errnoName(errno: number): string | undefined {
 export function signalName(signo: number): NodeJS.Signals | null {
   for (const [name, value] of Object.entries(osConstants.signals)) if (value === signo) return name as NodeJS.Signals;
   return null;
-}
-
-function errnoCodeOf(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 function messageOf(e: unknown): string {

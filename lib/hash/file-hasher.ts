@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSyn
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { errnoCode } from '../util/errno.js';
 import { ByteSink } from '../util/byte-sink.js';
 import { appendJournal, indexFileId, readJournal, type JournalLine } from './index-journal.js';
 import { compareQuoted, quotedPath, SortedRows } from './index-rows.js';
@@ -366,7 +367,7 @@ function sameStats(a: BigIntStats, b: BigIntStats): boolean {
 }
 
 function isAbsent(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const code = errnoCode(e);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EISDIR';
 }
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { applyPatch } from 'diff';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import { errnoCode } from '../util/errno.js';
 import type { FilePatch, ParsedPatch } from './parse.js';
 
 /** root-relative path -> content (latin1), or null: the file is absent */
@@ -106,7 +107,7 @@ export async function readTree(root: string, paths: Iterable<string>): Promise<M
       try {
         out.set(p, await fs.readFile(path.join(root, p), 'latin1'));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') out.set(p, null);
+        if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') out.set(p, null);
         else throw e;
       }
     }),

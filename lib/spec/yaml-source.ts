@@ -12,6 +12,7 @@ import type { Diagnostic, SourceLoc } from './diagnostic.js';
 import { errorAt } from './diagnostic.js';
 import type { Parsed, PosNode } from './yaml-fast.js';
 import { parseFast } from './yaml-fast.js';
+import { errnoCode } from '../util/errno.js';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -173,7 +174,7 @@ export async function readSpecFile(root: string, file: string): Promise<ParsedFi
   try {
     text = await readFile(`${root}/${file}`, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    const code = errnoCode(e) ?? 'error';
     if (code === 'ENOENT' && file === 'uet.config.yaml') {
       return {
         ok: false,

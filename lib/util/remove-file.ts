@@ -1,4 +1,5 @@
 import { rmSync, unlinkSync } from 'node:fs';
+import { errnoCode } from './errno.js';
 
 /**
  * rmSync(file, { force: true }), but a plain unlink first: Node 20's rmSync checks the path
@@ -10,7 +11,7 @@ export function removeFile(abs: string): void {
   try {
     unlinkSync(abs);
   } catch (e) {
-    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return;
+    if (errnoCode(e) === 'ENOENT') return;
     rmSync(abs, { force: true });
   }
 }

@@ -11,7 +11,7 @@
  * all (left by a crash between storing blobs and their entry) are removed too.
  * Callers hold the project lock: a build storing blobs while this runs could lose them.
  */
-import { promises as fsp } from 'node:fs';
+import { appendFileSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { integrityOf } from '../hash/digest.js';
 import { loadCacache, type IndexLine } from './cacache-sync.js';
@@ -28,10 +28,12 @@ export const LAST_USE_FILE = 'last-use.log';
 /** the default of `cache.max_size`: 5 GB */
 export const DEFAULT_MAX_SIZE = 5 * 1024 ** 3;
 
-export async function recordUse(dir: string, keys: readonly string[], at: number): Promise<void> {
+export function recordUse(dir: string, keys: readonly string[], at: number): void {
   if (keys.length === 0) return;
   try {
-    await fsp.appendFile(path.join(dir, LAST_USE_FILE), keys.map((k) => `${at} ${k}\n`).join(''));
+    // On this thread, as the other logs are appended: one small write at the end of a build,
+    // not worth a thread-pool round trip.
+    appendFileSync(path.join(dir, LAST_USE_FILE), keys.map((k) => `${at} ${k}\n`).join(''));
   } catch {
     // a cache folder we cannot write: entries then age from when they were stored
   }

@@ -156,7 +156,7 @@ class LocalCacheStore implements LocalStore {
   }
 
   async close(): Promise<void> {
-    await recordUse(this.dir, [...this.used], Date.now());
+    recordUse(this.dir, [...this.used], Date.now());
   }
 
   async put(key: string, taskId: string, root: string, outputs: readonly OutputFile[], log: string): Promise<Result<CacheEntry, CacheFailure>> {

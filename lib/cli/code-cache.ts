@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
+import { readTextFile } from '../util/read-text.js';
 
 /** what happened to the cache, for tests and the curious */
 export type CodeCacheUse =
@@ -45,7 +46,7 @@ const WRAPPER_TAIL = '\n})';
 
 /** `file`'s module.exports, compiled with the cache in `cacheFile` when it is that source's. */
 export function loadWithCodeCache<T>(file: string, cacheFile: string): LoadedModule<T> {
-  const source = fs.readFileSync(file, 'utf8');
+  const source = readTextFile(file);
   const digest = createHash('sha256').update(source).digest();
   const stored = readQuiet(cacheFile);
   const cachedData = stored && stored.length > DIGEST_BYTES && digest.equals(stored.subarray(0, DIGEST_BYTES)) ? stored.subarray(DIGEST_BYTES) : undefined;

@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { errnoCode } from '../util/errno.js';
+import { readTextFile } from '../util/read-text.js';
 import { ByteSink } from '../util/byte-sink.js';
 import { appendJournal, indexFileId, readJournal, type JournalLine } from './index-journal.js';
 import { compareQuoted, quotedPath, SortedRows } from './index-rows.js';
@@ -459,7 +460,7 @@ function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: S
       const st = fstatSync(fd, { bigint: true });
       writtenNs = st.mtimeNs;
       file = { id: indexFileId(st), bytes: Number(st.size) };
-      text = readFileSync(fd, 'utf8');
+      text = readTextFile(fd);
     } finally {
       closeSync(fd);
     }

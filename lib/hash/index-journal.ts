@@ -26,6 +26,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync, type BigIntStats } from 'node:fs';
 import { sha1 } from './digest.js';
 import { quotedAt, unquotedPath } from './index-rows.js';
+import { decodeText } from '../util/read-text.js';
 
 const HEADER = 'uet-stat-journal 1 ';
 const BATCH = 'B';
@@ -51,12 +52,13 @@ export function indexFileId(st: BigIntStats): string {
  * when there is none, or when it extends another index file than `indexId`.
  */
 export function readJournal(file: string, indexId: string): { readonly changes: JournalChange[]; readonly bytes: number } | undefined {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch {
     return undefined;
   }
+  const text = decodeText(bytes);
   const firstEnd = text.indexOf('\n');
   if (firstEnd < 0 || text.slice(0, firstEnd) !== HEADER + indexId) return undefined;
   const changes: JournalChange[] = [];
@@ -69,7 +71,7 @@ export function readJournal(file: string, indexId: string): { readonly changes: 
     } else if (line.startsWith(ROW) || line.startsWith(REMOVED)) batch?.push(line);
     // anything else (the blank line a batch opens with, a torn line) belongs to no batch
   }
-  return { changes, bytes: Buffer.byteLength(text) };
+  return { changes, bytes: bytes.length };
 }
 
 function commit(batch: readonly string[], commitLine: string, into: JournalChange[]): void {

@@ -25,11 +25,18 @@ const UNSORTED_INDEX_VERSION = 1;
 const DEFAULT_RACY_WINDOW_MS = 2000;
 const DEFAULT_CONCURRENCY = 64;
 /**
- * The journal (lib/hash/index-journal.ts) is folded into the index once it would outgrow an
- * eighth of it, or this: a few hundred rows, which each build reads (~0.3 ms), are not worth
- * rewriting a small index for every time.
+ * How large the journal (lib/hash/index-journal.ts) may grow before it is folded into the index
+ * of `indexBytes`. Every build reads the journal (~4 µs a row in a fresh process, its code not
+ * yet compiled) and a fold rewrites the index (~16 ms a MB); their sum per build is least when
+ * the journal holds about √(2 × the fold's cost × rows a build adds ÷ a row's cost) rows. With
+ * 2 rows a build (an edited source, old enough to trust, and an output) of ~150 bytes, that is
+ * ~20 × √indexBytes bytes: ~34 KB (~230 rows) at 10,000 tasks, ~0.9 ms a build on average
+ * where every such build rewrote the index (~46 ms). A bound of a fixed share of the index
+ * (an eighth: ~2,400 rows at 10,000 tasks) had builds read ~10 ms of journal before a fold.
  */
-const JOURNAL_MIN_BYTES = 64 * 1024;
+function journalLimit(indexBytes: number): number {
+  return Math.max(8 * 1024, 20 * Math.sqrt(indexBytes));
+}
 const READ_CHUNK = 1 << 20;
 // O_NONBLOCK: if a path turns into a FIFO between stat and open, open must not hang the build
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
@@ -234,7 +241,7 @@ export class StatIndexHasher implements FileHasher {
       lines.push(line);
       bytes += ('row' in line ? line.row.length : line.removedQuoted.length) + 2;
     }
-    if ((this.journalBytes ?? 0) + bytes > Math.max(JOURNAL_MIN_BYTES, index.bytes / 8)) return false;
+    if ((this.journalBytes ?? 0) + bytes > journalLimit(index.bytes)) return false;
     const size = appendJournal(journalPathOf(this.indexPath), index.id, this.journalBytes === undefined, lines);
     if (size === undefined) return false;
     this.journalBytes = size;

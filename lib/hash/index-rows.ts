@@ -102,6 +102,12 @@ export function unquotedPath(quoted: string): string | undefined {
 /** the quoted path that the row starting at `start` opens with, or undefined when it does not open with one */
 export function quotedAt(body: string, start: number): string | undefined {
   if (!body.startsWith('["', start)) return undefined;
+  // most paths hold no backslash: their first quote closes them, found natively (a fold walks
+  // every row of the index, a build every row of the journal)
+  const close = body.indexOf('"', start + 2);
+  if (close < 0) return undefined;
+  const quoted = body.slice(start + 1, close + 1);
+  if (!quoted.includes('\\')) return quoted;
   for (let i = start + 2; i < body.length; i++) {
     const c = body.charCodeAt(i);
     if (c === 0x5c) i++; // a backslash escapes the next character

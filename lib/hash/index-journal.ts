@@ -7,19 +7,20 @@
  *
  * The text:
  *
- *     uet-stat-journal 1 <the index file it extends: inode:size:mtime>
+ *     uet-stat-journal 2 <the index file it extends: inode:size:mtime>
  *
- *     B
+ *     B <batch id>
  *     +["path",size,"mtime","ctime","ino",mode,"hash"]    a row, as the index writes it
  *     -"path"                                             a path whose row no longer counts
- *     C <the journal's mtime after the batch> <sha1 of the batch's lines>
+ *     C <batch id> <the journal's mtime after the batch> <sha1 of the batch's lines>
  *
- * A batch counts only once its commit line follows with a matching checksum: a torn append
- * (a crash, two writers at once) loses that batch, never turns into a wrong row. The commit
- * line carries the file system's time of the batch's write, which the index's racy-write rule
- * needs for every row it trusts (lib/hash/file-hasher.ts). A journal whose first line names
- * another index file (one rewritten since) is not read: its rows are folded in already, or
- * were lost with a crash, which only costs reading those files again.
+ * A batch is one write and its commit line a second, once the file system has stamped the
+ * first: the commit carries that time, which the index's racy-write rule needs for every row it
+ * trusts (lib/hash/file-hasher.ts). A batch counts only once a commit line with its id and a
+ * matching checksum follows, wherever another writer's batch fell between the two writes; a
+ * torn append (a crash) loses that batch, never turns into a wrong row. A journal whose first
+ * line names another index file (one rewritten since) is not read: its rows are folded in
+ * already, or were lost with a crash, which only costs reading those files again.
  *
  * Rows hold no raw newline: JSON escapes one inside a path.
  */
@@ -28,8 +29,8 @@ import { sha1 } from './digest.js';
 import { quotedAt, unquotedPath } from './index-rows.js';
 import { decodeText } from '../util/read-text.js';
 
-const HEADER = 'uet-stat-journal 1 ';
-const BATCH = 'B';
+const HEADER = 'uet-stat-journal 2 ';
+const BATCH = 'B ';
 const COMMIT = 'C ';
 const ROW = '+';
 const REMOVED = '-';
@@ -62,20 +63,30 @@ export function readJournal(file: string, indexId: string): { readonly changes: 
   const firstEnd = text.indexOf('\n');
   if (firstEnd < 0 || text.slice(0, firstEnd) !== HEADER + indexId) return undefined;
   const changes: JournalChange[] = [];
+  /** batches written and not yet committed, by id */
+  const open = new Map<string, string[]>();
+  /** the batch the lines being read belong to: its rows follow its B line, in the same write */
   let batch: string[] | undefined;
   for (const line of text.slice(firstEnd + 1).split('\n')) {
-    if (line === BATCH) batch = [];
-    else if (line.startsWith(COMMIT)) {
-      if (batch !== undefined) commit(batch, line, changes);
+    if (line.startsWith(BATCH)) {
+      batch = [];
+      open.set(line.slice(BATCH.length), batch);
+    } else if (line.startsWith(COMMIT)) {
+      const [id, writtenNs, sum] = line.slice(COMMIT.length).split(' ');
+      const committed = id === undefined ? undefined : open.get(id);
+      if (committed !== undefined && id !== undefined) {
+        open.delete(id);
+        commit(committed, writtenNs, sum, changes);
+      }
       batch = undefined;
     } else if (line.startsWith(ROW) || line.startsWith(REMOVED)) batch?.push(line);
-    // anything else (the blank line a batch opens with, a torn line) belongs to no batch
+    // anything else (the blank line a write opens with, a torn line) belongs to no batch
+    else batch = undefined;
   }
   return { changes, bytes: bytes.length };
 }
 
-function commit(batch: readonly string[], commitLine: string, into: JournalChange[]): void {
-  const [writtenNs, sum] = commitLine.slice(COMMIT.length).split(' ');
+function commit(batch: readonly string[], writtenNs: string | undefined, sum: string | undefined, into: JournalChange[]): void {
   if (writtenNs === undefined || !/^\d+$/.test(writtenNs) || sum !== sha1(batch.join('\n'))) return;
   for (const line of batch) {
     if (line.startsWith(ROW)) {
@@ -91,6 +102,8 @@ function commit(batch: readonly string[], commitLine: string, into: JournalChang
   }
 }
 
+let batches = 0;
+
 /** A line of a batch: a path's row, or its removal (`quoted`: the path as JSON quotes it). */
 export type JournalLine = { readonly row: string } | { readonly removedQuoted: string };
 
@@ -101,6 +114,8 @@ export type JournalLine = { readonly row: string } | { readonly removedQuoted: s
  */
 export function appendJournal(file: string, indexId: string, fresh: boolean, lines: readonly JournalLine[]): number | undefined {
   const body = lines.map((l) => ('row' in l ? ROW + l.row : REMOVED + l.removedQuoted)).join('\n');
+  // unique among the journal's writers: another process's batch may fall between our writes
+  const id = `${process.pid.toString(36)}.${(++batches).toString(36)}`;
   let fd: number;
   try {
     fd = openSync(file, fresh ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND : constants.O_WRONLY | constants.O_APPEND, 0o644);
@@ -109,10 +124,10 @@ export function appendJournal(file: string, indexId: string, fresh: boolean, lin
   }
   try {
     // leading newline: a torn line left by an earlier append ends here instead of swallowing B
-    writeSync(fd, `${fresh ? `${HEADER}${indexId}\n` : ''}\n${BATCH}\n${body}\n`);
+    writeSync(fd, `${fresh ? `${HEADER}${indexId}\n` : ''}\n${BATCH}${id}\n${body}\n`);
     // the batch's time on the file system's clock, as the index's rows get their file's mtime
     const writtenNs = fstatSync(fd, { bigint: true }).mtimeNs;
-    writeSync(fd, `${COMMIT}${writtenNs} ${sha1(body)}\n`);
+    writeSync(fd, `\n${COMMIT}${id} ${writtenNs} ${sha1(body)}\n`);
     return fstatSync(fd).size;
   } catch {
     return undefined;

@@ -28,6 +28,7 @@
  * The table below is the truth; an illegal transition is a bug in uet and throws.
  */
 import fs from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ulid } from 'ulid';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -103,14 +104,16 @@ export class Ledger {
     const dir = path.join(uetDir, 'ledger');
     const entries = new Map<string, LedgerEntry>();
     let names: string[] = [];
+    // On this thread: every build opens the ledger and most find none, not worth a thread-pool
+    // round trip; one that has entries read them one after the other anyway.
     try {
-      names = await fs.readdir(dir);
+      names = readdirSync(dir);
     } catch {
       // no ledger yet
     }
     for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
       try {
-        const e = JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as LedgerEntry;
+        const e = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as LedgerEntry;
         entries.set(e.patch_id, e);
       } catch {
         // a half-written entry cannot exist (atomic writes); an unreadable one is skipped

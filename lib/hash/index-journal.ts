@@ -3,7 +3,8 @@
  * beside it (`<index>.journal`), so a build that re-hashed a handful of files does not rewrite
  * every row. Rewriting was the largest part of an edit's rebuild: at 10,000 tasks the index is
  * 2.9 MB of 20,000 rows, ~45 ms to assemble and write, against ~1 ms to append the few rows a
- * build changed. The hasher folds the journal into the index once it outgrows a fraction of it.
+ * build changed. The hasher folds the journal into the index once it outgrows its bound
+ * (journalLimit in lib/hash/file-hasher.ts).
  *
  * The text:
  *
@@ -34,6 +35,8 @@ const BATCH = 'B ';
 const COMMIT = 'C ';
 const ROW = '+';
 const REMOVED = '-';
+/** batches this process appended: with its pid, a batch's id */
+let batches = 0;
 
 /** A path's state as a batch of the journal left it: its row's text, or null when it no longer counts. */
 export interface JournalChange {
@@ -101,8 +104,6 @@ function commit(batch: readonly string[], writtenNs: string | undefined, sum: st
     }
   }
 }
-
-let batches = 0;
 
 /** A line of a batch: a path's row, or its removal (`quoted`: the path as JSON quotes it). */
 export type JournalLine = { readonly row: string } | { readonly removedQuoted: string };

@@ -88,11 +88,12 @@ export interface FileHasherStats {
  * unreadable index is an empty one: it only ever saves work, never decides correctness alone.
  */
 export async function createFileHasher(root: string, indexPath: string, opts: FileHasherOptions = {}): Promise<StatIndexHasher> {
+  // `file` only for a sorted index: only that is extended by a journal, anything else is
+  // rewritten at the first flush
   const { entries, sorted, writtenNs, file } = loadIndex(indexPath);
-  // only a sorted index is extended by a journal: anything else is rewritten at the first flush
-  const journal = sorted && file ? readJournal(journalPathOf(indexPath), file.id) : undefined;
+  const journal = file ? readJournal(journalPathOf(indexPath), file.id) : undefined;
   for (const c of journal?.changes ?? []) entries.set(c.path, c.row === null ? null : { row: c.row, writtenNs: c.writtenNs });
-  const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), sorted ? file : undefined, journal?.bytes, opts);
+  const hasher = new StatIndexHasher(root, indexPath, entries, sorted, writtenNs.toString(), file, journal?.bytes, opts);
   // an unsorted (version 1) index is written sorted at the end of this build, changed or not
   if (!sorted && entries.size > 0) hasher.markChanged();
   return hasher;
@@ -454,6 +455,7 @@ async function readAndHash(abs: string): Promise<ReadResult | null> {
   }
 }
 
+/** the index file's rows; `file` (its identity and size) only when they are sorted */
 function loadIndex(indexPath: string): { entries: Map<string, Known>; sorted?: SortedRows; writtenNs: bigint; file?: IndexFile } {
   const entries = new Map<string, Known>();
   let text: string;

@@ -20,10 +20,12 @@
 //   touch-10k   10,000 tasks, one late source changed 2.1 s before the   uet make ninja
 //               build (an edit, then a build: the file has left uet's racy window)
 //   touch-10k-now  the same, the build at once after the write (a script's or a hook's build)
+//   spec-10k    10,000 tasks, a comment added to the pipeline's file     uet make ninja
+//               2.1 s before the build (a workstream file; the Makefile; build.ninja): none re-runs
 //   ws-cold     50 packages (100 tasks), nothing built, no cache         uet turbo wireit
 //   ws-noop     50 packages, all built                                   uet turbo wireit
 //   ws-cache    50 packages, outputs deleted, the cache full             uet turbo wireit
-//   (noop-10k, both touches, ws-noop and ws-cache also time "uet-serve": the same `uet build`, in a
+//   (noop-10k, both touches, spec-10k, ws-noop and ws-cache also time "uet-serve": the same `uet build`, in a
 //   tree of its own where a `uet serve` was started before the scenario; its peak RSS is the
 //   client's plus the server's high-water mark)
 //   cold-10k    10,000 tasks cold (only with --cold-10k: minutes)        uet make ninja
@@ -475,6 +477,33 @@ function touch(n, { name, editAgeMs }) {
   }));
 }
 
+/**
+ * The file an edit of the pipeline changes, per tool: one workstream's file of uet's 100 (its
+ * tasks in the middle layer), make's Makefile, ninja's build.ninja. A comment appended changes
+ * no task: every tool must read its spec again and re-run nothing.
+ */
+const PIPELINE_FILE = { uet: 'phases/bench/w050.yaml', 'uet-serve': 'phases/bench/w050.yaml', make: 'Makefile', ninja: 'build.ninja' };
+
+function specEdit(n) {
+  const built = builtGraph(n, SERVED_GRAPH_TOOLS);
+  const before = {};
+  return withServer(built.dirs['uet-serve'], () => scenario({
+    ...built,
+    name: `spec-${n / 1000}k`,
+    what: `${n} tasks, a comment added to the pipeline's file ${EDIT_AGE_MS / 1000} s before the build: none must re-run`,
+    prepare: (tool, dir, m, round) => {
+      before[tool] = mtimes(dir, m);
+      // in place, as most editors save: the file keeps its inode and its folder its listing
+      fs.appendFileSync(path.join(dir, PIPELINE_FILE[tool]), `# edit ${round}\n`);
+      sleepMs(EDIT_AGE_MS);
+    },
+    check: (tool, dir, m) => {
+      const rewritten = rewrittenSince(before[tool], dir, m).size;
+      return rewritten > 0 ? `re-ran ${rewritten} tasks after a comment` : undefined;
+    },
+  }));
+}
+
 function wsScenarios() {
   const rows = [];
   const want = (s) => !opts.only || opts.only.has(s);
@@ -583,6 +612,7 @@ const plan = [
   ['noop-10k', () => noop(10000)],
   ['touch-10k', () => touch(10000, { name: 'touch-10k', editAgeMs: EDIT_AGE_MS })],
   ['touch-10k-now', () => touch(10000, { name: 'touch-10k-now', editAgeMs: 0 })],
+  ['spec-10k', () => specEdit(10000)],
   ['cold-10k', () => cold(10000)],
 ];
 const rows = [];

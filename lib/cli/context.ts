@@ -87,7 +87,8 @@ export async function openProject(io: Io, dir: string | undefined, opts: OpenOpt
     useCache: opts.useGraphCache !== false,
     keepExpanded: opts.keepExpanded === true,
     ...(opts.onLoadGarbage !== undefined ? { onGarbage: opts.onLoadGarbage } : {}),
-    ...(hint !== undefined ? { specVouched: (files: ReadonlyArray<readonly [string, string]>) => specVouchedBy(hint, root.value, files) } : {}),
+    // a hinted build narrows after a spec edit too, to the nodes it redefined (proof-hint.ts)
+    ...(hint !== undefined ? { specVouched: (files: ReadonlyArray<readonly [string, string]>) => specVouchedBy(hint, root.value, files), compareWithLast: true } : {}),
   };
   const loaded = resident ? await resident.load(hasher, loadOptions) : await loadCompiledProject(root.value, uetDir, hasher, loadOptions);
   if (!loaded.ok) {

@@ -107,7 +107,17 @@ export interface ProofFacts {
    * for (their outputs among its entries, none of them changed, or their tasks would have been
    * decided), so only the decided tasks' records are read again.
    */
-  readonly base?: { readonly signed: SignedPaths; readonly changed: ReadonlySet<string>; readonly envNames: readonly string[]; readonly decided: ReadonlySet<string> };
+  readonly base?: {
+    readonly signed: SignedPaths;
+    readonly changed: ReadonlySet<string>;
+    readonly envNames: readonly string[];
+    readonly decided: ReadonlySet<string>;
+    /**
+     * A spec file changed since that proof, and the build decided the nodes the new spec
+     * redefined (lib/cli/proof-hint.ts): those may read other variables, or not be provable.
+     */
+    readonly respecified: boolean;
+  };
   /** told the proof's bytes once they are written */
   readonly onWritten?: (bytes: Buffer) => void;
 }
@@ -122,15 +132,13 @@ export async function writeNoopProof(f: ProofFacts): Promise<string | undefined>
   // Every spec file is signed. A build whose graph the last proof vouched for did not hash them
   // (lib/cli/proof-hint.ts, specVouchedBy): the proof it builds on has them, unless it decided
   // the whole plan after all, which then hashes them here.
-  if (!f.base) {
+  if (!f.base || f.base.respecified) {
     const unsigned = f.specFiles.map(([file]) => file).filter((file) => !f.observed.digests.has(file));
     if (unsigned.length > 0) await f.hasher.hashFiles(unsigned);
   }
   const why = whyNoProof(f) ?? (await signConsulted(f));
   if (typeof why === 'string') return why;
-  // a hinted build's spec and targets are the last proof's (a changed spec file refuses the
-  // hint): so are the variables feeding its keys
-  const envNames = f.base ? [...f.base.envNames] : [...keyEnvNames(f.project, f.plan)].sort();
+  const envNames = [...proofEnvNames(f)].sort();
   const counts: Record<TaskStatus, number> = { fresh: f.taskCount, restored: 0, ran: 0, failed: 0, blocked: 0, skipped: 0 };
   const proof: NoopProof = {
     uet: uetBuildId(),
@@ -171,8 +179,22 @@ function whyNoProof(f: ProofFacts): string | undefined {
   if (f.observed.conflicts.size > 0) return `${[...f.observed.conflicts][0]} changed while the build used it`;
   const { unstable } = f.globber.consulted();
   if (unstable.length > 0) return `${unstable[0]} changed while the build listed it`;
-  // as provable as when the last proof was written: the same spec, the same targets
-  return f.base ? undefined : unprovable(f.project, f.plan);
+  // as provable as when the last proof was written: the same spec, the same targets; after a
+  // spec edit, the nodes it redefined are checked (the rest have their old definitions)
+  if (!f.base) return unprovable(f.project, f.plan);
+  return f.base.respecified ? unprovable(f.project, f.base.decided) : undefined;
+}
+
+/**
+ * The variables whose values feed the keys. A hinted build's targets are the last proof's, and
+ * so is the spec of every task it did not decide: that proof's names stand, with those of the
+ * nodes a spec edit redefined. (A name no task reads any more stays until a build decides
+ * every task: the proof then only watches one variable too many.)
+ */
+function proofEnvNames(f: ProofFacts): ReadonlySet<string> {
+  if (!f.base) return keyEnvNames(f.project, f.plan);
+  if (!f.base.respecified) return new Set(f.base.envNames);
+  return new Set([...f.base.envNames, ...keyEnvNames(f.project, f.base.decided)]);
 }
 
 /**

@@ -18,6 +18,7 @@ import { sha256 } from '../hash/digest.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
+import type { LoadedGraph } from '../graph/graph-cache.js';
 import { countTasks, isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
@@ -32,6 +33,8 @@ export interface NarrowedPlan {
   readonly earlier: EarlierStates;
   /** tasks (not gates or barriers) left out as fresh */
   readonly unchangedTasks: number;
+  /** a spec file changed: the plan holds the nodes the new spec redefined */
+  readonly respecified: boolean;
 }
 
 /** The digest of a node left out whose digest no decided task reads (gates and barriers feed no key). */
@@ -145,18 +148,39 @@ export function hintHolds(hint: ProofHint, root: string, targets: readonly strin
   );
 }
 
-/** undefined: decide the whole plan (a spec file changed, a task has no record). `planTasks`: how many tasks the plan holds, when known. */
+/**
+ * The nodes a changed spec redefined, when the proof's vouching holds for every other one: the
+ * graph compared with is the one the proof's build ran on (the same spec files, the same
+ * contents), and nothing project-wide changed. undefined: decide the whole plan.
+ */
+function redefinedSinceProof(hint: ProofHint, changedSince: LoadedGraph['changedSince']): ReadonlySet<string> | undefined {
+  if (changedSince === undefined || changedSince.changes.kind !== 'nodes') return undefined;
+  return specFilesDigest(changedSince.files, sha256) === hint.proof.specDigest ? changedSince.changes.nodes : undefined;
+}
+
+/**
+ * undefined: decide the whole plan (a task has no record; a spec file changed and the graph's
+ * changes are not known to be only some nodes). `planTasks`: how many tasks the plan holds, when
+ * known. `changedSince`: what compiling the spec again changed (LoadedGraph.changedSince).
+ */
 export function narrowPlan(
   project: CompiledProject,
   plan: ReadonlySet<string>,
   hint: ProofHint,
   records: (taskId: string) => SuccessRecord | undefined,
   planTasks: number = countTasks(plan),
+  changedSince?: LoadedGraph['changedSince'],
 ): NarrowedPlan | undefined {
   const changed = new Set(hint.changed);
-  if (project.spec.specFiles.some((f) => changed.has(f))) return undefined;
+  const seeds = touchedTasks(project, plan, changed);
+  const respecified = project.spec.specFiles.some((f) => changed.has(f));
+  if (respecified) {
+    const redefined = redefinedSinceProof(hint, changedSince);
+    if (redefined === undefined) return undefined;
+    for (const key of redefined) if (plan.has(key)) seeds.add(key);
+  }
   // declared output globs cover every recorded output
-  const reached = dependentsClosure(project, plan, touchedTasks(project, plan, changed));
+  const reached = dependentsClosure(project, plan, seeds);
   // Only the direct task dependencies of a decided task (or gate with a command) feed its key:
   // they get their recorded digest. A barrier or a gate without a command only needs its
   // dependencies settled, and a phase barrier depends on every task of its phase: reading
@@ -187,5 +211,5 @@ export function narrowPlan(
       }
     },
   };
-  return { plan: reached, earlier, unchangedTasks };
+  return { plan: reached, earlier, unchangedTasks, respecified };
 }

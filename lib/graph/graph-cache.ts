@@ -31,6 +31,7 @@ import { restoreCompiled } from './project.js';
 import type { GraphRows } from './task-graph.js';
 import { sha256 } from '../hash/digest.js';
 import { cachedTaskPaths, cacheTaskPaths, taskGlobs, validCachedTaskPaths, type CachedTaskPaths } from './task-paths.js';
+import { graphChanges, type CompiledGraph, type GraphChanges } from './graph-changes.js';
 
 /**
  * Bumped when the file's layout changes: a file of another format is rebuilt. Format 1 files
@@ -96,6 +97,12 @@ export interface LoadedGraph {
    * the first collection, 172 → 165 MB peak RSS of a cold build).
    */
   readonly expanded?: readonly ExpandedWorkstream[];
+  /**
+   * Compiled afresh, with `compareWithLast`, over a cached graph of this format: what differs
+   * from that graph, node by node (lib/graph/graph-changes.ts), and the spec files (with their
+   * content hashes) that graph was compiled from.
+   */
+  readonly changedSince?: { readonly files: ReadonlyArray<readonly [string, string]>; readonly changes: GraphChanges };
 }
 
 const cachePathIn = (uetDir: string): string => path.join(uetDir, 'graph.json');
@@ -115,6 +122,8 @@ export interface LoadOptions {
    * exactly these (the no-op proof a hinted build follows: lib/cli/proof-hint.ts).
    */
   readonly specVouched?: (files: ReadonlyArray<readonly [string, string]>) => boolean;
+  /** compiling afresh, say what changed since the cached graph (LoadedGraph.changes) */
+  readonly compareWithLast?: boolean;
 }
 
 export async function loadCompiledProject(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions = {}): Promise<Result<LoadedGraph, Diagnostic[]>> {
@@ -124,6 +133,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
       const project = restoreFromCache(cached, root);
       if (project) return ok({ project, warnings: cached.file.warnings, fromCache: true, files: cached.file.files });
     }
+    if (cached && opts.compareWithLast === true) return compileFresh(root, uetDir, hasher, opts, true, cached);
   }
   return compileFresh(root, uetDir, hasher, opts, true);
 }
@@ -136,7 +146,7 @@ export async function loadCompiledProject(root: string, uetDir: string, hasher: 
  * instead of 34. Should the text not read back (a compiler bug), it compiles again and runs on
  * what it compiled.
  */
-async function compileFresh(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions, readBack: boolean): Promise<Result<LoadedGraph, Diagnostic[]>> {
+async function compileFresh(root: string, uetDir: string, hasher: FileHasher, opts: LoadOptions, readBack: boolean, last?: ReadCache): Promise<Result<LoadedGraph, Diagnostic[]>> {
   const stored = await compileAndStore(root, uetDir, hasher, opts, readBack);
   if (!stored.ok) return err(stored.error);
   const { text, warnings, expanded, compiled, files } = stored.value;
@@ -146,7 +156,37 @@ async function compileFresh(root: string, uetDir: string, hasher: FileHasher, op
   const written = parseCache(Buffer.from(text));
   const project = written && restoreFromCache(written, root);
   if (!project) return compileFresh(root, uetDir, hasher, opts, false);
-  return ok({ project, warnings, fromCache: false, files, ...kept });
+  const changedSince = last && { files: last.file.files, changes: changesSince(last, written) };
+  return ok({ project, warnings, fromCache: false, files, ...kept, ...(changedSince ? { changedSince } : {}) });
+}
+
+function changesSince(last: ReadCache, written: ReadCache): GraphChanges {
+  try {
+    return graphChanges(compiledGraphOf(last), compiledGraphOf(written));
+  } catch {
+    // a workstream's text in the last file does not parse: that file was damaged
+    return { kind: 'project', why: 'the last compiled graph could not be read' };
+  }
+}
+
+/** A cache file's graph as graphChanges compares it; a workstream's tasks are parsed when asked for. */
+function compiledGraphOf({ file, texts }: ReadCache): CompiledGraph {
+  const { spec, layout } = file;
+  const workstreams = new Map(spec.phases.flatMap((phase) => phase.workstreams.map((ws) => [ws.fullId, ws] as const)));
+  const text = (fullId: string): string => {
+    const ws = workstreams.get(fullId);
+    if (ws === undefined) throw new Error(`no workstream '${fullId}' in the compiled-graph cache`);
+    return textAt(texts, ws);
+  };
+  return {
+    config: spec.config,
+    specFiles: spec.specFiles,
+    phases: spec.phases,
+    keys: layout.keys,
+    rows: layoutRows(layout),
+    tasksText: text,
+    tasks: (fullId) => tasksFromCache(JSON.parse(text(fullId)) as CachedTask[]),
+  };
 }
 
 interface Stored {
@@ -335,9 +375,14 @@ function restoreFromCache({ file, texts }: ReadCache, root: string): CompiledPro
   };
   const { keys } = file.layout;
   // rows whose bytes are not the ones written (a damaged file) are not walked: the project is compiled again
-  const bytes = Buffer.from(file.layout.rows, 'base64');
-  const rows = sha256(bytes) === file.layout.rowsDigest ? rowsFromBytes(bytes, keys.length) : undefined;
+  const rows = layoutRows(file.layout);
   return rows && restoreCompiled(spec, keys, rows, taskCounts, cachedTaskPaths(file.paths, keys));
+}
+
+/** the layout's rows; undefined when their bytes are not the ones written */
+function layoutRows(layout: CachedLayout): GraphRows | undefined {
+  const bytes = Buffer.from(layout.rows, 'base64');
+  return sha256(bytes) === layout.rowsDigest ? rowsFromBytes(bytes, layout.keys.length) : undefined;
 }
 
 /** 'uetr', first in the rows' bytes: read in the other byte order, it is not */

@@ -5,6 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofHint } from '../lib/build/noop-proof.js';
+import { specFilesDigest } from '../lib/build/noop-proof.js';
+import { sha256 } from '../lib/hash/digest.js';
 import type { SuccessRecord } from '../lib/cache/types.js';
 import { indexProjectPaths, narrowPlan } from '../lib/cli/proof-hint.js';
 import { compileProject } from '../lib/graph/compile.js';
@@ -46,8 +48,11 @@ async function compiled(dir: string): Promise<CompiledProject> {
   return c.value;
 }
 
+/** the graph these tests narrow is the one the proof was written for: both name no spec file */
+const SAME_GRAPH = { files: [] };
+
 function hint(changed: string[]): ProofHint {
-  return { proof: {} as NoopProof, changed };
+  return { proof: { specDigest: specFilesDigest(SAME_GRAPH.files, sha256) } as NoopProof, changed };
 }
 
 function narrow(project: CompiledProject, changed: string[]) {
@@ -57,7 +62,7 @@ function narrow(project: CompiledProject, changed: string[]) {
     asked.push(taskId);
     return { taskId, key: 'k', outputs: [{ path: `out/${taskId.slice(-1)}.txt`, hash: 'h', size: 1, mode: 0o644 }], at: 0 };
   };
-  const narrowed = narrowPlan(project, plan, hint(changed), records);
+  const narrowed = narrowPlan(project, plan, hint(changed), records, SAME_GRAPH);
   assert.ok(narrowed);
   return { narrowed, asked: asked.sort() };
 }

@@ -191,7 +191,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
 
   // The fast path found only a few files changed since the last build's proof. Checked again
   // under the lock: the freshness log must still be the one the proof saw.
-  const narrowed = mayNarrow && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id), taskCount, loaded.changedSince) : undefined;
+  const narrowed = mayNarrow && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id), loaded, taskCount) : undefined;
   if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
   else if (TaskGraph.isEveryNode(plan)) plan = planClosure(project, targetKeys);
   const executor = flags.dryRun

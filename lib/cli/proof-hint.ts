@@ -148,37 +148,42 @@ export function hintHolds(hint: ProofHint, root: string, targets: readonly strin
   );
 }
 
+const NOTHING: ReadonlySet<string> = new Set();
+
 /**
- * The nodes a changed spec redefined, when the proof's vouching holds for every other one: the
- * graph compared with is the one the proof's build ran on (the same spec files, the same
- * contents), and nothing project-wide changed. undefined: decide the whole plan.
+ * The nodes whose definitions may differ from those of the graph the proof's build ran on:
+ * none when this build's graph was compiled from the very spec files that one was (the same
+ * paths, the same contents: the proof's specDigest), for the compile is deterministic; the
+ * nodes compiling the spec again redefined, when the graph it replaced was the proof's (and
+ * nothing project-wide changed). undefined: not known, decide the whole plan.
  */
-function redefinedSinceProof(hint: ProofHint, changedSince: LoadedGraph['changedSince']): ReadonlySet<string> | undefined {
-  if (changedSince === undefined || changedSince.changes.kind !== 'nodes') return undefined;
-  return specFilesDigest(changedSince.files, sha256) === hint.proof.specDigest ? changedSince.changes.nodes : undefined;
+function redefinedSinceProof(hint: ProofHint, loaded: Pick<LoadedGraph, 'files' | 'changedSince'>): ReadonlySet<string> | undefined {
+  if (specFilesDigest(loaded.files, sha256) === hint.proof.specDigest) return NOTHING;
+  const since = loaded.changedSince;
+  if (since === undefined || since.changes.kind !== 'nodes') return undefined;
+  return specFilesDigest(since.files, sha256) === hint.proof.specDigest ? since.changes.nodes : undefined;
 }
 
 /**
- * undefined: decide the whole plan (a task has no record; a spec file changed and the graph's
- * changes are not known to be only some nodes). `planTasks`: how many tasks the plan holds, when
- * known. `changedSince`: what compiling the spec again changed (LoadedGraph.changedSince).
+ * undefined: decide the whole plan (a task has no record; the graph is not the proof's, and
+ * how it differs is not known node by node). `planTasks`: how many tasks the plan holds, when
+ * known. `loaded`: the graph's spec files, and what compiling them again changed
+ * (LoadedGraph).
  */
 export function narrowPlan(
   project: CompiledProject,
   plan: ReadonlySet<string>,
   hint: ProofHint,
   records: (taskId: string) => SuccessRecord | undefined,
+  loaded: Pick<LoadedGraph, 'files' | 'changedSince'>,
   planTasks: number = countTasks(plan),
-  changedSince?: LoadedGraph['changedSince'],
 ): NarrowedPlan | undefined {
   const changed = new Set(hint.changed);
+  const redefined = redefinedSinceProof(hint, loaded);
+  if (redefined === undefined) return undefined;
   const seeds = touchedTasks(project, plan, changed);
-  const respecified = project.spec.specFiles.some((f) => changed.has(f));
-  if (respecified) {
-    const redefined = redefinedSinceProof(hint, changedSince);
-    if (redefined === undefined) return undefined;
-    for (const key of redefined) if (plan.has(key)) seeds.add(key);
-  }
+  for (const key of redefined) seeds.add(key);
+  const respecified = redefined !== NOTHING;
   // declared output globs cover every recorded output
   const reached = dependentsClosure(project, plan, seeds);
   // Only the direct task dependencies of a decided task (or gate with a command) feed its key:

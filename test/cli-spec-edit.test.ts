@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, parseEvents, readText, removeProject, runUet, takeLines, writeText } from './helpers/project.js';
+import { makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 
 const RACY_WAIT_MS = 2100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -199,6 +199,32 @@ test('a config or phase edit decides every task; so does a graph compiled by ano
     assert.is(readText(dir, 'out/c.txt'), 'APPLE\nAPPLE\n');
     assert.is(readText(dir, 'out/d.txt'), 'bee\nbee\n');
   } finally {
+    removeProject(dir);
+  }
+});
+
+test('uet serve narrows after a spec edit too, and keeps narrowing on the graph it compiled', async () => {
+  const dir = await settledProject();
+  const server = startUet(dir, ['serve']);
+  try {
+    await waitFor(() => server.stdout().includes('serving the builds of'), 20_000, `uet serve to listen: ${server.stderr()}`);
+    await withProof(dir);
+    edit(dir, 'phases/p1.yaml', (t) => t.replace('cat src/a.txt > out/a.txt', 'cat src/a.txt src/a.txt > out/a.txt'));
+    await build(dir);
+    assert.equal(ran(dir), ['a', 'c']);
+    assert.is((await lastRun(dir)).unchanged, 1);
+    // the server's graph is now the one it compiled: a source edit is narrowed against it
+    writeText(dir, 'src/b.txt', 'bumble\n');
+    await build(dir);
+    assert.equal(ran(dir), ['b', 'd']);
+    assert.is((await lastRun(dir)).unchanged, 2, 'a and c');
+    edit(dir, 'phases/p2.yaml', (t) => `${t}# a note\n`);
+    await build(dir);
+    assert.equal(ran(dir), []);
+    assert.is((await lastRun(dir)).unchanged, 4);
+    assert.match(server.stdout(), / uet build.* → exit 0/);
+  } finally {
+    server.child.kill('SIGKILL');
     removeProject(dir);
   }
 });

@@ -320,6 +320,56 @@ test('when only some files changed, only the tasks they reach are examined; the 
   }
 });
 
+/** the tasks the last build left out as unchanged, or undefined when it decided them all */
+async function unchangedInLast(dir: string): Promise<number | undefined> {
+  const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
+  return events.find((e) => e['type'] === 'unchanged')?.['tasks'] as number | undefined;
+}
+
+/** as editors with "safe write", vim and `sed -i` save: a new file renamed over the old one (its folder changes too) */
+function replaceFile(dir: string, rel: string, text: string): void {
+  const tmp = `${rel}.uet-test-tmp`;
+  writeText(dir, tmp, text);
+  fs.renameSync(path.join(dir, tmp), path.join(dir, rel));
+}
+
+test('a changed folder narrows to the tasks that may list it: a file saved by rename, a swap file, a new file, a new spec file', async () => {
+  const dir = await settledProject();
+  try {
+    await withProof(dir);
+    replaceFile(dir, 'src/more/x.txt', 'ex\n');
+    await build(dir);
+    assert.equal(ran(dir), ['all']);
+    assert.is(readText(dir, 'out/all.txt'), 'ex\n');
+    assert.is(await unchangedInLast(dir), 2, 'gen and upper list no folder that changed');
+    // an editor's swap file beside the source: the folder changed, no input did
+    writeText(dir, 'src/more/.x.txt.swp', 'swap');
+    await build(dir);
+    assert.equal(ran(dir), []);
+    assert.is(await unchangedInLast(dir), 2);
+    writeText(dir, 'src/more/z.txt', 'zed\n');
+    await build(dir);
+    assert.equal(ran(dir), ['all']);
+    assert.is(readText(dir, 'out/all.txt'), 'ex\nzed\n');
+    assert.is(await unchangedInLast(dir), 2);
+    // a spec file saved by rename: compiled again, nothing redefined
+    replaceFile(dir, 'phases/p1.yaml', `${readText(dir, 'phases/p1.yaml')}# saved by rename\n`);
+    await build(dir);
+    assert.equal(ran(dir), []);
+    assert.is(await unchangedInLast(dir), 3);
+    // a new spec file in a spec folder: its phase is built (the cached graph is not vouched for)
+    await withProof(dir);
+    writeText(dir, 'phases/p3.yaml', 'id: p3\nworkstreams:\n  - id: w\n    tasks:\n      - { id: new, run: "echo new >> log/runs", inputs: [] }\n');
+    await build(dir);
+    assert.equal(ran(dir), ['new']);
+    await build(dir);
+    assert.equal(ran(dir), []);
+    assert.ok(await lastWasFastPath(dir));
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('a hinted build whose task fails blocks what depends on it, across the phase barrier, naming the task', async () => {
   const dir = makeProject({
     'uet.config.yaml': 'version: 1\nproject: t\n',

@@ -51,18 +51,18 @@ async function compiled(dir: string): Promise<CompiledProject> {
 /** the graph these tests narrow is the one the proof was written for: both name no spec file */
 const SAME_GRAPH = { files: [] };
 
-function hint(changed: string[]): ProofHint {
-  return { proof: { specDigest: specFilesDigest(SAME_GRAPH.files, sha256) } as NoopProof, changed };
+function hint(changed: string[], folders: string[] = []): ProofHint {
+  return { proof: { specDigest: specFilesDigest(SAME_GRAPH.files, sha256) } as NoopProof, changed: [...changed, ...folders], folders };
 }
 
-function narrow(project: CompiledProject, changed: string[]) {
+function narrow(project: CompiledProject, changed: string[], folders: string[] = []) {
   const plan = planClosure(project, project.order);
   const asked: string[] = [];
   const records = (taskId: string): SuccessRecord => {
     asked.push(taskId);
     return { taskId, key: 'k', outputs: [{ path: `out/${taskId.slice(-1)}.txt`, hash: 'h', size: 1, mode: 0o644 }], at: 0 };
   };
-  const narrowed = narrowPlan(project, plan, hint(changed), records, SAME_GRAPH);
+  const narrowed = narrowPlan(project, plan, hint(changed, folders), records, SAME_GRAPH);
   assert.ok(narrowed);
   return { narrowed, asked: asked.sort() };
 }
@@ -120,6 +120,22 @@ test('narrowPlan: reads only the records of the decided tasks\' direct task depe
     assert.is(c.narrowed.earlier.get('t:p1/w/b')?.status, 'fresh');
     // e alone: no task dependency, nothing to read
     assert.equal(narrow(project, ['src/e.txt']).asked, []);
+  });
+});
+
+test('narrowPlan: a changed folder reaches the tasks whose globs may list it, as deep as they reach', async () => {
+  await withProject({ ...PHASES, 'phases/p3.yaml': 'id: p3\nworkstreams:\n  - id: u\n    tasks:\n      - { id: g, kind: build, run: "true", inputs: ["lib/*/*.ts"] }\n      - { id: h, kind: build, run: "true", inputs: ["doc/**/*.md"] }\n' }, async (dir) => {
+    const project = await compiled(dir);
+    const tasks = (folders: string[]): string[] => [...narrow(project, [], folders).narrowed.plan].filter((k) => k.startsWith('t:') && !k.startsWith('t:p2/')).sort();
+    // src is each literal input's folder (the globber may answer them from its listing) and d's glob's
+    assert.equal(tasks(['src']), ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f']);
+    assert.equal(tasks(['src/deep']), [], 'no glob reaches below src');
+    assert.equal(tasks(['lib']), ['t:p3/u/g']);
+    assert.equal(tasks(['lib/x']), ['t:p3/u/g']);
+    assert.equal(tasks(['lib/x/y']), [], 'lib/*/*.ts lists two levels');
+    assert.equal(tasks(['doc/a/b/c']), ['t:p3/u/h']);
+    assert.equal(tasks(['out']), ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f'], 'output globs count too');
+    assert.equal(tasks(['elsewhere']), []);
   });
 });
 

@@ -336,8 +336,14 @@ function isHeader(h: unknown): h is Header {
  */
 export interface ProofHint {
   readonly proof: NoopProof;
-  /** root-relative files (never folders) whose stat or content changed */
+  /** root-relative paths whose stat or content changed (files and folders) */
   readonly changed: readonly string[];
+  /**
+   * those of them that are, or were, folders: a folder's listing may have changed (a file
+   * added, removed or renamed in it; an editor's save that replaces the file), so whatever
+   * may have listed it is decided again
+   */
+  readonly folders: readonly string[];
 }
 
 /** Why a proof does not hold, as data. */

@@ -91,7 +91,7 @@ function isJobs(v: string | undefined): boolean {
 
 const NO_SIGNALS: ClientSignals = { onInterrupt: () => () => {} };
 
-/** Past this many changed files the full build decides every task anyway. */
+/** Past this many changed paths the full build decides every task anyway. */
 const MAX_HINTED_CHANGES = 1000;
 
 export type FastPathResult =
@@ -148,12 +148,12 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
   if (headerMismatch(proof, ctx)) return DECLINED;
   const changed = opts.check ? await opts.check.changedPaths(text, proof, ctx, MAX_HINTED_CHANGES + 1) : changedPaths(proof, ctx, MAX_HINTED_CHANGES + 1);
   if (changed.length > 0) {
-    if (changed.length > MAX_HINTED_CHANGES || changed.some((c) => c.folder)) return DECLINED;
+    if (changed.length > MAX_HINTED_CHANGES) return DECLINED;
     // The hinted build's proof keeps this one's entries for what it does not decide: their
     // racy digests settled first, as a no-op's check would (settle), or the digests of the
     // files a cold build wrote last would pass from proof to proof, re-read by every build
     // (~2,500 files, ~50 ms of a touch after a cold build of 10,000 tasks) until a no-op.
-    return { kind: 'declined', hint: { proof: settledProof(proof, t0) ?? proof, changed: changed.map((c) => c.path) } };
+    return { kind: 'declined', hint: { proof: settledProof(proof, t0) ?? proof, changed: changed.map((c) => c.path), folders: changed.filter((c) => c.folder).map((c) => c.path) } };
   }
 
   const id = runId();

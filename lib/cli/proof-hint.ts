@@ -21,7 +21,7 @@ import type { CompiledProject, NodeAttrs } from '../graph/project.js';
 import type { LoadedGraph } from '../graph/graph-cache.js';
 import { countTasks, isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
-import { dependentsClosure } from '../watch/scope.js';
+import { dependentsClosure, globFolder, type WatchFolder } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
 import { indexTaskPaths, MAGIC, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
@@ -102,6 +102,43 @@ function touchedTasks(project: CompiledProject, plan: ReadonlySet<string>, chang
   return seeds;
 }
 
+/**
+ * The tasks of the plan whose globs may have listed one of these folders: a glob lists the
+ * folder it starts from (its static part; a literal path's own folder, where the globber
+ * answers it from a listing) and those below it as deep as its pattern reaches. Erring towards
+ * yes only costs a decision; negations count too. Every task's globs are read: only a build
+ * after a folder changed asks.
+ */
+function listingTasks(project: CompiledProject, plan: ReadonlySet<string>, folders: readonly string[]): Set<string> {
+  const seeds = new Set<string>();
+  if (folders.length === 0) return seeds;
+  const reaches = new Map<string, boolean>();
+  const mayList = (glob: string): boolean => {
+    let yes = reaches.get(glob);
+    if (yes === undefined) {
+      const from = globFolder(normaliseRootRelative(glob) ?? glob);
+      yes = folders.some((f) => folderWithin(f, from));
+      reaches.set(glob, yes);
+    }
+    return yes;
+  };
+  for (const key of plan) {
+    const attrs = project.graph.getNodeAttributes(key);
+    if (attrs.kind !== 'task') continue;
+    const { inputs = [], outputs = [] } = attrs.task;
+    if (inputs.some(mayList) || outputs.some(mayList)) seeds.add(key);
+  }
+  return seeds;
+}
+
+/** is `folder` the glob's starting folder, or below it no deeper than the glob reaches? */
+function folderWithin(folder: string, from: WatchFolder): boolean {
+  if (from.dir === folder) return true;
+  if (from.dir !== '' && !folder.startsWith(`${from.dir}/`)) return false;
+  const below = folder.split('/').length - (from.dir === '' ? 0 : from.dir.split('/').length);
+  return below <= from.depth;
+}
+
 function matcherOf(glob: string): (p: string) => boolean {
   let m = matchers.get(glob);
   if (!m) {
@@ -129,11 +166,11 @@ function readsUpstreamDigests(attrs: NodeAttrs): boolean {
  * Does the hint vouch for a cached graph's spec files (path and content hash each), so that
  * loading it need not hash them again (~11 ms at 10,000 tasks)? The proof was written by a
  * build that ran on a graph of exactly these (its specDigest); the fast path found none of them
- * changed since (each is signed in the proof) and no spec folder changed (a changed folder
- * refuses the hint), so they hold what they held then, and the graph is what they compile to.
+ * changed since (each is signed in the proof) and no folder changed (a spec file could have
+ * been added to one), so they hold what they held then, and the graph is what they compile to.
  */
 export function specVouchedBy(hint: ProofHint, root: string, files: ReadonlyArray<readonly [string, string]>): boolean {
-  if (hint.proof.root !== root) return false;
+  if (hint.proof.root !== root || hint.folders.length > 0) return false;
   const changed = new Set(hint.changed);
   if (files.some(([file]) => changed.has(file))) return false;
   return specFilesDigest(files, sha256) === hint.proof.specDigest;
@@ -182,6 +219,7 @@ export function narrowPlan(
   const redefined = redefinedSinceProof(hint, loaded);
   if (redefined === undefined) return undefined;
   const seeds = touchedTasks(project, plan, changed);
+  for (const key of listingTasks(project, plan, hint.folders)) seeds.add(key);
   for (const key of redefined) seeds.add(key);
   const respecified = redefined !== NOTHING;
   // declared output globs cover every recorded output

@@ -123,19 +123,33 @@ test('narrowPlan: reads only the records of the decided tasks\' direct task depe
   });
 });
 
-test('narrowPlan: a changed folder reaches the tasks whose globs may list it, as deep as they reach', async () => {
-  await withProject({ ...PHASES, 'phases/p3.yaml': 'id: p3\nworkstreams:\n  - id: u\n    tasks:\n      - { id: g, kind: build, run: "true", inputs: ["lib/*/*.ts"] }\n      - { id: h, kind: build, run: "true", inputs: ["doc/**/*.md"] }\n' }, async (dir) => {
+test('narrowPlan: a changed folder reaches the tasks whose globs may list it, as deep as they reach; the same with either index', async () => {
+  const p3 = 'id: p3\nworkstreams:\n  - id: u\n    tasks:\n      - { id: g, kind: build, run: "true", inputs: ["lib/*/*.ts"] }\n      - { id: h, kind: build, run: "true", inputs: ["doc/**/*.md"] }\n      - { id: r, kind: build, run: "true", inputs: [README.md, "lib/x/keep.txt"] }\n';
+  await withProject({ ...PHASES, 'phases/p3.yaml': p3 }, async (dir) => {
+    const cases: Array<[string[], string[]]> = [
+      // src is each literal input's folder (the globber may answer them from its listing) and d's glob's
+      [['src'], ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f']],
+      [['src/deep'], []],
+      [['lib'], ['t:p3/u/g']],
+      [['lib/x'], ['t:p3/u/g', 't:p3/u/r']],
+      [['lib/x/y'], []],
+      [['doc/a/b/c'], ['t:p3/u/h']],
+      // output globs count too
+      [['out'], ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f']],
+      [[''], ['t:p3/u/r']],
+      [['elsewhere', 'doc'], ['t:p3/u/h']],
+    ];
+    const answers = (project: CompiledProject): string[][] =>
+      cases.map(([folders]) => [...narrow(project, [], folders).narrowed.plan].filter((k) => k.startsWith('t:') && !k.startsWith('t:p2/')).sort());
     const project = await compiled(dir);
-    const tasks = (folders: string[]): string[] => [...narrow(project, [], folders).narrowed.plan].filter((k) => k.startsWith('t:') && !k.startsWith('t:p2/')).sort();
-    // src is each literal input's folder (the globber may answer them from its listing) and d's glob's
-    assert.equal(tasks(['src']), ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f']);
-    assert.equal(tasks(['src/deep']), [], 'no glob reaches below src');
-    assert.equal(tasks(['lib']), ['t:p3/u/g']);
-    assert.equal(tasks(['lib/x']), ['t:p3/u/g']);
-    assert.equal(tasks(['lib/x/y']), [], 'lib/*/*.ts lists two levels');
-    assert.equal(tasks(['doc/a/b/c']), ['t:p3/u/h']);
-    assert.equal(tasks(['out']), ['t:p1/w/a', 't:p1/w/b', 't:p1/w/c', 't:p1/w/d', 't:p1/w/f'], 'output globs count too');
-    assert.equal(tasks(['elsewhere']), []);
+    assert.equal(answers(project), cases.map(([, want]) => want), 'without an index');
+    const hasher = await createFileHasher(dir, path.join(dir, '.uet', 'stat-index'));
+    await loadCompiledProject(dir, path.join(dir, '.uet'), hasher);
+    const cached = await loadCompiledProject(dir, path.join(dir, '.uet'), hasher);
+    assert.ok(cached.ok && cached.value.fromCache && cached.value.project.paths);
+    assert.equal(answers(cached.value.project), cases.map(([, want]) => want), 'the cached index');
+    indexProjectPaths(project);
+    assert.equal(answers(project), cases.map(([, want]) => want), 'the resident index');
   });
 });
 

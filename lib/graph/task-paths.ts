@@ -21,6 +21,8 @@ export const MAGIC = /[*?[\]{}()!+@\\]/;
 export interface TaskPaths {
   /** the tasks (node keys) with a literal glob naming `path` (normalised, root-relative) */
   named(path: string): readonly string[];
+  /** the tasks with a literal glob naming a path directly in `folder` ('' for the root) */
+  namedIn(folder: string): readonly string[];
   /** the tasks with any other glob, each with those globs */
   readonly patterned: ReadonlyArray<{ readonly key: string; readonly globs: readonly string[] }>;
 }
@@ -61,7 +63,39 @@ export function indexTaskPaths(tasks: Iterable<TaskGlobs>): TaskPaths {
     });
     if (other) patterned.push({ key, globs: other });
   }
-  return { named: (p) => byPath.get(p) ?? [], patterned };
+  let byFolder: Map<string, string[]> | undefined;
+  return {
+    named: (p) => byPath.get(p) ?? [],
+    namedIn: (folder) => {
+      if (byFolder === undefined) {
+        byFolder = new Map();
+        for (const [p, keys] of byPath) {
+          const dir = folderOf(p);
+          const list = byFolder.get(dir);
+          if (list === undefined) byFolder.set(dir, [...keys]);
+          else list.push(...keys);
+        }
+      }
+      return byFolder.get(folder) ?? [];
+    },
+    patterned,
+  };
+}
+
+/** a normalised path's folder: '' for one at the root */
+function folderOf(p: string): string {
+  const slash = p.lastIndexOf('/');
+  return slash < 0 ? '' : p.slice(0, slash);
+}
+
+/**
+ * The folder every path a glob matches lies in or below: the glob's literal start, up to its
+ * last slash (`src/a/*.ts` -> `src/a`, `*.md` -> ''). A normalised glob's literal characters
+ * match only themselves.
+ */
+export function literalFolder(glob: string): string {
+  const magic = MAGIC.exec(glob);
+  return folderOf(magic === null ? glob : glob.slice(0, magic.index));
 }
 
 /** The index of these tasks as the cache stores it; `indexOf` gives a task's index in the layout. */
@@ -101,6 +135,19 @@ export function cachedTaskPaths(cached: CachedTaskPaths, keys: readonly string[]
       const from = at + p.length + 2;
       const text = cached.literal.slice(from, cached.literal.indexOf('\n', from));
       return text.split(' ').map((i) => keys[Number(i)]!);
+    },
+    namedIn(folder) {
+      // every line `path TAB indexes` whose path lies directly in the folder
+      const { literal } = cached;
+      const prefix = folder === '' ? '\n' : `\n${folder}/`;
+      const out: string[] = [];
+      for (let at = literal.indexOf(prefix); at >= 0; at = literal.indexOf(prefix, at + 1)) {
+        const tab = literal.indexOf('\t', at + 1);
+        const end = literal.indexOf('\n', tab);
+        if (tab < 0 || end < 0 || literal.lastIndexOf('/', tab) > at + prefix.length - 1) continue;
+        for (const i of literal.slice(tab + 1, end).split(' ')) out.push(keys[Number(i)]!);
+      }
+      return out;
     },
     patterned: cached.patterned.map(([i, globs]) => ({ key: keys[i]!, globs })),
   };

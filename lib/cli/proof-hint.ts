@@ -21,10 +21,10 @@ import type { CompiledProject, NodeAttrs } from '../graph/project.js';
 import type { LoadedGraph } from '../graph/graph-cache.js';
 import { countTasks, isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
-import { dependentsClosure, globFolder, type WatchFolder } from '../watch/scope.js';
+import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
-import { indexTaskPaths, literalFolder, MAGIC, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
+import { globReach, indexTaskPaths, literalFolder, MAGIC, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -133,19 +133,18 @@ function listingTasks(project: CompiledProject, plan: ReadonlySet<string>, folde
   const index = pathIndexes.get(project) ?? project.paths ?? indexTaskPaths(taskGlobs(project.spec));
   for (const folder of folders) for (const key of index.namedIn(folder)) if (plan.has(key)) seeds.add(key);
   const mayList = (glob: string): boolean => {
-    const from = globFolder(glob);
-    return folders.some((f) => folderWithin(f, from));
+    const reach = globReach(glob);
+    return folders.some((f) => folderWithin(f, reach));
   };
   for (const { key, globs } of index.patterned) if (!seeds.has(key) && plan.has(key) && globs.some(mayList)) seeds.add(key);
   return seeds;
 }
 
-/** is `folder` the glob's starting folder, or below it no deeper than the glob reaches? */
-function folderWithin(folder: string, from: WatchFolder): boolean {
-  if (from.dir === folder) return true;
-  if (from.dir !== '' && !folder.startsWith(`${from.dir}/`)) return false;
-  const below = folder.split('/').length - (from.dir === '' ? 0 : from.dir.split('/').length);
-  return below <= from.depth;
+/** is `folder` the glob's literal folder, or below it no deeper than the glob reaches? */
+function folderWithin(folder: string, reach: ReturnType<typeof globReach>): boolean {
+  if (!within(folder, reach.folder)) return false;
+  const levels = (f: string): number => (f === '' ? 0 : f.split('/').length);
+  return levels(folder) - levels(reach.folder) <= reach.depth;
 }
 
 function matcherOf(glob: string): (p: string) => boolean {

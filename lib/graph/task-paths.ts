@@ -89,6 +89,17 @@ function folderOf(p: string): string {
 }
 
 /**
+ * The folders a glob may list: its literal folder and those below it, down to `depth` levels
+ * (Infinity past a `**`). A literal path lists its own folder only (depth 0). Errs towards
+ * listing more: any character that may be special ends the literal part.
+ */
+export function globReach(glob: string): { readonly folder: string; readonly depth: number } {
+  const folder = literalFolder(glob);
+  const rest = folder === '' ? glob : glob.slice(folder.length + 1);
+  return { folder, depth: rest.includes('**') ? Infinity : rest.split('/').length - 1 };
+}
+
+/**
  * The folder every path a glob matches lies in or below: the glob's literal start, up to its
  * last slash (`src/a/*.ts` -> `src/a`, `*.md` -> ''). A normalised glob's literal characters
  * match only themselves.

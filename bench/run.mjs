@@ -20,12 +20,16 @@
 //   touch-10k   10,000 tasks, one late source changed 2.1 s before the   uet make ninja
 //               build (an edit, then a build: the file has left uet's racy window)
 //   touch-10k-now  the same, the build at once after the write (a script's or a hook's build)
+//   touch-10k-glob  10,000 tasks, a source folder per 100 tasks, each     uet make ninja
+//               uet task naming its source by a glob (src/w097/9700.*): touch-10k's edit
+//   rename-10k-glob  the same, the source saved by a rename (safe-write editors, vim, sed -i):
+//               its folder changes too, which uet's tasks list
 //   spec-10k    10,000 tasks, a comment added to the pipeline's file     uet make ninja
 //               2.1 s before the build (a workstream file; the Makefile; build.ninja): none re-runs
 //   ws-cold     50 packages (100 tasks), nothing built, no cache         uet turbo wireit
 //   ws-noop     50 packages, all built                                   uet turbo wireit
 //   ws-cache    50 packages, outputs deleted, the cache full             uet turbo wireit
-//   (noop-10k, both touches, spec-10k, ws-noop and ws-cache also time "uet-serve": the same `uet build`, in a
+//   (noop-10k, every touch, spec-10k, ws-noop and ws-cache also time "uet-serve": the same `uet build`, in a
 //   tree of its own where a `uet serve` was started before the scenario; its peak RSS is the
 //   client's plus the server's high-water mark)
 //   cold-10k    10,000 tasks cold (only with --cold-10k: minutes)        uet make ninja
@@ -296,11 +300,11 @@ function fmtMs(ms) {
 }
 
 /** The graph shape: one tree per tool, built once before the timed runs unless `cold`. */
-function graphTrees(n, touch, tools = GRAPH_TOOLS) {
+function graphTrees(n, touch, tools = GRAPH_TOOLS, layout = 'flat') {
   const dirs = {};
   const manifests = {};
   for (const tool of tools) {
-    const dir = path.join(opts.work, `g${n}-${tool}`);
+    const dir = path.join(opts.work, `g${n}${layout === 'flat' ? '' : `-${layout}`}-${tool}`);
     fs.mkdirSync(dir, { recursive: true });
     // a tree left by an earlier invocation is reused when it is the same graph (saves a cold 10k build)
     let m;
@@ -309,9 +313,9 @@ function graphTrees(n, touch, tools = GRAPH_TOOLS) {
     } catch {
       m = undefined;
     }
-    if (!m || m.tasks !== n || m.touch !== touch) {
+    if (!m || m.tasks !== n || m.touch !== touch || (m.layout ?? 'flat') !== layout) {
       removeState(dir, tool);
-      m = gen(dir, ['--tasks', String(n), '--touch', touch]);
+      m = gen(dir, ['--tasks', String(n), '--touch', touch, '--layout', layout]);
     }
     dirs[tool] = dir;
     manifests[tool] = m;
@@ -405,8 +409,8 @@ function cold(n) {
 }
 
 /** the graph trees of `tools` (uet's first), fully built (untimed) */
-function builtGraph(n, tools) {
-  const trees = graphTrees(n, touchFor(n), tools);
+function builtGraph(n, tools, layout = 'flat') {
+  const trees = graphTrees(n, touchFor(n, layout), tools, layout);
   // the touch scenario leaves its last edit in each tree: every tree starts from the same one
   const touched = path.join(trees.dirs.uet, trees.manifests.uet.touch);
   for (const t of tools.slice(1)) fs.copyFileSync(touched, path.join(trees.dirs[t], trees.manifests[t].touch));
@@ -438,8 +442,10 @@ function noopScenario(n, built) {
 }
 
 /** a source of the third layer from the end: a touch re-runs a few dozen tasks, not the whole graph */
-function touchFor(n) {
-  return `src/${Math.max(0, n - 300)}.txt`;
+function touchFor(n, layout = 'flat') {
+  const i = Math.max(0, n - 300);
+  // gen.mjs's folders: one per 100 tasks (its --per-file), named w000, w001, ...
+  return layout === 'flat' ? `src/${i}.txt` : `src/w${String(Math.floor(i / 100)).padStart(3, '0')}/${i}.txt`;
 }
 
 /**
@@ -450,8 +456,13 @@ function touchFor(n) {
  */
 const EDIT_AGE_MS = 2100;
 
-function touch(n, { name, editAgeMs }) {
-  const built = builtGraph(n, SERVED_GRAPH_TOOLS);
+/**
+ * `layout: 'folders'`: sources in a folder per workstream, named by globs in uet's tasks
+ * (gen.mjs --layout folders). `rename`: the edit writes a new file and renames it over the
+ * source, as editors that save safely, vim and `sed -i` do: the source's folder changes too.
+ */
+function touch(n, { name, editAgeMs, layout = 'flat', rename = false }) {
+  const built = builtGraph(n, SERVED_GRAPH_TOOLS, layout);
   const m0 = built.manifests.uet;
   const before = {};
   // the same new content for every tool in a round (their outputs are compared), new in every
@@ -460,10 +471,15 @@ function touch(n, { name, editAgeMs }) {
   return withServer(built.dirs['uet-serve'], () => scenario({
     ...built,
     name,
-    what: `${n} tasks, ${m0.touch} changed ${editAgeMs > 0 ? `${editAgeMs / 1000} s before the build` : 'just before the build'}: ${m0.rerun.length} must re-run`,
+    what: `${n} tasks, ${m0.touch} ${rename ? 'saved by a rename' : 'changed'} ${editAgeMs > 0 ? `${editAgeMs / 1000} s before the build` : 'just before the build'}: ${m0.rerun.length} must re-run`,
     prepare: (tool, dir, m, round) => {
       before[tool] = mtimes(dir, m);
-      fs.writeFileSync(path.join(dir, m.touch), `source ${m.touch} edit ${round} ${nonce}\n`);
+      const file = path.join(dir, m.touch);
+      const text = `source ${m.touch} edit ${round} ${nonce}\n`;
+      if (rename) {
+        fs.writeFileSync(`${file}.new`, text);
+        fs.renameSync(`${file}.new`, file);
+      } else fs.writeFileSync(file, text);
       if (editAgeMs > 0) sleepMs(editAgeMs);
     },
     check: (tool, dir, m) => {
@@ -613,6 +629,8 @@ const plan = [
   ['touch-10k', () => touch(10000, { name: 'touch-10k', editAgeMs: EDIT_AGE_MS })],
   ['touch-10k-now', () => touch(10000, { name: 'touch-10k-now', editAgeMs: 0 })],
   ['spec-10k', () => specEdit(10000)],
+  ['touch-10k-glob', () => touch(10000, { name: 'touch-10k-glob', editAgeMs: EDIT_AGE_MS, layout: 'folders' })],
+  ['rename-10k-glob', () => touch(10000, { name: 'rename-10k-glob', editAgeMs: EDIT_AGE_MS, layout: 'folders', rename: true })],
   ['cold-10k', () => cold(10000)],
 ];
 const rows = [];

@@ -33,6 +33,14 @@ function watch(dir: string, args: string[] = [], child: ChildProcess = spawnUet(
   };
 }
 
+/** how many tasks each run decided (its plan) */
+function runSizes(w: Watching): number[] {
+  return w
+    .events()
+    .filter((e) => e['type'] === 'run-start')
+    .map((e) => Number(e['tasks']));
+}
+
 function tasksRun(w: Watching): string[] {
   return w
     .events()
@@ -209,19 +217,28 @@ test('a spec edit compiles again; a broken spec keeps watching with the last goo
     assert.is(readText(dir, 'out/a2.txt'), 'ONE\nONE\n');
     assert.equal(tasksRun(w).slice(3), ['p/w/a', 'p/w/a2'], 'only the task whose command changed, and its dependent');
     assert.is(w.events().filter((e) => e['type'] === 'watch-change')[0]!['spec'], true);
+    assert.equal(runSizes(w), [3, 2], 'the run decided the redefined task and its dependent, not b');
+    // a comment: compiled again, nothing redefined, nothing to decide
+    writeText(dir, 'phases/p.yaml', `${readText(dir, 'phases/p.yaml')}# a note\n`);
+    await w.until('watch-change', 2);
+    await waitFor(() => w.count('watch-idle') >= 3 || runSizes(w).length > 2, WAIT_MS, 'the comment handled');
+    assert.equal(runSizes(w), [3, 2]);
 
+    const idle = w.count('watch-idle');
     writeText(dir, 'phases/p.yaml', 'id: p\nworkstreams: [\n');
     await w.until('watch-spec-error', 1);
     const errors = w.events().find((e) => e['type'] === 'watch-spec-error')!['errors'] as string[];
     assert.match(errors.join('\n'), /phases\/p\.yaml:\d+:\d+ E_/);
-    await w.until('watch-idle', 3);
+    await w.until('watch-idle', idle + 1);
     writeText(dir, 'src/b.txt', 'bus\n');
-    await w.until('watch-idle', 4);
+    await w.until('watch-idle', idle + 2);
     assert.is(readText(dir, 'out/b.txt'), 'bus\n', 'still built with the last good graph');
 
+    // the good spec back: compared with the last good graph, a's command is what changed
     writeText(dir, 'phases/p.yaml', CHAIN);
-    await w.until('watch-idle', 5);
+    await w.until('watch-idle', idle + 3);
     assert.is(readText(dir, 'out/a2.txt'), 'ONE\n');
+    assert.equal(runSizes(w).slice(-2), [1, 2], "b's run, then a and a2");
   } finally {
     await w.stop();
     removeProject(dir);

@@ -18,7 +18,7 @@ import { sha256 } from '../hash/digest.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { SuccessRecord } from '../cache/types.js';
 import type { CompiledProject, NodeAttrs } from '../graph/project.js';
-import type { LoadedGraph } from '../graph/graph-cache.js';
+import { redefinedSince, type LoadedGraph } from '../graph/graph-cache.js';
 import { countTasks, isTaskKey } from '../graph/project.js';
 import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
@@ -193,22 +193,6 @@ export function hintHolds(hint: ProofHint, root: string, targets: readonly strin
   );
 }
 
-const NOTHING: ReadonlySet<string> = new Set();
-
-/**
- * The nodes whose definitions may differ from those of the graph the proof's build ran on:
- * none when this build's graph was compiled from the very spec files that one was (the same
- * paths, the same contents: the proof's specDigest), for the compile is deterministic; the
- * nodes compiling the spec again redefined, when the graph it replaced was the proof's (and
- * nothing project-wide changed). undefined: not known, decide the whole plan.
- */
-function redefinedSinceProof(hint: ProofHint, loaded: Pick<LoadedGraph, 'files' | 'changedSince'>): ReadonlySet<string> | undefined {
-  if (specFilesDigest(loaded.files, sha256) === hint.proof.specDigest) return NOTHING;
-  const since = loaded.changedSince;
-  if (since === undefined || since.changes.kind !== 'nodes') return undefined;
-  return specFilesDigest(since.files, sha256) === hint.proof.specDigest ? since.changes.nodes : undefined;
-}
-
 /**
  * undefined: decide the whole plan (a task has no record; the graph is not the proof's, and
  * how it differs is not known node by node). `planTasks`: how many tasks the plan holds, when
@@ -224,12 +208,14 @@ export function narrowPlan(
   planTasks: number = countTasks(plan),
 ): NarrowedPlan | undefined {
   const changed = new Set(hint.changed);
-  const redefined = redefinedSinceProof(hint, loaded);
+  // the graph the proof's build ran on is recognised by its spec files' digest
+  const isProofGraph = (files: LoadedGraph['files']): boolean => specFilesDigest(files, sha256) === hint.proof.specDigest;
+  const redefined = redefinedSince(loaded, isProofGraph);
   if (redefined === undefined) return undefined;
   const seeds = touchedTasks(project, plan, changed);
   for (const key of listingTasks(project, plan, hint.folders)) seeds.add(key);
   for (const key of redefined) seeds.add(key);
-  const respecified = redefined !== NOTHING;
+  const respecified = !isProofGraph(loaded.files);
   // declared output globs cover every recorded output
   const reached = dependentsClosure(project, plan, seeds);
   // Only the direct task dependencies of a decided task (or gate with a command) feed its key:

@@ -15,7 +15,8 @@ import { createRunLog } from '../events/run-log.js';
 import type { RunEvent, WatchEvent } from '../events/types.js';
 import { launcherFromEnv } from '../exec/launcher.js';
 import { createBuildExecutor } from '../exec/pool.js';
-import { loadCompiledProject } from '../graph/graph-cache.js';
+import { loadCompiledProject, redefinedSince, sameSpecFileList } from '../graph/graph-cache.js';
+import { ok } from '../util/result.js';
 import { createGlobber } from '../hash/globber.js';
 import { Breakers, breakerConfig } from '../build/breaker.js';
 import { Ledger } from '../patch/ledger.js';
@@ -56,6 +57,8 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
   if (!opened.ok) return opened.error;
   const { root, uetDir, hasher, loaded } = opened.value;
   const project = loaded.project;
+  /** the spec files (and their content hashes) of the graph the session runs on */
+  let specFiles = loaded.files;
 
   // held while watching: a build elsewhere waits, and says who holds it
   const lock = await lockProject(io, uetDir);
@@ -104,8 +107,14 @@ export async function watchCommand(io: Io, targets: readonly string[], flags: Wa
     replayLogs: flags.replayLogs,
     clock: realClock,
     async compile() {
-      const again = await loadCompiledProject(root, uetDir, hasher);
-      return again.ok ? { ok: true, value: again.value.project } : again;
+      const again = await loadCompiledProject(root, uetDir, hasher, { compareWithLast: true });
+      if (!again.ok) return again;
+      // the session's graph is the last one loaded: the graph cache another command wrote
+      // since (uet validate, uet graph) is not compared with
+      const earlier = specFiles;
+      const redefined = redefinedSince(again.value, (files) => sameSpecFileList(files, earlier));
+      specFiles = again.value.files;
+      return ok({ project: again.value.project, redefined });
     },
     async openRun(runId, tasks, runTargets): Promise<RunReport> {
       const runLog = await createRunLog(uetDir, runId);

@@ -107,6 +107,27 @@ export interface LoadedGraph {
 
 const cachePathIn = (uetDir: string): string => path.join(uetDir, 'graph.json');
 
+const NOTHING: ReadonlySet<string> = new Set();
+
+/** the same spec files, each with the same content hash, in the same order */
+export function sameSpecFileList(a: LoadedGraph['files'], b: LoadedGraph['files']): boolean {
+  return a.length === b.length && a.every(([file, hash], i) => b[i]![0] === file && b[i]![1] === hash);
+}
+
+/**
+ * The nodes of `loaded` whose definitions may differ from those of an earlier graph, the one
+ * compiled from the spec files `isEarlier` recognises: none when `loaded` was compiled from
+ * those very files (the same paths, the same contents), for the compile is deterministic; the
+ * nodes compiling the spec again redefined, when the graph it replaced was that one (and
+ * nothing project-wide changed). undefined: not known.
+ */
+export function redefinedSince(loaded: Pick<LoadedGraph, 'files' | 'changedSince'>, isEarlier: (files: LoadedGraph['files']) => boolean): ReadonlySet<string> | undefined {
+  if (isEarlier(loaded.files)) return NOTHING;
+  const since = loaded.changedSince;
+  if (since === undefined || since.changes.kind !== 'nodes') return undefined;
+  return isEarlier(since.files) ? since.changes.nodes : undefined;
+}
+
 export interface LoadOptions {
   readonly useCache?: boolean;
   readonly keepExpanded?: boolean;

@@ -12,8 +12,10 @@
  *   any ──close()──▶ closing (the running build is interrupted) ──▶ closed
  *
  * A change to a spec file compiles the graph again; a spec error is reported and the session
- * goes on with the last good graph. Freshness still decides every task of a plan, so a file
- * saved unchanged re-runs nothing.
+ * goes on with the last good graph. The run after it decides the nodes the new graph redefined
+ * (lib/graph/graph-changes.ts) and what depends on them, the others keeping what they ended
+ * with; when that is not known, every node of the plan. Freshness still decides every task of
+ * a plan, so a file saved unchanged re-runs nothing.
  */
 import { ulid } from 'ulid';
 import type { BuildOutcome, Settled } from '../build/runner.js';
@@ -51,11 +53,17 @@ export interface WatchHost {
   readonly replayLogs: boolean;
   readonly clock: Clock;
   /** compile the spec again (a spec file changed) */
-  compile(): Promise<Result<CompiledProject, Diagnostic[]>>;
+  compile(): Promise<Result<Recompiled, Diagnostic[]>>;
   openRun(runId: string, tasks: number, targets: readonly string[]): Promise<RunReport>;
   report(ev: WatchEvent): void;
   /** the watcher failed (it goes on) */
   warn(message: string): void;
+}
+
+/** The graph compiled again, and which of its nodes differ from the session's graph before it (undefined: not known). */
+export interface Recompiled {
+  readonly project: CompiledProject;
+  readonly redefined: ReadonlySet<string> | undefined;
 }
 
 interface Pending {
@@ -188,13 +196,15 @@ export class WatchSession {
       if (!compiled.ok) {
         this.host.report({ type: 'watch-spec-error', session: this.id, at: this.host.clock.now(), errors: compiled.error.map(formatDiagnostic) });
       } else {
-        const plan = this.planOf(compiled.value);
+        const { project, redefined } = compiled.value;
+        const plan = this.planOf(project);
         if (plan === undefined) {
-          const keys = resolveTargets(compiled.value, this.targets);
+          const keys = resolveTargets(project, this.targets);
           this.host.report({ type: 'watch-spec-error', session: this.id, at: this.host.clock.now(), errors: keys.ok ? [] : keys.error.map(formatDiagnostic) });
         } else {
-          this.adoptGraph(compiled.value, plan);
-          fullPlan = true;
+          this.adoptGraph(project, plan, redefined !== undefined);
+          if (redefined === undefined) fullPlan = true;
+          else seeds = [...seeds, ...redefined];
         }
       }
     }
@@ -212,14 +222,20 @@ export class WatchSession {
     await this.runPlan(plan);
   }
 
-  /** A new graph: keys may mean other things, so nothing earlier is reused but the fresh log. */
-  private adoptGraph(project: CompiledProject, plan: Set<string>): void {
+  /**
+   * A new graph. `keepKnown`: the nodes it did not redefine are what they were, and keep how
+   * they ended (the redefined ones and their dependents are decided next); otherwise keys may
+   * mean other things, and nothing earlier is reused but the fresh log.
+   */
+  private adoptGraph(project: CompiledProject, plan: Set<string>, keepKnown: boolean): void {
     const before = JSON.stringify(this.scope.folders);
     this.project = project;
     this.targetPlan = plan;
     this.scope = watchScope(project, plan, this.settings);
-    this.known = new Map();
-    this.failures.clear();
+    if (!keepKnown) {
+      this.known = new Map();
+      this.failures.clear();
+    }
     if (JSON.stringify(this.scope.folders) !== before) {
       const old = this.watcher;
       this.watcher = this.openWatcher();

@@ -1,13 +1,15 @@
 /**
  * A build guided by the no-op proof's hint (lib/build/noop-proof.ts, ProofHint): the proof
- * failed only on some files, so every task those files cannot reach is fresh as the proof
+ * failed only on some paths, so every task those paths cannot reach is fresh as the proof
  * says, and only the rest of the plan is decided.
  *
  * Reach: the tasks reading a changed file (an input glob matches it), the tasks writing one (an
- * output glob matches it), and everything depending on those.
- * A task outside that closure consulted only unchanged files, its recorded success is the one
- * the proof saw (the freshness log is unchanged), and so are its dependencies' outputs: it is
- * fresh, with the digest its record gives.
+ * output glob matches it), the tasks whose globs may list a changed folder, the nodes a changed
+ * spec redefined (lib/graph/graph-changes.ts), and everything depending on those.
+ * A task outside that closure has the definition and dependencies it had, consulted only
+ * unchanged paths, its recorded success is the one the proof saw (the freshness log is
+ * unchanged), and so are its dependencies' outputs: it is fresh, with the digest its record
+ * gives.
  */
 import type { EarlierStates, Settled } from '../build/runner.js';
 import { outputsDigest } from '../build/key.js';
@@ -33,7 +35,7 @@ export interface NarrowedPlan {
   readonly earlier: EarlierStates;
   /** tasks (not gates or barriers) left out as fresh */
   readonly unchangedTasks: number;
-  /** a spec file changed: the plan holds the nodes the new spec redefined */
+  /** the graph is not the one the proof's build ran on: the plan holds the nodes it redefined */
   readonly respecified: boolean;
 }
 

@@ -48,7 +48,7 @@ const WORKSTREAM_IGNORED = new Set(['loc', 'tasks', 'taskCount']);
 /** a phase's own fields, its workstreams apart */
 const PHASE_IGNORED = new Set(['loc', 'workstreams']);
 
-/** The changes from the graph `before` to the graph `after`. */
+/** The changes from the graph `was` to the graph `now`. */
 export function graphChanges(was: CompiledGraph, now: CompiledGraph): GraphChanges {
   if (!sameExcept(was.config, now.config, IGNORED)) return { kind: 'project', why: 'the config changed' };
   if (was.specFiles.join('\n') !== now.specFiles.join('\n')) return { kind: 'project', why: 'spec files were added or removed' };

@@ -26,7 +26,7 @@ import picomatch from 'picomatch';
 import { dependentsClosure } from '../watch/scope.js';
 import { assertNever } from '../util/result.js';
 import { NEEDS_WORK, normaliseRootRelative } from '../spec/paths.js';
-import { globReach, indexTaskPaths, literalFolder, MAGIC, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
+import { globReach, indexTaskPaths, literalFolder, MAGIC, selfAndAncestors, taskGlobs, type TaskPaths } from '../graph/task-paths.js';
 
 export interface NarrowedPlan {
   /** the nodes to decide */
@@ -116,7 +116,7 @@ function touchedTasks(project: CompiledProject, plan: ReadonlySet<string>, chang
     return seeds;
   }
   for (const p of changed) for (const key of index.named(p)) if (plan.has(key)) seeds.add(key);
-  for (const { key, globs } of index.patterned) {
+  for (const { key, globs } of index.patternedIn(foldersAbove(changed))) {
     if (!seeds.has(key) && plan.has(key) && reads(globs, changed)) seeds.add(key);
   }
   return seeds;
@@ -138,8 +138,15 @@ function listingTasks(project: CompiledProject, plan: ReadonlySet<string>, folde
     const reach = globReach(glob);
     return folders.some((f) => folderWithin(f, reach));
   };
-  for (const { key, globs } of index.patterned) if (!seeds.has(key) && plan.has(key) && globs.some(mayList)) seeds.add(key);
+  for (const { key, globs } of index.patternedIn(foldersAbove(folders))) if (!seeds.has(key) && plan.has(key) && globs.some(mayList)) seeds.add(key);
   return seeds;
+}
+
+/** each path and every folder above it: where a glob matching or listing one of them may start */
+function foldersAbove(paths: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const p of paths) for (const f of selfAndAncestors(p)) out.add(f);
+  return out;
 }
 
 /** is `folder` the glob's literal folder, or below it no deeper than the glob reaches? */

@@ -38,9 +38,10 @@ import { graphChanges, type CompiledGraph, type GraphChanges } from './graph-cha
  * named the writer `uetVersion` and had no format; this one does not have that field, so a uet
  * that knows only format 1 rebuilds a later file rather than misreading its tasks. Format 3
  * kept each workstream's tasks as a string, and the index of the paths tasks name; format 4
- * keeps the tasks after the header's line; format 5 the graph's rows instead of its edges.
+ * keeps the tasks after the header's line; format 5 the graph's rows instead of its edges;
+ * format 6 the tasks' other globs as searchable text, by the folder each starts in.
  */
-const GRAPH_CACHE_FORMAT = 5;
+const GRAPH_CACHE_FORMAT = 6;
 
 /**
  * The cache's content. `Tasks` is how a workstream's tasks are held: as their JSON text
@@ -499,7 +500,7 @@ function parseCache(bytes: Buffer): ReadCache | undefined {
       Array.isArray(file.layout?.keys) &&
       typeof file.layout.rows === 'string' &&
       typeof file.layout.rowsDigest === 'string' &&
-      validCachedTaskPaths(file.paths, file.layout.keys)
+      validCachedTaskPaths(file.paths)
       ? { file, texts: bytes.subarray(newline + 1) }
       : undefined;
   } catch {

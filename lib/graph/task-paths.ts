@@ -23,8 +23,26 @@ export interface TaskPaths {
   named(path: string): readonly string[];
   /** the tasks with a literal glob naming a path directly in `folder` ('' for the root) */
   namedIn(folder: string): readonly string[];
-  /** the tasks with any other glob, each with those globs */
-  readonly patterned: ReadonlyArray<{ readonly key: string; readonly globs: readonly string[] }>;
+  /**
+   * the tasks with any other glob, each with those globs, whose globs start (literalFolder) in one
+   * of these folders: a changed path is matched only by globs starting in its folder or above,
+   * and a folder listed only by globs starting in it or above
+   */
+  patternedIn(folders: Iterable<string>): ReadonlyArray<PatternedTask>;
+}
+
+/** a task with globs other than literal paths */
+export interface PatternedTask {
+  readonly key: string;
+  readonly globs: readonly string[];
+}
+
+/** a path, then each folder it lies in up to the root (''): the folders a glob matching it, or listing it, may start in */
+export function selfAndAncestors(p: string): string[] {
+  const out = [p];
+  for (let at = p.lastIndexOf('/'); at >= 0; at = p.lastIndexOf('/', at - 1)) out.push(p.slice(0, at));
+  if (p !== '') out.push('');
+  return out;
 }
 
 /** a task node's key and the globs it reads and writes */
@@ -35,13 +53,16 @@ export interface TaskGlobs {
 
 /**
  * The index as the compiled-graph cache keeps it. `literal` is `\n` followed by one line per
- * path, `path TAB i SPACE i ...`, each i an index into the cached layout's keys; `patterned`
- * pairs such an index with the task's other globs. A path holding a tab or a newline cannot be
- * a line: its task is listed in `patterned` with that glob instead.
+ * path, `path TAB i SPACE i ...`, each i an index into the cached layout's keys. `patterned` is
+ * `\n` followed by one line per task and folder its other globs start in, `"folder" TAB i TAB
+ * ["glob", ...]` (JSON strings: no tab or newline in them), so a build finds the few it needs
+ * by searching the text: parsing 10,000 tasks' globs and testing each took ~40 ms of a touch
+ * (~20 of them collecting what the parse allocated). A path holding a tab or a newline cannot
+ * be a line of `literal`: its task is listed in `patterned` with that glob instead.
  */
 export interface CachedTaskPaths {
   readonly literal: string;
-  readonly patterned: ReadonlyArray<readonly [number, readonly string[]]>;
+  readonly patterned: string;
 }
 
 /** every task of the spec: its node key and the globs it reads and writes */
@@ -54,14 +75,20 @@ export function* taskGlobs(spec: ProjectSpec): Iterable<TaskGlobs> {
 /** The index of these tasks, in memory. */
 export function indexTaskPaths(tasks: Iterable<TaskGlobs>): TaskPaths {
   const byPath = new Map<string, string[]>();
-  const patterned: Array<{ key: string; globs: string[] }> = [];
+  const patterned = new Map<string, PatternedTask[]>();
   for (const { key, globs } of tasks) {
     const other = sortGlobs(globs, (p) => {
       const keys = byPath.get(p);
       if (keys === undefined) byPath.set(p, [key]);
       else if (keys[keys.length - 1] !== key) keys.push(key);
     });
-    if (other) patterned.push({ key, globs: other });
+    if (!other) continue;
+    const task = { key, globs: other };
+    for (const folder of startFolders(other)) {
+      const list = patterned.get(folder);
+      if (list === undefined) patterned.set(folder, [task]);
+      else list.push(task);
+    }
   }
   let byFolder: Map<string, string[]> | undefined;
   return {
@@ -78,8 +105,17 @@ export function indexTaskPaths(tasks: Iterable<TaskGlobs>): TaskPaths {
       }
       return byFolder.get(folder) ?? [];
     },
-    patterned,
+    patternedIn: (folders) => {
+      const out = new Map<string, PatternedTask>();
+      for (const folder of folders) for (const task of patterned.get(folder) ?? []) out.set(task.key, task);
+      return [...out.values()];
+    },
   };
+}
+
+/** the distinct folders globs start in */
+function startFolders(globs: readonly string[]): Set<string> {
+  return new Set(globs.map(literalFolder));
 }
 
 /** a normalised path's folder: '' for one at the root */
@@ -112,7 +148,7 @@ export function literalFolder(glob: string): string {
 /** The index of these tasks as the cache stores it; `indexOf` gives a task's index in the layout. */
 export function cacheTaskPaths(tasks: Iterable<TaskGlobs>, indexOf: (key: string) => number): CachedTaskPaths {
   const byPath = new Map<string, number[]>();
-  const patterned: Array<readonly [number, readonly string[]]> = [];
+  let patterned = '\n';
   for (const { key, globs } of tasks) {
     const i = indexOf(key);
     const kept: string[] = [];
@@ -126,7 +162,9 @@ export function cacheTaskPaths(tasks: Iterable<TaskGlobs>, indexOf: (key: string
       else if (at[at.length - 1] !== i) at.push(i);
     });
     if (other) kept.push(...other);
-    if (kept.length > 0) patterned.push([i, kept]);
+    if (kept.length === 0) continue;
+    const json = JSON.stringify(kept);
+    for (const folder of startFolders(kept)) patterned += `${JSON.stringify(folder)}\t${i}\t${json}\n`;
   }
   let literal = '\n';
   for (const [p, at] of byPath) literal += `${p}\t${at.join(' ')}\n`;
@@ -160,17 +198,40 @@ export function cachedTaskPaths(cached: CachedTaskPaths, keys: readonly string[]
       }
       return out;
     },
-    patterned: cached.patterned.map(([i, globs]) => ({ key: keys[i]!, globs })),
+    patternedIn(folders) {
+      const { patterned } = cached;
+      const out = new Map<string, PatternedTask>();
+      for (const folder of folders) {
+        const prefix = `\n${JSON.stringify(folder)}\t`;
+        for (let at = patterned.indexOf(prefix); at >= 0; at = patterned.indexOf(prefix, at + 1)) {
+          const tab = patterned.indexOf('\t', at + prefix.length);
+          const end = patterned.indexOf('\n', tab);
+          const key = keys[Number(patterned.slice(at + prefix.length, tab))];
+          const globs = parseGlobs(end < 0 ? '' : patterned.slice(tab + 1, end));
+          // written by cacheTaskPaths, so a line that does not read back is a damaged file
+          if (tab < 0 || key === undefined || globs === undefined) throw new Error('the compiled-graph cache holds a damaged index of task paths: delete .uet/graph.json and build again');
+          out.set(key, { key, globs });
+        }
+      }
+      return [...out.values()];
+    },
   };
 }
 
+function parseGlobs(text: string): string[] | undefined {
+  try {
+    const globs = JSON.parse(text) as unknown;
+    return Array.isArray(globs) && globs.every((g) => typeof g === 'string') ? (globs as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a cached index is well formed against `keys` (a damaged cache is compiled again). */
-export function validCachedTaskPaths(cached: unknown, keys: readonly string[]): cached is CachedTaskPaths {
+export function validCachedTaskPaths(cached: unknown): cached is CachedTaskPaths {
   if (typeof cached !== 'object' || cached === null) return false;
   const { literal, patterned } = cached as Partial<CachedTaskPaths>;
-  if (typeof literal !== 'string' || !literal.startsWith('\n') || !Array.isArray(patterned)) return false;
-  const inRange = (i: unknown): boolean => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < keys.length;
-  return patterned.every((p) => Array.isArray(p) && inRange(p[0]) && Array.isArray(p[1]) && p[1].every((g: unknown) => typeof g === 'string'));
+  return typeof literal === 'string' && literal.startsWith('\n') && typeof patterned === 'string' && patterned.startsWith('\n');
 }
 
 /**

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NoopProof, ProofContext, StatLike } from '../lib/build/noop-proof.js';
 import type { SignedEntry } from '../lib/build/noop-proof.js';
-import { changedPaths, checkProof, envDigest, formatProof, indexOfPath, parseProof, proofFileName, settledProof, signEntries } from '../lib/build/noop-proof.js';
+import { changedPaths, checkProof, envDigest, formatProof, indexOfPath, listingUnchanged, parseProof, proofFileName, settledProof, signEntries } from '../lib/build/noop-proof.js';
 import { parseFastArgs } from '../lib/cli/noop-fast-path.js';
 
 const T = 1_800_000_000_000;
@@ -140,6 +140,18 @@ test('a racy folder is listed again: a new name is a mismatch, found as a folder
   assert.equal(changedPaths(p, ctx('listing-2')), [{ path: 'src', folder: true }]);
 });
 
+test('a folder whose stat changed still has its names when its listing matches the one signed; a folder without one never does', () => {
+  const signed = signEntries(new Map<string, SignedEntry>([
+    ['src', { stat: file(4096, old), listing: 'h(a.txt\nb.txt)' }],
+    ['lib', { stat: file(4096, old) }],
+  ]));
+  const digestOf = (listing: string): ProofContext['digestOf'] => (rel, folder) => (folder && rel !== 'gone' ? listing : undefined);
+  assert.ok(listingUnchanged(signed, 'src', digestOf('h(a.txt\nb.txt)')));
+  assert.not.ok(listingUnchanged(signed, 'src', digestOf('h(a.txt\nb.txt\nc.txt)')), 'a name added');
+  assert.not.ok(listingUnchanged(signed, 'lib', digestOf('anything')), 'no listing signed');
+  assert.not.ok(listingUnchanged(signed, 'gone', digestOf('anything')), 'not in the proof');
+});
+
 test('no variable feeding keys: no digest; each target list has its own file', () => {
   assert.is(envDigest([], { MODE: 'a' }, sha), '');
   assert.is.not(proofFileName([]), proofFileName(['p1']));
@@ -179,12 +191,13 @@ test('signing over a base proof: its entries stand, less the dropped ones, and t
     ['b/y', { stat: undefined }],
     ['c', entry(4)],
     ['d', entry(5, 'dd')],
-    ['é', entry(6)],
+    ['é', { ...entry(6), listing: 'Lé' }],
+    ['f', { ...entry(7, 'df'), listing: 'Lf' }],
   ]);
   const base = signEntries(baseEntries);
   const own = new Map<string, SignedEntry>([
     ['c', entry(40, 'dc')], // supersedes
-    ['b', entry(30)], // new, between a and b/x
+    ['b', { ...entry(30), listing: 'Lb' }], // new, between a and b/x; a folder
     ['z', { stat: undefined }], // new, last
     ['0', entry(10)], // new, first
   ]);
@@ -197,13 +210,16 @@ test('signing over a base proof: its entries stand, less the dropped ones, and t
   assert.equal(merged.paths, whole.paths);
   assert.equal([...merged.sigs], [...whole.sigs]);
   assert.equal([...merged.digests].sort(), [...whole.digests].sort());
-  assert.equal(merged.paths, ['0', 'b', 'b/x', 'b/y', 'c', 'z', 'é']);
+  assert.equal([...merged.listings].sort(), [...whole.listings].sort());
+  assert.equal(merged.paths, ['0', 'b', 'b/x', 'b/y', 'c', 'f', 'z', 'é']);
+  assert.equal([...merged.listings].sort(), [[1, 'Lb'], [5, 'Lf'], [7, 'Lé']], "folders' listings follow their paths");
   // and the merged proof survives its own format
   const round = parseProof(formatProof(proofOf(new Map(), { signed: merged }))!)!;
   assert.equal(round.signed.paths, merged.paths);
   assert.equal([...round.signed.sigs], [...merged.sigs]);
+  assert.equal([...round.signed.listings], [...merged.listings]);
   assert.is(indexOfPath(merged, 'c'), 4);
-  assert.is(indexOfPath(merged, 'é'), 6);
+  assert.is(indexOfPath(merged, 'é'), 7);
   assert.is(indexOfPath(merged, 'd'), -1);
   assert.is(indexOfPath(merged, ''), -1);
 });
@@ -213,7 +229,7 @@ test('a proof signed over one read from a file, with the same paths, reuses its 
   const baseEntries = new Map<string, SignedEntry>(names.map((n, i) => [n, { stat: file(i, old + i, i) }]));
   const read = parseProof(formatProof(proofOf(new Map(), { signed: signEntries(baseEntries) }))!)!;
   assert.ok(read.signed.text, 'a proof read from a file keeps its paths\' bytes');
-  const fresh = (signed: ReturnType<typeof signEntries>) => formatProof(proofOf(new Map(), { signed: { paths: signed.paths, sigs: signed.sigs, digests: signed.digests } }))!;
+  const fresh = (signed: ReturnType<typeof signEntries>) => formatProof(proofOf(new Map(), { signed: { paths: signed.paths, sigs: signed.sigs, digests: signed.digests, listings: signed.listings } }))!;
   const cases: Array<[string, Map<string, SignedEntry>, Set<string>, boolean]> = [
     ['superseding only', new Map([[names[5]!, { stat: file(99, old + 99, 5) }], [names[250]!, { stat: undefined }]]), new Set(), true],
     ['dropping a path it does not hold', new Map([[names[9]!, { stat: file(9, old + 9, 1) }]]), new Set(['nowhere']), true],

@@ -52,7 +52,7 @@ async function compiled(dir: string): Promise<CompiledProject> {
 const SAME_GRAPH = { files: [] };
 
 function hint(changed: string[], folders: string[] = []): ProofHint {
-  return { proof: { specDigest: specFilesDigest(SAME_GRAPH.files, sha256) } as NoopProof, changed: [...changed, ...folders], folders };
+  return { proof: { specDigest: specFilesDigest(SAME_GRAPH.files, sha256) } as NoopProof, changed: [...changed, ...folders], folders, relisted: [] };
 }
 
 function narrow(project: CompiledProject, changed: string[], folders: string[] = []) {

@@ -87,6 +87,13 @@ export interface SignedPaths {
   readonly sigs: Float64Array;
   readonly digests: ReadonlyMap<number, string>;
   /**
+   * for a folder: the listingDigest of its names when signed. Compared only when the folder's
+   * stat changed: a file saved by a rename (safe-write editors, vim, `sed -i`) or a swap file
+   * come and gone changes the folder's stat and not its names, and then nothing that listed it
+   * need be decided again (see ProofHint.relisted).
+   */
+  readonly listings: ReadonlyMap<number, string>;
+  /**
    * `paths` as a proof file holds them (joined by newlines), when read from one: a proof signed
    * over it with the same paths reuses the bytes (a touch re-signs a few of 20,000 paths, and
    * joining and encoding them all took ~3 ms).
@@ -102,6 +109,8 @@ export interface SignedPaths {
 export interface SignedEntry {
   readonly stat: StatLike | undefined;
   readonly digest?: string;
+  /** a folder's listingDigest (SignedPaths.listings) */
+  readonly listing?: string;
   readonly stale?: true;
 }
 
@@ -123,14 +132,15 @@ export function indexOfPath(signed: SignedPaths, rel: string): number {
  */
 export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { readonly signed: SignedPaths; readonly dropped: ReadonlySet<string> }): SignedPaths {
   const own = [...entries.keys()].sort();
-  const from = base?.signed ?? { paths: [], sigs: new Float64Array(0), digests: new Map<number, string>() };
+  const from: SignedPaths = base?.signed ?? { paths: [], sigs: new Float64Array(0), digests: new Map<number, string>(), listings: new Map<number, string>() };
   // where the base's runs end: this build's paths, and the dropped ones the base holds
   const cuts = [...own.map((path) => ({ path, own: true })), ...[...(base?.dropped ?? [])].map((path) => ({ path, own: false }))].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   const sigs = new Float64Array((own.length + from.paths.length) * SIG_FIELDS);
   const paths: string[] = [];
   const digests = new Map<number, string>();
-  const baseDigests = [...from.digests].sort((x, y) => x[0] - y[0]);
-  let nextDigest = 0;
+  const listings = new Map<number, string>();
+  const baseDigests = indexedCopier(from.digests, digests);
+  const baseListings = indexedCopier(from.listings, listings);
   let k = 0;
   /** whether the paths differ from the base's: one of this build's is new, or one of the base's is dropped */
   let reshaped = false;
@@ -140,10 +150,8 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
     const at = paths.length;
     for (let i = k; i < end; i++) paths.push(from.paths[i]!);
     sigs.set(from.sigs.subarray(k * SIG_FIELDS, end * SIG_FIELDS), at * SIG_FIELDS);
-    while (nextDigest < baseDigests.length && baseDigests[nextDigest]![0] < end) {
-      const [index, digest] = baseDigests[nextDigest++]!;
-      if (index >= k) digests.set(at + index - k, digest);
-    }
+    baseDigests(k, end, at);
+    baseListings(k, end, at);
     k = end;
   };
   for (const cut of cuts) {
@@ -157,6 +165,7 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
     const e = entries.get(cut.path)!;
     const j = paths.length * SIG_FIELDS;
     if (e.digest !== undefined) digests.set(paths.length, e.digest);
+    if (e.listing !== undefined) listings.set(paths.length, e.listing);
     paths.push(cut.path);
     const st = e.stat;
     if (st === undefined || e.stale) {
@@ -171,7 +180,23 @@ export function signEntries(entries: ReadonlyMap<string, SignedEntry>, base?: { 
   }
   copyBase(from.paths.length);
   const text = !reshaped && base?.signed.text;
-  return { paths, sigs: sigs.subarray(0, paths.length * SIG_FIELDS), digests, ...(text ? { text } : {}) };
+  return { paths, sigs: sigs.subarray(0, paths.length * SIG_FIELDS), digests, listings, ...(text ? { text } : {}) };
+}
+
+/**
+ * Copies a base's per-index values (digests, listings) into `into` as runs of base entries are
+ * copied: each call moves the values of base entries [from, end) to start at `at`. Runs come in
+ * ascending order, so the base's values are walked once.
+ */
+function indexedCopier(base: ReadonlyMap<number, string>, into: Map<number, string>): (from: number, end: number, at: number) => void {
+  const sorted = [...base].sort((x, y) => x[0] - y[0]);
+  let next = 0;
+  return (from, end, at) => {
+    while (next < sorted.length && sorted[next]![0] < end) {
+      const [index, value] = sorted[next++]!;
+      if (index >= from) into.set(at + index - from, value);
+    }
+  };
 }
 
 /** the first index from `lo` whose path is not before `path` (paths sorted) */
@@ -267,6 +292,7 @@ export function formatProof(p: NoopProof): Buffer | undefined {
     count: p.signed.paths.length,
     pathBytes: pathBlock.length,
     digests: [...p.signed.digests],
+    listings: [...p.signed.listings],
   };
   const head = Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`, 'utf8');
   const textLength = head.length + pathBlock.length;
@@ -287,7 +313,7 @@ export function parseProof(buf: Buffer): NoopProof | undefined {
     return undefined;
   }
   if (!isHeader(h)) return undefined;
-  const { count, pathBytes, digests, ...rest } = h;
+  const { count, pathBytes, digests, listings, ...rest } = h;
   const pathStart = headerEnd + 1;
   const textEnd = pathStart + pathBytes;
   const sigStart = textEnd + ((8 - (textEnd % 8)) % 8);
@@ -300,10 +326,10 @@ export function parseProof(buf: Buffer): NoopProof | undefined {
     at % 8 === 0
       ? new Float64Array(buf.buffer, at, count * SIG_FIELDS)
       : new Float64Array(buf.buffer.slice(at, at + count * SIG_FIELDS * 8));
-  return { ...rest, signed: { paths, sigs, digests: new Map(digests), text: buf.subarray(pathStart, textEnd) } };
+  return { ...rest, signed: { paths, sigs, digests: new Map(digests), listings: new Map(listings), text: buf.subarray(pathStart, textEnd) } };
 }
 
-type Header = Omit<NoopProof, 'signed'> & { readonly count: number; readonly pathBytes: number; readonly digests: ReadonlyArray<[number, string]> };
+type Header = Omit<NoopProof, 'signed'> & { readonly count: number; readonly pathBytes: number; readonly digests: ReadonlyArray<[number, string]>; readonly listings: ReadonlyArray<[number, string]> };
 
 function isHeader(h: unknown): h is Header {
   if (typeof h !== 'object' || h === null) return false;
@@ -325,9 +351,14 @@ function isHeader(h: unknown): h is Header {
     typeof o['specDigest'] === 'string' &&
     count(o['count']) &&
     count(o['pathBytes']) &&
-    Array.isArray(o['digests']) &&
-    (o['digests'] as unknown[]).every((d) => Array.isArray(d) && d.length === 2 && count(d[0]) && typeof d[1] === 'string')
+    indexedStrings(o['digests']) &&
+    indexedStrings(o['listings'])
   );
+}
+
+/** [index, string] pairs */
+function indexedStrings(v: unknown): boolean {
+  return Array.isArray(v) && v.every((d) => Array.isArray(d) && d.length === 2 && typeof d[0] === 'number' && Number.isInteger(d[0]) && d[0] >= 0 && typeof d[1] === 'string');
 }
 
 /**
@@ -344,6 +375,12 @@ export interface ProofHint {
    * may have listed it is decided again
    */
   readonly folders: readonly string[];
+  /**
+   * folders whose stat changed and whose names did not (SignedPaths.listings): in no `changed`
+   * list, as nothing that listed them need be decided again; the next proof signs their new
+   * stat
+   */
+  readonly relisted: readonly string[];
 }
 
 /** Why a proof does not hold, as data. */
@@ -461,6 +498,16 @@ export function settledProof(p: NoopProof, checkedAt: number): NoopProof | undef
     if (!(Math.max(sigs[j + 1] ?? Infinity, sigs[j + 2] ?? Infinity) < stableBefore)) kept.set(i, digest);
   }
   return kept.size === digests.size ? undefined : { ...p, signed: { ...p.signed, digests: kept } };
+}
+
+/**
+ * Whether a folder whose stat changed still has the names it had when signed
+ * (SignedPaths.listings): then nothing that listed it need be decided again.
+ */
+export function listingUnchanged(signed: SignedPaths, rel: string, digestOf: ProofContext['digestOf']): boolean {
+  const i = indexOfPath(signed, rel);
+  const listing = i < 0 ? undefined : signed.listings.get(i);
+  return listing !== undefined && digestOf(rel, true) === listing;
 }
 
 /** `changed` (changedStats over all the paths), with the racy entries whose content changed added, up to `limit` in all. */

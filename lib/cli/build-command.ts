@@ -192,7 +192,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
   // The fast path found only a few files changed since the last build's proof. Checked again
   // under the lock: the freshness log must still be the one the proof saw.
   const narrowed = mayNarrow && hintHolds(hint, root, targets, uetDir) ? narrowPlan(project, plan, hint, (id) => freshLog.get(id), loaded, taskCount) : undefined;
-  if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed] });
+  if (narrowed && hint) emit({ type: 'unchanged', runId, at: Date.now(), tasks: narrowed.unchangedTasks, changed: [...hint.changed, ...hint.relisted] });
   else if (TaskGraph.isEveryNode(plan)) plan = planClosure(project, targetKeys);
   const executor = flags.dryRun
     ? createDirectExecutor({ launcher, keepLauncher: resident !== undefined })
@@ -306,7 +306,7 @@ export async function buildCommand(io: Io, targets: readonly string[], flags: Bu
       specFiles: loaded.files,
       startedAt: t0,
       ...(resident?.proofWritten ? { onWritten: (bytes: Buffer) => resident.proofWritten?.(bytes) } : {}),
-      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames, decided: narrowed.plan, respecified: narrowed.respecified } } : {}),
+      ...(narrowed && hint ? { base: { signed: hint.proof.signed, changed: new Set(hint.changed), envNames: hint.proof.envNames, decided: narrowed.plan, respecified: narrowed.respecified, relisted: hint.relisted } } : {}),
     });
     emit({ type: 'proof-written', runId, at: Date.now(), written: notWritten === undefined, ...(notWritten !== undefined ? { reason: notWritten } : {}) });
     await hasher.flush();

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChangedPath, NoopProof, ProofContext, ProofHint } from '../build/noop-proof.js';
-import { changedPaths, formatProof, headerMismatch, listingDigest, parseProof, proofFileName, settledProof, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
+import { changedPaths, formatProof, headerMismatch, listingDigest, listingUnchanged, parseProof, proofFileName, settledProof, signature, statUnder, uetBuildId } from '../build/noop-proof.js';
 import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
 import { fastStat } from '../util/fast-stat.js';
@@ -153,7 +153,12 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
     // racy digests settled first, as a no-op's check would (settle), or the digests of the
     // files a cold build wrote last would pass from proof to proof, re-read by every build
     // (~2,500 files, ~50 ms of a touch after a cold build of 10,000 tasks) until a no-op.
-    return { kind: 'declined', hint: { proof: settledProof(proof, t0) ?? proof, changed: changed.map((c) => c.path), folders: changed.filter((c) => c.folder).map((c) => c.path) } };
+    // a folder with the names it had (a file saved by a rename, a swap file come and gone)
+    // reaches nothing: only its stat is signed anew
+    const relisted = new Set(changed.filter((c) => c.folder && listingUnchanged(proof.signed, c.path, digestOf)));
+    const rest = changed.filter((c) => !relisted.has(c));
+    const hint = { proof: settledProof(proof, t0) ?? proof, changed: rest.map((c) => c.path), folders: rest.filter((c) => c.folder).map((c) => c.path), relisted: [...relisted].map((c) => c.path) };
+    return { kind: 'declined', hint };
   }
 
   const id = runId();

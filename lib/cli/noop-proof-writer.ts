@@ -117,6 +117,8 @@ export interface ProofFacts {
      * redefined (lib/cli/proof-hint.ts): those may read other variables, or not be provable.
      */
     readonly respecified: boolean;
+    /** folders whose stat changed since that proof and whose names did not (ProofHint.relisted): signed anew */
+    readonly relisted: readonly string[];
   };
   /** told the proof's bytes once they are written */
   readonly onWritten?: (bytes: Buffer) => void;
@@ -225,15 +227,16 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   /** a folder changed recently: its listing is compared, and kept as a digest while its stat is racy */
   const recentFolder = (rel: string, now: StatLike, names: readonly string[]): SignedEntry | string => {
     const current = listQuiet(path.join(f.root, rel));
-    if (current === undefined || listingDigest(current, sha256) !== listingDigest(names, sha256)) return `folder ${rel || '.'} changed after it was listed`;
-    return changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listingDigest(current, sha256) } : { stat: now };
+    const listing = listingDigest(names, sha256);
+    if (current === undefined || listingDigest(current, sha256) !== listing) return `folder ${rel || '.'} changed after it was listed`;
+    return changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listing, listing } : { stat: now, listing };
   };
   const { dirs, probed } = f.globber.consulted();
   for (const [rel, listed] of dirs) {
     const now = stat(rel);
     if (signature(now) !== signature(listed.stat)) return `folder ${rel || '.'} changed after it was listed`;
     // changed in the tick of its listing: a second change could have kept its stat
-    const entry = now !== undefined && changedSince(now, listed.at - RACY_MS) ? recentFolder(rel, now, listed.names) : { stat: now };
+    const entry = now !== undefined && changedSince(now, listed.at - RACY_MS) ? recentFolder(rel, now, listed.names) : { stat: now, listing: listingDigest(listed.names, sha256) };
     if (typeof entry === 'string') return entry;
     entries.set(rel, entry);
   }
@@ -299,7 +302,8 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   for (const rel of specFolders(f.root, f.project)) {
     const now = stat(rel);
     if (now === undefined || !changedSince(now, stableBefore)) {
-      entries.set(rel, { stat: now });
+      const names = now === undefined ? undefined : listQuiet(path.join(f.root, rel));
+      entries.set(rel, names === undefined ? { stat: now } : { stat: now, listing: listingDigest(names, sha256) });
       continue;
     }
     specFilesNow ??= await listSpecFiles(f.root, f.project.spec.config);
@@ -309,6 +313,20 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
     const entry = recentFolder(rel, now, names);
     if (typeof entry === 'string') return entry;
     entries.set(rel, entry);
+  }
+  // folders whose stat changed since the last proof and whose names did not: nothing this build
+  // decided listed them, yet they must be signed with their stat now, and the names they had
+  for (const rel of base?.relisted ?? []) {
+    if (entries.has(rel)) continue;
+    const listing = base!.signed.listings.get(indexOfPath(base!.signed, rel));
+    const now = stat(rel);
+    const names = listQuiet(path.join(f.root, rel));
+    if (listing === undefined || now === undefined || names === undefined || listingDigest(names, sha256) !== listing) {
+      // changed again since the check: the next check finds it changed and compares its names
+      entries.set(rel, { stat: now, stale: true, ...(listing !== undefined ? { listing } : {}) });
+      continue;
+    }
+    entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listing, listing } : { stat: now, listing });
   }
   return entries;
 }

@@ -317,8 +317,8 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   // folders whose stat changed since the last proof and whose names did not: nothing this build
   // decided listed them, yet they must be signed with their stat now, and the names they had
   for (const rel of base?.relisted ?? []) {
-    if (entries.has(rel)) continue;
-    const listing = base!.signed.listings.get(indexOfPath(base!.signed, rel));
+    if (entries.has(rel) || base === undefined) continue;
+    const listing = base.signed.listings.get(indexOfPath(base.signed, rel));
     const now = stat(rel);
     const names = listQuiet(path.join(f.root, rel));
     if (listing === undefined || now === undefined || names === undefined || listingDigest(names, sha256) !== listing) {

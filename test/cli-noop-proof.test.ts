@@ -380,6 +380,35 @@ test('a changed folder narrows to the tasks that may list it: a file saved by re
   }
 });
 
+test('a name that turns from a file into a folder, the names unchanged, is a changed listing: what ** walks into is decided', async () => {
+  const dir = makeProject({
+    'uet.config.yaml': 'version: 1\nproject: t\n',
+    'src/deep/a.txt': 'a\n',
+    'src/deep/notes': 'not an input\n',
+    'phases/p1.yaml': `id: p1
+workstreams:
+  - id: ws
+    tasks:
+      - id: tree
+        run: echo tree >> log/runs && mkdir -p out && find src/deep -name '*.txt' | sort | xargs cat > out/tree.txt
+        inputs: ['src/deep/**/*.txt']
+        outputs: [out/tree.txt]
+`,
+    'log/': '',
+  });
+  try {
+    await sleep(RACY_WAIT_MS);
+    await withProof(dir);
+    fs.rmSync(path.join(dir, 'src/deep/notes'));
+    writeText(dir, 'src/deep/notes/b.txt', 'b\n');
+    await build(dir);
+    assert.equal(ran(dir), ['tree']);
+    assert.is(readText(dir, 'out/tree.txt'), 'a\nb\n');
+  } finally {
+    removeProject(dir);
+  }
+});
+
 test('a hinted build whose task fails blocks what depends on it, across the phase barrier, naming the task', async () => {
   const dir = makeProject({
     'uet.config.yaml': 'version: 1\nproject: t\n',

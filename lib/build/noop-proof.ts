@@ -87,7 +87,8 @@ export interface SignedPaths {
   readonly sigs: Float64Array;
   readonly digests: ReadonlyMap<number, string>;
   /**
-   * for a folder: the listingDigest of its names when signed. Compared only when the folder's
+   * for a folder: the listingDigest of its entries when signed, each name marked as a folder or
+   * a link (lib/util/marked-listing.ts). Compared only when the folder's
    * stat changed: a file saved by a rename (safe-write editors, vim, `sed -i`) or a swap file
    * come and gone changes the folder's stat and not its names, and then nothing that listed it
    * need be decided again (see ProofHint.relisted).
@@ -504,10 +505,10 @@ export function settledProof(p: NoopProof, checkedAt: number): NoopProof | undef
  * Whether a folder whose stat changed still has the names it had when signed
  * (SignedPaths.listings): then nothing that listed it need be decided again.
  */
-export function listingUnchanged(signed: SignedPaths, rel: string, digestOf: ProofContext['digestOf']): boolean {
+export function listingUnchanged(signed: SignedPaths, rel: string, listingOf: (rel: string) => string | undefined): boolean {
   const i = indexOfPath(signed, rel);
   const listing = i < 0 ? undefined : signed.listings.get(i);
-  return listing !== undefined && digestOf(rel, true) === listing;
+  return listing !== undefined && listingOf(rel) === listing;
 }
 
 /** `changed` (changedStats over all the paths), with the racy entries whose content changed added, up to `limit` in all. */

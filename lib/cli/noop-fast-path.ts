@@ -17,6 +17,7 @@ import { changedPaths, formatProof, headerMismatch, listingDigest, listingUnchan
 import { writeWholeRunLog } from '../events/run-file.js';
 import { findProjectRoot } from '../spec/project-root.js';
 import { fastStat } from '../util/fast-stat.js';
+import { markedListing } from '../util/marked-listing.js';
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { runId } from '../util/run-id.js';
 import { statQuiet } from '../util/stat-quiet.js';
@@ -155,7 +156,11 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
     // (~2,500 files, ~50 ms of a touch after a cold build of 10,000 tasks) until a no-op.
     // a folder with the names it had (a file saved by a rename, a swap file come and gone)
     // reaches nothing: only its stat is signed anew
-    const relisted = new Set(changed.filter((c) => c.folder && listingUnchanged(proof.signed, c.path, digestOf)));
+    const listingOf = (rel: string): string | undefined => {
+      const names = markedListing(path.join(root, rel));
+      return names && listingDigest(names, sha256);
+    };
+    const relisted = new Set(changed.filter((c) => c.folder && listingUnchanged(proof.signed, c.path, listingOf)));
     const rest = changed.filter((c) => !relisted.has(c));
     const hint = { proof: settledProof(proof, t0) ?? proof, changed: rest.map((c) => c.path), folders: rest.filter((c) => c.folder).map((c) => c.path), relisted: [...relisted].map((c) => c.path) };
     return { kind: 'declined', hint };

@@ -17,6 +17,7 @@ import type { FileDigest, FileHasher, Globber, StatLike } from '../hash/types.js
 import { writeFileAtomicSyncNoFsync } from '../util/atomic-write.js';
 import { statQuiet, statSignedQuiet } from '../util/stat-quiet.js';
 import { removeFile } from '../util/remove-file.js';
+import { listFolder, markedListing } from '../util/marked-listing.js';
 
 /**
  * Why a plan can never be proven fresh by stats alone; undefined when it can. Each of these
@@ -225,18 +226,19 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   const standsInBase = (rel: string): boolean => base !== undefined && !base.changed.has(rel) && indexOfPath(base.signed, rel) >= 0;
   const writtenAt = Date.now();
   /** a folder changed recently: its listing is compared, and kept as a digest while its stat is racy */
-  const recentFolder = (rel: string, now: StatLike, names: readonly string[]): SignedEntry | string => {
+  const recentFolder = (rel: string, now: StatLike, names: readonly string[], marked: readonly string[]): SignedEntry | string => {
     const current = listQuiet(path.join(f.root, rel));
-    const listing = listingDigest(names, sha256);
-    if (current === undefined || listingDigest(current, sha256) !== listing) return `folder ${rel || '.'} changed after it was listed`;
-    return changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listing, listing } : { stat: now, listing };
+    const digest = listingDigest(names, sha256);
+    if (current === undefined || listingDigest(current, sha256) !== digest) return `folder ${rel || '.'} changed after it was listed`;
+    const listing = listingDigest(marked, sha256);
+    return changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest, listing } : { stat: now, listing };
   };
   const { dirs, probed } = f.globber.consulted();
   for (const [rel, listed] of dirs) {
     const now = stat(rel);
     if (signature(now) !== signature(listed.stat)) return `folder ${rel || '.'} changed after it was listed`;
     // changed in the tick of its listing: a second change could have kept its stat
-    const entry = now !== undefined && changedSince(now, listed.at - RACY_MS) ? recentFolder(rel, now, listed.names) : { stat: now, listing: listingDigest(listed.names, sha256) };
+    const entry = now !== undefined && changedSince(now, listed.at - RACY_MS) ? recentFolder(rel, now, listed.names, listed.marked) : { stat: now, listing: listingDigest(listed.marked, sha256) };
     if (typeof entry === 'string') return entry;
     entries.set(rel, entry);
   }
@@ -302,15 +304,15 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
   for (const rel of specFolders(f.root, f.project)) {
     const now = stat(rel);
     if (now === undefined || !changedSince(now, stableBefore)) {
-      const names = now === undefined ? undefined : listQuiet(path.join(f.root, rel));
-      entries.set(rel, names === undefined ? { stat: now } : { stat: now, listing: listingDigest(names, sha256) });
+      const marked = now === undefined ? undefined : markedListing(path.join(f.root, rel));
+      entries.set(rel, marked === undefined ? { stat: now } : { stat: now, listing: listingDigest(marked, sha256) });
       continue;
     }
     specFilesNow ??= await listSpecFiles(f.root, f.project.spec.config);
     if (specFilesNow.join('\n') !== f.project.spec.specFiles.join('\n')) return `spec files were added or removed during the build`;
-    const names = listQuiet(path.join(f.root, rel));
-    if (names === undefined) return `spec folder ${rel} vanished`;
-    const entry = recentFolder(rel, now, names);
+    const listed = listFolder(path.join(f.root, rel));
+    if (listed === undefined) return `spec folder ${rel} vanished`;
+    const entry = recentFolder(rel, now, listed.names, listed.marked);
     if (typeof entry === 'string') return entry;
     entries.set(rel, entry);
   }
@@ -320,13 +322,14 @@ async function signConsulted(f: ProofFacts): Promise<Map<string, SignedEntry> | 
     if (entries.has(rel) || base === undefined) continue;
     const listing = base.signed.listings.get(indexOfPath(base.signed, rel));
     const now = stat(rel);
-    const names = listQuiet(path.join(f.root, rel));
-    if (listing === undefined || now === undefined || names === undefined || listingDigest(names, sha256) !== listing) {
+    const listed = listFolder(path.join(f.root, rel));
+    if (listing === undefined || now === undefined || listed === undefined || listingDigest(listed.marked, sha256) !== listing) {
       // changed again since the check: the next check finds it changed and compares its names
       entries.set(rel, { stat: now, stale: true, ...(listing !== undefined ? { listing } : {}) });
       continue;
     }
-    entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listing, listing } : { stat: now, listing });
+    // racy: its names' digest too, which every check compares
+    entries.set(rel, changedSince(now, writtenAt - RACY_MS) ? { stat: now, digest: listingDigest(listed.names, sha256), listing } : { stat: now, listing });
   }
   return entries;
 }

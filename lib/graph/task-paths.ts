@@ -141,8 +141,13 @@ export function globReach(glob: string): { readonly folder: string; readonly dep
  * match only themselves.
  */
 export function literalFolder(glob: string): string {
+  return folderOf(literalPrefix(glob));
+}
+
+/** A glob's literal start: every path it matches begins with it (`src/a/b*.ts` -> `src/a/b`). */
+export function literalPrefix(glob: string): string {
   const magic = MAGIC.exec(glob);
-  return folderOf(magic === null ? glob : glob.slice(0, magic.index));
+  return magic === null ? glob : glob.slice(0, magic.index);
 }
 
 /** The index of these tasks as the cache stores it; `indexOf` gives a task's index in the layout. */

@@ -2,6 +2,7 @@ import { promises as fsp, readdirSync, statSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { byteCompare } from '../util/byte-compare.js';
+import { markedName } from '../util/marked-listing.js';
 import { statQuiet } from '../util/stat-quiet.js';
 import type { GlobConsultation, Globber, StatLike } from './types.js';
 
@@ -116,7 +117,7 @@ class TreeGlobber implements Globber {
   private readonly plans = new Map<string, Plan>();
   private readonly excluders = new Map<string, Matcher>();
   /** what expansions asked to be recorded (`consult`) depended on */
-  private readonly listedDirs = new Map<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[] }>();
+  private readonly listedDirs = new Map<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[]; readonly marked: readonly string[] }>();
   private readonly probedPaths = new Map<string, boolean>();
   private readonly unstable = new Set<string>();
 
@@ -204,7 +205,7 @@ class TreeGlobber implements Globber {
     for (const [dir, l] of deps.dirs) {
       const earlier = this.listedDirs.get(dir);
       if (earlier && !sameStat(earlier.stat, l.stat)) this.unstable.add(dir);
-      this.listedDirs.set(dir, { stat: l.stat, at: l.at, names: l.entries.map((e) => e.name) });
+      this.listedDirs.set(dir, { stat: l.stat, at: l.at, names: l.entries.map((e) => e.name), marked: l.entries.map((e) => markedName(e.name, { folder: e.kind === 'dir' && !e.link, link: e.link })) });
     }
     for (const [rel, exists] of deps.probes) {
       if (this.probedPaths.get(rel) === !exists) this.unstable.add(rel);

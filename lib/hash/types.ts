@@ -49,8 +49,12 @@ export interface StatLike {
 }
 
 export interface GlobConsultation {
-  /** each folder listed: its stat taken just before its (latest) listing (undefined: it did not exist), when, and the names it held */
-  readonly dirs: ReadonlyMap<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[] }>;
+  /**
+   * each folder listed: its stat taken just before its (latest) listing (undefined: it did not
+   * exist), when, the names it held, and those names marked as folders or links
+   * (lib/util/marked-listing.ts)
+   */
+  readonly dirs: ReadonlyMap<string, { readonly stat: StatLike | undefined; readonly at: number; readonly names: readonly string[]; readonly marked: readonly string[] }>;
   /** paths looked up by stat instead of a listing: did they exist (latest answer) */
   readonly probed: ReadonlyMap<string, boolean>;
   /** folders listed twice with different stats, paths probed twice with different answers */

@@ -16,7 +16,7 @@
  * `project`: every node is decided again.
  */
 import type { ConfigSpec, PhaseSpec, TaskSpec, WorkstreamSpec } from '../spec/model.js';
-import type { GraphRows } from './task-graph.js';
+import { EDGE_WHYS, type GraphRows } from './task-graph.js';
 import { taskKey } from './project.js';
 
 /** A workstream as a compiled graph holds it: its own fields; its tasks through CompiledGraph. */
@@ -83,28 +83,40 @@ export function graphChanges(was: CompiledGraph, now: CompiledGraph): GraphChang
 function changedEdges(was: CompiledGraph, now: CompiledGraph): string[] | undefined {
   if (was.rows === undefined || now.rows === undefined) return undefined;
   const indexWas = new Map(was.keys.map((k, i) => [k, i]));
+  const indexNow = new Map(now.keys.map((k, i) => [k, i]));
+  // each old node's index in the new graph (-1: gone), so that edges compare as numbers: a
+  // string per edge was ~9 MB to collect at 10,000 tasks
+  const toNow = Int32Array.from(was.keys, (k) => indexNow.get(k) ?? -1);
+  const edge = (source: number, why: number): number => source * EDGE_WHYS.length + why;
+  const { ins } = now.rows;
+  const insWas = was.rows.ins;
   const out: string[] = [];
   for (let i = 0; i < now.keys.length; i++) {
     const key = now.keys[i]!;
     const j = indexWas.get(key);
-    if (j === undefined || !sameIncoming(edgesInto(now.rows, now.keys, i), edgesInto(was.rows, was.keys, j))) out.push(key);
+    if (j === undefined) {
+      out.push(key);
+      continue;
+    }
+    const edges: number[] = [];
+    for (let e = ins.start[i]!; e < ins.start[i + 1]!; e++) edges.push(edge(ins.list[e]!, ins.why[e]!));
+    const edgesWas: number[] = [];
+    for (let e = insWas.start[j]!; e < insWas.start[j + 1]!; e++) edgesWas.push(edge(toNow[insWas.list[e]!]!, insWas.why[e]!));
+    if (!sameIncoming(edges, edgesWas)) out.push(key);
   }
   return out;
 }
 
-/** node i's incoming edges as `from key` + reason, in the compiler's order */
-function edgesInto({ ins }: GraphRows, keys: readonly string[], i: number): string[] {
-  const out: string[] = [];
-  for (let e = ins.start[i]!; e < ins.start[i + 1]!; e++) out.push(`${keys[ins.list[e]!]!}\0${ins.why[e]!}`);
-  return out;
-}
-
-/** the same edges, whatever order the compiler added them in (moving a task in its file reorders them) */
-function sameIncoming(a: string[], b: string[]): boolean {
+/**
+ * The same edges (numbered by source and reason; one from a node gone is negative, and so
+ * matches none), whatever order the compiler added them in (moving a task in its file reorders
+ * them)
+ */
+function sameIncoming(a: number[], b: number[]): boolean {
   if (a.length !== b.length) return false;
   if (a.every((x, i) => x === b[i])) return true;
-  const sorted = [...b].sort();
-  return [...a].sort().every((x, i) => x === sorted[i]);
+  const sorted = [...b].sort((x, y) => x - y);
+  return [...a].sort((x, y) => x - y).every((x, i) => x === sorted[i]);
 }
 
 /**

@@ -205,7 +205,7 @@ class TreeGlobber implements Globber {
     for (const [dir, l] of deps.dirs) {
       const earlier = this.listedDirs.get(dir);
       if (earlier && !sameStat(earlier.stat, l.stat)) this.unstable.add(dir);
-      this.listedDirs.set(dir, { stat: l.stat, at: l.at, names: l.entries.map((e) => e.name), marked: l.entries.map((e) => markedName(e.name, { folder: e.kind === 'dir' && !e.link, link: e.link })) });
+      this.listedDirs.set(dir, { stat: l.stat, at: l.at, names: l.entries.map((e) => e.name), marked: l.entries.map((e) => markedName(e.name, { folder: e.kind === 'dir', link: e.link })) });
     }
     for (const [rel, exists] of deps.probes) {
       if (this.probedPaths.get(rel) === !exists) this.unstable.add(rel);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
+import { lastRunProof, makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 import { DIRECT_PLAN_TASKS } from '../lib/cli/build-command.js';
 import { parseProof } from '../lib/build/noop-proof.js';
 
@@ -320,12 +320,6 @@ test('when only some files changed, only the tasks they reach are examined; the 
   }
 });
 
-/** the tasks the last build left out as unchanged, or undefined when it decided them all */
-async function unchangedInLast(dir: string): Promise<number | undefined> {
-  const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
-  return events.find((e) => e['type'] === 'unchanged')?.['tasks'] as number | undefined;
-}
-
 /** as editors with "safe write", vim and `sed -i` save: a new file renamed over the old one (its folder changes too) */
 function replaceFile(dir: string, rel: string, text: string): void {
   const tmp = `${rel}.uet-test-tmp`;
@@ -341,7 +335,7 @@ test('a changed folder narrows to the tasks that may list it: a file saved by re
     await build(dir);
     assert.equal(ran(dir), ['all']);
     assert.is(readText(dir, 'out/all.txt'), 'ex\n');
-    assert.is(await unchangedInLast(dir), 2, 'gen and upper list no folder that changed');
+    assert.is((await lastRunProof(dir)).unchanged, 2, 'gen and upper list no folder that changed');
     // a swap file come and gone: the folder's stat changed, its names did not; nothing that
     // listed it is decided, and the proof signs its new stat (the next build answers from it)
     await withProof(dir);
@@ -349,24 +343,24 @@ test('a changed folder narrows to the tasks that may list it: a file saved by re
     fs.rmSync(path.join(dir, 'src/more/.x.txt.swp'));
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is(await unchangedInLast(dir), 3, 'no task decided');
+    assert.is((await lastRunProof(dir)).unchanged, 3, 'no task decided');
     await build(dir);
     assert.ok(await lastWasFastPath(dir));
     // an editor's swap file beside the source: the folder's names changed, no input did
     writeText(dir, 'src/more/.x.txt.swp', 'swap');
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is(await unchangedInLast(dir), 2);
+    assert.is((await lastRunProof(dir)).unchanged, 2);
     writeText(dir, 'src/more/z.txt', 'zed\n');
     await build(dir);
     assert.equal(ran(dir), ['all']);
     assert.is(readText(dir, 'out/all.txt'), 'ex\nzed\n');
-    assert.is(await unchangedInLast(dir), 2);
+    assert.is((await lastRunProof(dir)).unchanged, 2);
     // a spec file saved by rename: compiled again, nothing redefined
     replaceFile(dir, 'phases/p1.yaml', `${readText(dir, 'phases/p1.yaml')}# saved by rename\n`);
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is(await unchangedInLast(dir), 3);
+    assert.is((await lastRunProof(dir)).unchanged, 3);
     // a new spec file in a spec folder: its phase is built (the cached graph is not vouched for)
     await withProof(dir);
     writeText(dir, 'phases/p3.yaml', 'id: p3\nworkstreams:\n  - id: w\n    tasks:\n      - { id: new, run: "echo new >> log/runs", inputs: [] }\n');

@@ -10,10 +10,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
+import { lastRunProof, makeProject, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
+import { RACY_MS } from '../lib/build/noop-proof.js';
+import { sleep } from '../lib/util/sleep.js';
 
-const RACY_WAIT_MS = 2100;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** past uet's racy window: a file this old is vouched for by its stat */
+const RACY_WAIT_MS = RACY_MS + 100;
 
 const P1 = `id: p1
 workstreams:
@@ -65,27 +67,16 @@ async function build(dir: string, env: Record<string, string> = {}): Promise<voi
   assert.is(r.code, 0, r.stderr + r.stdout);
 }
 
-/** The last run: how many tasks it left out as unchanged (undefined: it was not narrowed), and whether the fast path answered it. */
-async function lastRun(dir: string): Promise<{ unchanged: number | undefined; fastPath: boolean; proofWritten: boolean }> {
-  const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
-  const unchanged = events.find((e) => e['type'] === 'unchanged');
-  return {
-    unchanged: unchanged === undefined ? undefined : (unchanged['tasks'] as number),
-    fastPath: events.some((e) => e['type'] === 'noop-proof'),
-    proofWritten: events.some((e) => e['type'] === 'proof-written' && e['written'] === true),
-  };
-}
-
 /** builds until a proof stands (a build right after an edit may find files still racy) */
 async function withProof(dir: string, env: Record<string, string> = {}): Promise<void> {
   await build(dir, env);
   ran(dir);
-  const last = await lastRun(dir);
+  const last = await lastRunProof(dir);
   if (last.proofWritten || last.fastPath) return;
   await sleep(RACY_WAIT_MS);
   await build(dir, env);
   assert.equal(ran(dir), []);
-  assert.ok((await lastRun(dir)).proofWritten, 'a proof was written');
+  assert.ok((await lastRunProof(dir)).proofWritten, 'a proof was written');
 }
 
 function edit(dir: string, rel: string, change: (text: string) => string): void {
@@ -102,24 +93,24 @@ test('a comment, or lines that move every definition, decide nothing again; a ch
     edit(dir, 'phases/p1.yaml', (t) => `${t}# a note\n`);
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.equal(await lastRun(dir), { unchanged: 4, fastPath: false, proofWritten: true }, 'narrowed to nothing, and a proof written');
+    assert.equal(await lastRunProof(dir), { unchanged: 4, fastPath: false, proofWritten: true }, 'narrowed to nothing, and a proof written');
     await build(dir);
-    assert.ok((await lastRun(dir)).fastPath, 'the next build answers from that proof');
+    assert.ok((await lastRunProof(dir)).fastPath, 'the next build answers from that proof');
 
     edit(dir, 'phases/p1.yaml', (t) => `# moved down\n\n${t}`);
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is((await lastRun(dir)).unchanged, 4);
+    assert.is((await lastRunProof(dir)).unchanged, 4);
 
     edit(dir, 'phases/p1.yaml', (t) => t.replace('cat src/a.txt > out/a.txt', 'cat src/a.txt src/a.txt > out/a.txt'));
     await build(dir);
     assert.equal(ran(dir), ['a', 'c']);
     assert.is(readText(dir, 'out/c.txt'), 'APPLE\nAPPLE\n');
     // b was neither redefined nor reached (d is decided, and fresh: it waits for p1's end)
-    assert.equal(await lastRun(dir), { unchanged: 1, fastPath: false, proofWritten: true });
+    assert.equal(await lastRunProof(dir), { unchanged: 1, fastPath: false, proofWritten: true });
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.ok((await lastRun(dir)).fastPath);
+    assert.ok((await lastRunProof(dir)).fastPath);
     // the proof covers what the edit decided: a source edit after it is narrowed as usual
     writeText(dir, 'src/a.txt', 'avocado\n');
     await build(dir);
@@ -137,24 +128,24 @@ test('a new dependency, a new task, a newly hashed variable and a task no proof 
     edit(dir, 'phases/p1.yaml', (t) => t.replace('depends_on: [a]', 'depends_on: [a, b]'));
     await build(dir);
     assert.equal(ran(dir), ['c'], "c's key now names b's output");
-    assert.is((await lastRun(dir)).unchanged, 2, 'a and b');
+    assert.is((await lastRunProof(dir)).unchanged, 2, 'a and b');
 
     edit(dir, 'phases/p2.yaml', (t) => `${t}      - id: e\n        run: echo e >> log/runs && cat out/d.txt > out/e.txt\n        inputs: []\n        outputs: [out/e.txt]\n        depends_on: [d]\n`);
     await build(dir);
     assert.equal(ran(dir), ['e']);
     assert.is(readText(dir, 'out/e.txt'), 'bee\n');
-    assert.is((await lastRun(dir)).unchanged, 4);
+    assert.is((await lastRunProof(dir)).unchanged, 4);
 
     // b now hashes FLAVOR: it runs (its key has a new part); c and d read b's output, unchanged
     edit(dir, 'phases/p1.yaml', (t) => t.replace('        inputs: [src/b.txt]\n', '        inputs: [src/b.txt]\n        env:\n          hash: [FLAVOR]\n'));
     await build(dir);
     assert.equal(ran(dir), ['b']);
     await build(dir);
-    assert.ok((await lastRun(dir)).fastPath);
+    assert.ok((await lastRunProof(dir)).fastPath);
     // the proof that build wrote watches FLAVOR too
     await build(dir, { FLAVOR: 'mint' });
     assert.equal(ran(dir), ['b']);
-    assert.not.ok((await lastRun(dir)).fastPath);
+    assert.not.ok((await lastRunProof(dir)).fastPath);
 
     // b now runs through a tool whose version command joins its key: that command runs every
     // build, so no proof may stand for b (b has a recorded success all the same)
@@ -162,10 +153,10 @@ test('a new dependency, a new task, a newly hashed variable and a task no proof 
     edit(dir, 'phases/p1.yaml', (t) => t.replace('run: echo b >> log/runs && mkdir -p out && cat src/b.txt > out/b.txt', 'tool: copy-b'));
     await build(dir, { FLAVOR: 'mint' });
     assert.equal(ran(dir), ['b']);
-    assert.not.ok((await lastRun(dir)).proofWritten);
+    assert.not.ok((await lastRunProof(dir)).proofWritten);
     await build(dir, { FLAVOR: 'mint' });
     assert.equal(ran(dir), []);
-    assert.not.ok((await lastRun(dir)).fastPath, "b's tool version is asked again");
+    assert.not.ok((await lastRunProof(dir)).fastPath, "b's tool version is asked again");
   } finally {
     removeProject(dir);
   }
@@ -178,13 +169,13 @@ test('a config or phase edit decides every task; so does a graph compiled by ano
     edit(dir, 'uet.config.yaml', (t) => t.replace('hash: [MODE]', 'hash: [MODE, OTHER]'));
     await build(dir);
     assert.equal(ran(dir), ['a', 'b', 'c', 'd'], 'every key reads the config\'s hashed variables');
-    assert.is((await lastRun(dir)).unchanged, undefined, 'not narrowed');
+    assert.is((await lastRunProof(dir)).unchanged, undefined, 'not narrowed');
 
     await withProof(dir);
     edit(dir, 'phases/p2.yaml', (t) => t.replace('depends_on: [p1]', 'depends_on: [p1]\nname: second'));
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is((await lastRun(dir)).unchanged, undefined, 'a phase changed: every node decided');
+    assert.is((await lastRunProof(dir)).unchanged, undefined, 'a phase changed: every node decided');
 
     // a's command changes, and `uet graph` compiles it (replacing the cached graph) without
     // building; then b's changes. The build must not compare with the graph `uet graph` left,
@@ -212,16 +203,16 @@ test('uet serve narrows after a spec edit too, and keeps narrowing on the graph 
     edit(dir, 'phases/p1.yaml', (t) => t.replace('cat src/a.txt > out/a.txt', 'cat src/a.txt src/a.txt > out/a.txt'));
     await build(dir);
     assert.equal(ran(dir), ['a', 'c']);
-    assert.is((await lastRun(dir)).unchanged, 1);
+    assert.is((await lastRunProof(dir)).unchanged, 1);
     // the server's graph is now the one it compiled: a source edit is narrowed against it
     writeText(dir, 'src/b.txt', 'bumble\n');
     await build(dir);
     assert.equal(ran(dir), ['b', 'd']);
-    assert.is((await lastRun(dir)).unchanged, 2, 'a and c');
+    assert.is((await lastRunProof(dir)).unchanged, 2, 'a and c');
     edit(dir, 'phases/p2.yaml', (t) => `${t}# a note\n`);
     await build(dir);
     assert.equal(ran(dir), []);
-    assert.is((await lastRun(dir)).unchanged, 4);
+    assert.is((await lastRunProof(dir)).unchanged, 4);
     assert.match(server.stdout(), / uet build.* → exit 0/);
   } finally {
     server.child.kill('SIGKILL');

@@ -314,6 +314,21 @@ export function parseEvents(stdout: string): Array<Record<string, unknown>> {
     });
 }
 
+/**
+ * What the newest run's log says of the no-op proof: how many tasks a hinted build left out as
+ * unchanged (undefined: it was not narrowed), whether the fast path answered it, whether it
+ * wrote a proof.
+ */
+export async function lastRunProof(dir: string): Promise<{ unchanged: number | undefined; fastPath: boolean; proofWritten: boolean }> {
+  const events = parseEvents((await runUet(dir, ['runs', 'last', '--json'])).stdout);
+  const unchanged = events.find((e) => e['type'] === 'unchanged');
+  return {
+    unchanged: unchanged === undefined ? undefined : (unchanged['tasks'] as number),
+    fastPath: events.some((e) => e['type'] === 'noop-proof'),
+    proofWritten: events.some((e) => e['type'] === 'proof-written' && e['written'] === true),
+  };
+}
+
 /** Alive and not a zombie (an orphan's zombie may linger where PID 1 does not reap). */
 export function isAlive(pid: number): boolean {
   try {

@@ -24,7 +24,7 @@ import { statQuiet } from '../util/stat-quiet.js';
 import { summaryLine } from './summary.js';
 import type { ClientSignals } from './serve-client.js';
 import { runServedBuild } from './serve-client.js';
-import { importModule } from '../util/import-module.js';
+import { loadBuiltin } from '../util/import-module.js';
 
 export interface FastPathIo {
   readonly cwd: string;
@@ -135,7 +135,7 @@ export async function tryNoopFastPath(argv: readonly string[], io: FastPathIo, o
   const state = signature(statQuiet(freshLog));
   const stat = statUnder(root, process.cwd(), fastStat(freshLog));
   // node:crypto is loaded only when something needs hashing (a key variable, a racy file)
-  const { createHash } = proof.envNames.length > 0 || proof.signed.digests.size > 0 ? await importModule<typeof import('node:crypto')>('node:crypto') : { createHash: undefined };
+  const { createHash } = proof.envNames.length > 0 || proof.signed.digests.size > 0 ? loadBuiltin<typeof import('node:crypto')>('node:crypto') : { createHash: undefined };
   const sha256 = (data: string | Buffer): string => (createHash ? createHash('sha256').update(data).digest('hex') : '');
   const digestOf = (rel: string, folder: boolean): string | undefined => {
     try {

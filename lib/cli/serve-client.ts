@@ -7,7 +7,7 @@
 import { uetBuildId } from '../build/noop-proof.js';
 import type { ClientMessage, ServerMessage } from './serve-protocol.js';
 import { jsonLines, liveServer } from './serve-protocol.js';
-import { importModule } from '../util/import-module.js';
+import { loadBuiltin } from '../util/import-module.js';
 
 export interface ServedIo {
   readonly cwd: string;
@@ -38,7 +38,7 @@ export async function runServedBuild(argv: readonly string[], uetDir: string, io
     return undefined;
   }
   // loaded only here: a build with no server to ask never pays for it
-  const net = await importModule<typeof import('node:net')>('node:net');
+  const net = loadBuiltin<typeof import('node:net')>('node:net');
   return new Promise((resolve) => {
     let answered = false;
     let connected = false;

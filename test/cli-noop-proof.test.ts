@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lastRunProof, makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
+import { buildUntilProof, lastRunProof, makeProject, parseEvents, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 import { DIRECT_PLAN_TASKS } from '../lib/cli/build-command.js';
 import { parseProof } from '../lib/build/noop-proof.js';
 
@@ -66,21 +66,8 @@ async function proofWritten(dir: string): Promise<boolean> {
   return /proof {4}a no-op proof was written/.test(r.stdout);
 }
 
-/** a proof is in place: the last build wrote one, or answered from one (which stays valid) */
-async function proofInPlace(dir: string): Promise<boolean> {
-  return (await proofWritten(dir)) || (await lastWasFastPath(dir));
-}
-
 /** build until a proof is in place (a folder changed just before a build makes it wait out the racy window) */
-async function withProof(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<void> {
-  await build(dir, args, env);
-  ran(dir);
-  if (await proofInPlace(dir)) return;
-  await sleep(RACY_WAIT_MS);
-  await build(dir, args, env);
-  assert.equal(ran(dir), []);
-  assert.ok(await proofInPlace(dir), `a proof was written: ${(await runUet(dir, ['runs', 'last'])).stdout}`);
-}
+const withProof = (dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<void> => buildUntilProof(dir, () => build(dir, args, env), () => ran(dir));
 
 async function settledProject(): Promise<string> {
   const dir = project();

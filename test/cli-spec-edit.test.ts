@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lastRunProof, makeProject, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
+import { buildUntilProof, lastRunProof, makeProject, readText, removeProject, runUet, startUet, takeLines, waitFor, writeText } from './helpers/project.js';
 import { RACY_MS } from '../lib/build/noop-proof.js';
 import { sleep } from '../lib/util/sleep.js';
 
@@ -68,16 +68,7 @@ async function build(dir: string, env: Record<string, string> = {}): Promise<voi
 }
 
 /** builds until a proof stands (a build right after an edit may find files still racy) */
-async function withProof(dir: string, env: Record<string, string> = {}): Promise<void> {
-  await build(dir, env);
-  ran(dir);
-  const last = await lastRunProof(dir);
-  if (last.proofWritten || last.fastPath) return;
-  await sleep(RACY_WAIT_MS);
-  await build(dir, env);
-  assert.equal(ran(dir), []);
-  assert.ok((await lastRunProof(dir)).proofWritten, 'a proof was written');
-}
+const withProof = (dir: string, env: Record<string, string> = {}): Promise<void> => buildUntilProof(dir, () => build(dir, env), () => ran(dir));
 
 function edit(dir: string, rel: string, change: (text: string) => string): void {
   const before = readText(dir, rel);

@@ -9,6 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
+import { RACY_MS } from '../../lib/build/noop-proof.js';
+import { sleep } from '../../lib/util/sleep.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -327,6 +330,23 @@ export async function lastRunProof(dir: string): Promise<{ unchanged: number | u
     fastPath: events.some((e) => e['type'] === 'noop-proof'),
     proofWritten: events.some((e) => e['type'] === 'proof-written' && e['written'] === true),
   };
+}
+
+/**
+ * Builds (with `build`) until a no-op proof is in place: the build wrote one, or answered from
+ * one (which stays valid). Files changed just before a build may still be racy, and it writes
+ * none: then the racy window is waited out and the next build must run nothing (`ran` takes
+ * the tasks' own record of what ran) and write one.
+ */
+export async function buildUntilProof(dir: string, build: () => Promise<unknown>, ran: () => readonly string[]): Promise<void> {
+  await build();
+  ran();
+  const first = await lastRunProof(dir);
+  if (first.proofWritten || first.fastPath) return;
+  await sleep(RACY_MS + 100);
+  await build();
+  assert.equal(ran(), []);
+  assert.ok((await lastRunProof(dir)).proofWritten, `a proof was written: ${(await runUet(dir, ['runs', 'last'])).stdout}`);
 }
 
 /** Alive and not a zombie (an orphan's zombie may linger where PID 1 does not reap). */

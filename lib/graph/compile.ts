@@ -65,6 +65,11 @@ class CheckGraph {
     return this.keys[Number(id)]!;
   }
 
+  /** every node key, in spec order */
+  nodeKeys(): readonly string[] {
+    return this.keys;
+  }
+
   outNeighbors(key: string): string[] {
     return this.graph.outNeighbors(this.ids.get(key)!).map((id) => this.key(id));
   }
@@ -179,14 +184,12 @@ function linkImplicitOrder(ws: WorkstreamSpec, link: (from: string, to: string, 
 
 /** A cycle as a list of node keys, first == last; undefined when the graph is acyclic. Iterative DFS. */
 function findCycle(graph: CheckGraph): string[] | undefined {
-  const starts: string[] = [];
-  graph.graph.forEachNode((id) => void starts.push(graph.key(id)));
   const WHITE = 0;
   const GREY = 1;
   const BLACK = 2;
   const color = new Map<string, number>();
   const parent = new Map<string, string>();
-  for (const start of starts.sort()) {
+  for (const start of [...graph.nodeKeys()].sort()) {
     if ((color.get(start) ?? WHITE) !== WHITE) continue;
     const stack: Array<{ node: string; next: string[] }> = [{ node: start, next: graph.outNeighbors(start).sort() }];
     color.set(start, GREY);
